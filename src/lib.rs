@@ -1,0 +1,5 @@
+pub mod rng;
+pub mod civil;
+pub mod error;
+pub mod profile;
+pub mod vocab;
