@@ -1,3 +1,45 @@
-fn main() {
-    println!("Hello, world!");
+//! The `finseed` binary: parse flags, run, and map the outcome to an exit code
+//! (0 success, 1 failure, 2 bad input).
+
+use clap::Parser;
+use finseed::cli::{Cli, Command};
+use finseed::error::Error;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e
+                .downcast_ref::<Error>()
+                .map_or(1, |fe| fe.exit_code() as u8);
+            eprintln!("finseed: error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Generate {
+            profile,
+            out,
+            format,
+            threads,
+            shard,
+            tables,
+            quiet,
+        } => finseed::commands::generate(profile, out, &format, threads, shard, tables, quiet)?,
+        Command::Profiles => finseed::commands::profiles()?,
+        Command::Schema => finseed::commands::schema(),
+    }
+    Ok(())
 }

@@ -225,7 +225,7 @@ pub static TREE: &[Top] = &[
         custom: &["Aluguel recebido", "Vendas no Mercado Livre", "Aulas particulares", "Mesada"],
         subs: &[
         sub!("Salário", 450_000, 0.6, 0, Salary,
-            ["Empregador", "Folha de pagamento"],
+            ["Prefeitura Municipal", "Governo do Estado", "Itaú Unibanco", "Petrobras", "Magazine Luiza", "Ambev", "Banco do Brasil", "Vale", "Natura", "JBS", "Embraer", "Totvs", "Localiza", "Raízen", "Gerdau", "Grupo Boticário", "Hospital Albert Einstein", "Stone Pagamentos", "Nubank", "Universidade de São Paulo"],
             ["Salário", "Pagamento do salário"]),
         sub!("Freelance", 120_000, 0.9, 4, No,
             ["Cliente PJ", "Workana", "99Freelas", "Upwork"],

@@ -1,0 +1,120 @@
+//! JSON objects, one per row. JSON Lines writes them one a line; the `json` format wraps the
+//! same objects in an array. Each row is written with a leading `,\n` and the file sink drops
+//! the very first one, so chunks stay independent of each other.
+//!
+//! Decimals are JSON numbers written exactly from integers (never through a float), dates and
+//! timestamps are ISO 8601 strings.
+
+use super::{write_decimal, Encoder};
+use crate::civil;
+use crate::gen::TableSpec;
+
+/// `ARRAY`: array framing (`json`) instead of one object a line (`jsonl`).
+pub struct Json<const ARRAY: bool> {
+    out: Vec<u8>,
+    table: &'static TableSpec,
+    field: usize,
+}
+
+pub type JsonLines = Json<false>;
+pub type JsonArray = Json<true>;
+
+impl<const ARRAY: bool> Json<ARRAY> {
+    #[inline]
+    fn key(&mut self) {
+        let name = self.table.columns[self.field].name;
+        if self.field > 0 {
+            self.out.push(b',');
+        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.field += 1;
+    }
+}
+
+/// Appends a JSON string literal.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f => {
+                out.extend_from_slice(b"\\u00");
+                out.push(b"0123456789abcdef"[(b >> 4) as usize]);
+                out.push(b"0123456789abcdef"[(b & 15) as usize]);
+            }
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+impl<const ARRAY: bool> Encoder for Json<ARRAY> {
+    fn new(table: &'static TableSpec) -> Self {
+        Json {
+            out: Vec::with_capacity(1 << 20),
+            table,
+            field: 0,
+        }
+    }
+    #[inline]
+    fn begin(&mut self) {
+        self.field = 0;
+        self.out.extend_from_slice(if ARRAY { b",\n{" } else { b"{" });
+    }
+    #[inline]
+    fn int(&mut self, v: i64) {
+        self.key();
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    }
+    #[inline]
+    fn text(&mut self, s: &str) {
+        self.key();
+        write_str(&mut self.out, s);
+    }
+    #[inline]
+    fn null(&mut self) {
+        self.key();
+        self.out.extend_from_slice(b"null");
+    }
+    #[inline]
+    fn decimal(&mut self, units: i64, scale: u32) {
+        self.key();
+        write_decimal(&mut self.out, units, scale);
+    }
+    #[inline]
+    fn date(&mut self, days: i32) {
+        self.key();
+        self.out.push(b'"');
+        civil::write_date(&mut self.out, days);
+        self.out.push(b'"');
+    }
+    #[inline]
+    fn timestamp(&mut self, secs: i64) {
+        self.key();
+        self.out.push(b'"');
+        civil::write_timestamp(&mut self.out, secs);
+        self.out.push(b'"');
+    }
+    #[inline]
+    fn boolean(&mut self, b: bool) {
+        self.key();
+        self.out
+            .extend_from_slice(if b { b"true" } else { b"false" });
+    }
+    #[inline]
+    fn end(&mut self) {
+        debug_assert_eq!(self.field, self.table.columns.len(), "{}", self.table.name);
+        self.out
+            .extend_from_slice(if ARRAY { b"}" } else { b"}\n" });
+    }
+    fn take(&mut self) -> Vec<u8> {
+        std::mem::replace(&mut self.out, Vec::with_capacity(1 << 20))
+    }
+}

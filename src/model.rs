@@ -1,0 +1,715 @@
+//! The world every table agrees on: who owns which context, who is a member since when, how
+//! many transactions each context holds, which categories exist. Everything here is computed
+//! from the profile and stateless keyed draws, so any chunk of any table can be generated
+//! alone, on any thread, in any order.
+
+use crate::civil;
+use crate::profile::Profile;
+use crate::rng::{cdf, zipf_cdf, Domain, Draw, Keyed, LogNormal, NormalTable};
+use crate::vocab::{self, Kind, Recur, TREE};
+
+pub const SECS_PER_DAY: i64 = 86_400;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CtxKind {
+    Personal,
+    Family,
+    Shared,
+    Business,
+}
+
+impl CtxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CtxKind::Personal => "personal",
+            CtxKind::Family => "family",
+            CtxKind::Shared => "shared",
+            CtxKind::Business => "business",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Member {
+    pub user_id: u64,
+    pub role: Role,
+    /// Seconds since the epoch.
+    pub joined_at: i64,
+}
+
+impl Member {
+    pub fn joined_day(&self) -> i32 {
+        self.joined_at.div_euclid(SECS_PER_DAY) as i32
+    }
+    pub fn transacts(&self) -> bool {
+        self.role != Role::Viewer
+    }
+}
+
+/// Facts about a user that other tables need.
+#[derive(Clone, Copy, Debug)]
+pub struct UserCore {
+    pub created_at: i64,
+    pub monthly_income_cents: i64,
+    pub first: usize,
+    pub last: usize,
+    pub last2: Option<usize>,
+}
+
+/// A monthly series (salary, rent, subscriptions) of a context.
+#[derive(Clone, Copy, Debug)]
+pub struct Series {
+    pub sub: usize,
+    pub day: u32,
+    pub amount_cents: i64,
+    pub merchant: usize,
+    /// Utilities vary month to month; rent and subscriptions do not.
+    pub varies: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub id: u64,
+    pub kind: CtxKind,
+    pub subtype: Option<&'static str>,
+    pub owner: u64,
+    pub created_at: i64,
+    pub currency: &'static str,
+    pub members: Vec<Member>,
+    /// Transaction ids `tx_first ..= tx_first + tx_count - 1`.
+    pub tx_first: u64,
+    pub tx_count: u64,
+    pub series: Vec<Series>,
+    /// First month index (see `civil::month_index`) the series run in.
+    pub series_first_month: i32,
+    pub recurring_count: u64,
+    /// Custom category ids `custom_first .. custom_first + custom_count`.
+    pub custom_first: u64,
+    pub custom_count: u64,
+}
+
+impl Ctx {
+    pub fn created_day(&self) -> i32 {
+        self.created_at.div_euclid(SECS_PER_DAY) as i32
+    }
+}
+
+/// Per-subcategory tables built once.
+pub struct SubInfo {
+    pub top: usize,
+    pub sub: usize,
+    pub id: u64,
+    pub kind: Kind,
+    pub lognormal: LogNormal,
+    pub merchant_cdf: Vec<u32>,
+}
+
+/// The deterministic core of a transaction: what other tables need to agree on.
+#[derive(Clone, Copy, Debug)]
+pub struct TxCore {
+    pub id: u64,
+    pub member: usize,
+    pub day: i32,
+    pub sub: usize,
+    pub category_id: Option<u64>,
+    pub merchant: usize,
+    pub amount_cents: i64,
+    pub recurring: bool,
+}
+
+pub struct World {
+    pub profile: Profile,
+    pub keyed: Keyed,
+    pub start_day: i32,
+    pub end_day: i32,
+    pub normal: NormalTable,
+    pub subs: Vec<SubInfo>,
+    /// Subcategory index ranges per top-level category, into `subs`.
+    pub top_subs: Vec<std::ops::Range<usize>>,
+    pub top_ids: Vec<u64>,
+    /// Non-recurring subcategories of each top-level category.
+    pub top_free: Vec<Vec<usize>>,
+    /// Non-recurring subcategory draw table (index into `subs`).
+    pub free_sub_cdf: Vec<u32>,
+    pub free_subs: Vec<usize>,
+    pub system_categories: u64,
+    pub custom_categories: u64,
+    owner_mul: u64,
+    owner_add: u64,
+    /// `tx_start[j]` is the 0-based index of context j's first transaction; one extra entry.
+    tx_start: Vec<u64>,
+    /// Per-mille acceptance weight of each day in the window, for shaped date draws.
+    day_weight: Vec<u16>,
+    pub city_cdf: Vec<u32>,
+    pub email_cdf: Vec<u32>,
+    pub hour_cdf: Vec<u32>,
+    password_hash: std::sync::OnceLock<String>,
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Hourly activity (local time): quiet at night, peaks at lunch and early evening.
+const HOUR_WEIGHTS: [u32; 24] = [
+    4, 2, 1, 1, 1, 2, 6, 14, 24, 30, 34, 42, 60, 52, 36, 32, 34, 44, 58, 62, 50, 38, 22, 10,
+];
+
+impl World {
+    pub fn new(profile: Profile) -> World {
+        let keyed = Keyed::new(profile.seed);
+        let start_day = profile.start_day();
+        let end_day = profile.end_day;
+        let normal = NormalTable::new();
+
+        let mut subs = Vec::new();
+        let mut top_subs = Vec::new();
+        let mut top_ids = Vec::new();
+        let mut id = 1u64;
+        for (ti, top) in TREE.iter().enumerate() {
+            top_ids.push(id);
+            id += 1;
+            let first = subs.len();
+            for (si, s) in top.subs.iter().enumerate() {
+                subs.push(SubInfo {
+                    top: ti,
+                    sub: si,
+                    id,
+                    kind: top.kind,
+                    lognormal: LogNormal::new(&normal, s.sigma),
+                    merchant_cdf: zipf_cdf(s.merchants.len(), (profile.shape.merchant_skew * 10.0).round() as u32),
+                });
+                id += 1;
+            }
+            top_subs.push(first..subs.len());
+        }
+        let system_categories = id - 1;
+        let free_subs: Vec<usize> = (0..subs.len())
+            .filter(|&i| vocab_sub(&subs[i]).weight > 0)
+            .collect();
+        let top_free = top_subs
+            .iter()
+            .map(|r: &std::ops::Range<usize>| {
+                let v: Vec<usize> = r.clone().filter(|&i| vocab_sub(&subs[i]).weight > 0).collect();
+                if v.is_empty() { vec![r.start] } else { v }
+            })
+            .collect();
+        let free_sub_cdf = cdf(&free_subs
+            .iter()
+            .map(|&i| vocab_sub(&subs[i]).weight)
+            .collect::<Vec<_>>());
+
+        let users = profile.volume.users.max(1);
+        let mut owner_mul = (keyed.hash(Domain::Owner, 0, 0) % users) | 1;
+        while gcd(owner_mul, users) != 1 {
+            owner_mul += 1;
+        }
+        let owner_add = keyed.hash(Domain::Owner, 1, 0) % users;
+
+        let span = (end_day - start_day + 1) as usize;
+        let dec = 1000 + profile.shape.december_peak_percent as u64 * 10;
+        let raw: Vec<u64> = (0..span)
+            .map(|i| {
+                let d = start_day + i as i32;
+                let (_, m, dom) = civil::civil_from_days(d);
+                let wd: u64 = [900, 930, 960, 1000, 1150, 1250, 850][civil::weekday(d) as usize];
+                let month: u64 = match m {
+                    12 => dec,
+                    11 => 1100,
+                    1 => 950,
+                    2 => 920,
+                    _ => 1000,
+                };
+                let payday: u64 = if (5..=8).contains(&dom) || (20..=22).contains(&dom) {
+                    1250
+                } else {
+                    1000
+                };
+                wd * month / 1000 * payday / 1000
+            })
+            .collect();
+        let max = raw.iter().copied().max().unwrap_or(1).max(1);
+        let day_weight = raw.iter().map(|&w| (w * 1000 / max) as u16).collect();
+
+        let mut w = World {
+            keyed,
+            start_day,
+            end_day,
+            normal,
+            subs,
+            top_subs,
+            top_ids,
+            top_free,
+            free_sub_cdf,
+            free_subs,
+            system_categories,
+            custom_categories: profile.volume.categories.saturating_sub(system_categories),
+            owner_mul,
+            owner_add,
+            tx_start: Vec::new(),
+            day_weight,
+            city_cdf: cdf(&vocab::CITIES.iter().map(|c| c.4).collect::<Vec<_>>()),
+            email_cdf: cdf(&vocab::EMAIL_DOMAINS.iter().map(|c| c.1).collect::<Vec<_>>()),
+            hour_cdf: cdf(&HOUR_WEIGHTS),
+            password_hash: std::sync::OnceLock::new(),
+            profile,
+        };
+        w.tx_start = w.allocate_transactions();
+        w
+    }
+
+    /// The bcrypt hash of the profile's password, computed once per run (a million hashes
+    /// would take hours) with a salt derived from the seed, so output stays deterministic.
+    pub fn password_hash(&self) -> &str {
+        self.password_hash.get_or_init(|| {
+            let mut salt = [0u8; 16];
+            salt[..8].copy_from_slice(&self.keyed.hash(Domain::User, 0, 1).to_le_bytes());
+            salt[8..].copy_from_slice(&self.keyed.hash(Domain::User, 0, 2).to_le_bytes());
+            bcrypt::hash_with_salt(&self.profile.password, self.profile.bcrypt_cost, salt)
+                .expect("bcrypt cost and password length are validated by the profile")
+                .format_for_version(bcrypt::Version::TwoB)
+        })
+    }
+
+    pub fn users(&self) -> u64 {
+        self.profile.volume.users
+    }
+    pub fn contexts(&self) -> u64 {
+        self.profile.volume.contexts
+    }
+    pub fn transactions(&self) -> u64 {
+        self.profile.volume.transactions
+    }
+
+    /// Split the profile's transaction count among contexts with a heavy (Pareto) tail, so a
+    /// few contexts are far busier than the median. Integer arithmetic keeps it exact.
+    fn allocate_transactions(&self) -> Vec<u64> {
+        let n = self.contexts() as usize;
+        let total = self.transactions();
+        let alpha = self.profile.shape.activity_alpha;
+        let window = (self.end_day - self.start_day + 1) as f64;
+        let mut weights = Vec::with_capacity(n);
+        for j in 0..n {
+            let mut r = self.keyed.stream(Domain::Weight, j as u64);
+            let u = ((r.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64;
+            let pareto = u.powf(-1.0 / alpha).min(5000.0);
+            let (kind, created) = self.context_kind_and_created(j as u64 + 1);
+            let kind_mult = match kind {
+                CtxKind::Personal => 1.0,
+                CtxKind::Family => 1.4,
+                CtxKind::Shared => 0.35,
+                CtxKind::Business => 2.5,
+            };
+            let active = (self.end_day - (created / SECS_PER_DAY) as i32 + 1).max(1) as f64 / window;
+            weights.push((pareto * kind_mult * active * 1000.0) as u64 + 1);
+        }
+        let sum: u128 = weights.iter().map(|&w| w as u128).sum();
+        let mut start = Vec::with_capacity(n + 1);
+        let mut counts: Vec<u64> = weights
+            .iter()
+            .map(|&w| (total as u128 * w as u128 / sum.max(1)) as u64)
+            .collect();
+        let assigned: u64 = counts.iter().sum();
+        let rem = total - assigned;
+        for j in 0..rem as usize {
+            counts[j % n.max(1)] += 1;
+        }
+        let mut acc = 0u64;
+        for c in counts {
+            start.push(acc);
+            acc += c;
+        }
+        start.push(acc);
+        start
+    }
+
+    /// Owner of context `id` (1-based): a bijection spreads owners over users, so with fewer
+    /// contexts than users every context has a different owner.
+    pub fn owner_of(&self, ctx_id: u64) -> u64 {
+        let users = self.users();
+        ((ctx_id - 1) % users * self.owner_mul % users + self.owner_add) % users + 1
+    }
+
+    pub fn user_core(&self, user_id: u64) -> UserCore {
+        let mut r = self.keyed.stream(Domain::User, user_id);
+        let lo = self.start_day as i64 - 180;
+        let hi = self.end_day as i64 - 45;
+        // More sign-ups later in the window: the product grows.
+        let u = r.unit().sqrt();
+        let day = lo + ((hi - lo) as f64 * u) as i64;
+        let created_at = day * SECS_PER_DAY + r.below(SECS_PER_DAY as u64) as i64;
+        let z = self.normal.draw(&mut r);
+        // Monthly income: lognormal around R$ 3.200 with a long right tail.
+        let income = (320_000.0 * (0.75 * z).exp()).round() as i64;
+        let income = (income / 100 * 100).max(141_200);
+        let first = r.below(vocab::first_names().len() as u64) as usize;
+        let last = r.below(vocab::last_names().len() as u64) as usize;
+        let last2 = if r.chance(550) {
+            Some(r.below(vocab::last_names().len() as u64) as usize)
+        } else {
+            None
+        };
+        UserCore {
+            created_at,
+            monthly_income_cents: income,
+            first,
+            last,
+            last2,
+        }
+    }
+
+    fn context_kind_and_created(&self, ctx_id: u64) -> (CtxKind, i64) {
+        let mut r = self.keyed.stream(Domain::Context, ctx_id);
+        let mix = self.profile.shape.context_mix;
+        let x = r.below(100) as u32;
+        let kind = if x < mix[0] {
+            CtxKind::Personal
+        } else if x < mix[0] + mix[1] {
+            CtxKind::Family
+        } else if x < mix[0] + mix[1] + mix[2] {
+            CtxKind::Shared
+        } else {
+            CtxKind::Business
+        };
+        let owner = self.user_core(self.owner_of(ctx_id));
+        let lo = owner.created_at.max(self.start_day as i64 * SECS_PER_DAY);
+        let hi = (self.end_day as i64 - 30) * SECS_PER_DAY;
+        let created = if hi <= lo {
+            lo
+        } else {
+            // Most contexts are created soon after their owner signs up.
+            let u = r.unit();
+            lo + ((hi - lo) as f64 * u * u * u) as i64
+        };
+        (kind, created)
+    }
+
+    /// Everything about a context, from its id (1-based).
+    pub fn context(&self, ctx_id: u64) -> Ctx {
+        let (kind, created_at) = self.context_kind_and_created(ctx_id);
+        let mut r = self.keyed.stream(Domain::Member, ctx_id);
+        let owner = self.owner_of(ctx_id);
+        let subtype = match kind {
+            CtxKind::Shared => Some(["trip", "household", "group"][r.below(3) as usize]),
+            _ => None,
+        };
+        let currency = match subtype {
+            Some("trip") if r.chance(250) => {
+                if r.chance(600) {
+                    "USD"
+                } else {
+                    "EUR"
+                }
+            }
+            _ => "BRL",
+        };
+        let extra = match kind {
+            CtxKind::Personal => 0,
+            CtxKind::Family => r.range(1, 4) as u64,
+            CtxKind::Shared => r.range(1, 7) as u64,
+            CtxKind::Business => r.range(0, 5) as u64,
+        };
+        let users = self.users();
+        let extra = extra.min(users - 1);
+        let mut members = vec![Member {
+            user_id: owner,
+            role: Role::Owner,
+            joined_at: created_at,
+        }];
+        let end = (self.end_day as i64 - 7) * SECS_PER_DAY;
+        while (members.len() as u64) < extra + 1 {
+            let candidate = r.below(users) + 1;
+            if members.iter().any(|m| m.user_id == candidate) {
+                continue;
+            }
+            let role = match kind {
+                CtxKind::Business if r.chance(300) => Role::Admin,
+                CtxKind::Family if r.chance(250) => Role::Admin,
+                _ if r.chance(80) => Role::Viewer,
+                _ => Role::Member,
+            };
+            let uc = self.user_core(candidate).created_at;
+            let base = created_at.max(uc);
+            let joined = (base + r.below(30 * SECS_PER_DAY as u64) as i64).min(end.max(base));
+            members.push(Member {
+                user_id: candidate,
+                role,
+                joined_at: joined,
+            });
+        }
+
+        let j = (ctx_id - 1) as usize;
+        let (tx_first, tx_count) = if self.tx_start.len() > j + 1 {
+            (self.tx_start[j] + 1, self.tx_start[j + 1] - self.tx_start[j])
+        } else {
+            (1, 0)
+        };
+
+        // Monthly series: the owner's salary and the bills of the household or business.
+        let mut series = Vec::new();
+        let mut s = self.keyed.stream(Domain::Budget, ctx_id ^ 0x5e41e5);
+        let mut add = |name: &str, s: &mut crate::rng::KeyedStream, day: u32, amount: Option<i64>| {
+            let si = self.sub_index(name);
+            let info = &self.subs[si];
+            let sub = vocab_sub(info);
+            let amount = amount.unwrap_or_else(|| {
+                let m = info.lognormal.draw(s);
+                ((sub.median_cents as f64 * m).round() as i64).max(500)
+            });
+            let merchant = s.pick_cdf(&info.merchant_cdf);
+            series.push(Series {
+                sub: si,
+                day,
+                amount_cents: amount,
+                merchant,
+                varies: matches!(name, "Energia elétrica" | "Água e esgoto"),
+            });
+        };
+        match kind {
+            CtxKind::Personal | CtxKind::Family => {
+                let income = self.user_core(owner).monthly_income_cents;
+                add("Salário", &mut s, 5, Some(income));
+                if s.chance(550) {
+                    add("Aluguel", &mut s, 10, None);
+                    if s.chance(600) {
+                        add("Condomínio", &mut s, 10, None);
+                    }
+                }
+                { let d = s.range(12, 20) as u32; add("Energia elétrica", &mut s, d, None); }
+                if s.chance(700) {
+                    { let d = s.range(8, 15) as u32; add("Internet e TV", &mut s, d, None); }
+                }
+                if s.chance(650) {
+                    { let d = s.range(1, 28) as u32; add("Streaming", &mut s, d, None); }
+                }
+                if s.chance(450) {
+                    { let d = s.range(1, 28) as u32; add("Telefonia celular", &mut s, d, None); }
+                }
+                if s.chance(250) {
+                    { let d = s.range(1, 10) as u32; add("Academia", &mut s, d, None); }
+                }
+                if kind == CtxKind::Family {
+                    { let d = s.range(12, 20) as u32; add("Água e esgoto", &mut s, d, None); }
+                    if s.chance(450) {
+                        add("Mensalidade escolar", &mut s, 5, None);
+                    }
+                    if s.chance(350) {
+                        add("Plano de saúde", &mut s, 10, None);
+                    }
+                }
+            }
+            CtxKind::Business => {
+                add("Aluguel", &mut s, 5, None);
+                add("Internet e TV", &mut s, 10, None);
+                add("Telefonia celular", &mut s, 15, None);
+                if s.chance(500) {
+                    add("Seguros", &mut s, 20, None);
+                }
+            }
+            CtxKind::Shared => {
+                if subtype == Some("household") {
+                    add("Aluguel", &mut s, 10, None);
+                    add("Energia elétrica", &mut s, 15, None);
+                    add("Internet e TV", &mut s, 12, None);
+                }
+            }
+        }
+        let series_first_month = civil::month_index((created_at / SECS_PER_DAY) as i32) + 1;
+        let months = (civil::month_index(self.end_day) - series_first_month + 1).max(0) as u64;
+        let recurring_count = (series.len() as u64 * months).min(tx_count * 2 / 5);
+
+        let (custom_first, custom_count) = self.custom_range(ctx_id);
+        Ctx {
+            id: ctx_id,
+            kind,
+            subtype,
+            owner,
+            created_at,
+            currency,
+            members,
+            tx_first,
+            tx_count,
+            series,
+            series_first_month,
+            recurring_count,
+            custom_first,
+            custom_count,
+        }
+    }
+
+    fn sub_index(&self, name: &str) -> usize {
+        self.subs
+            .iter()
+            .position(|s| vocab_sub(s).name == name)
+            .unwrap_or_else(|| panic!("vocabulary has no subcategory {name}"))
+    }
+
+    /// Custom categories are spread evenly over contexts: custom k (0-based) belongs to context
+    /// floor(k * contexts / customs) + 1, and the inverse is a closed formula too.
+    pub fn custom_owner(&self, k: u64) -> u64 {
+        let c = self.custom_categories;
+        let n = self.contexts();
+        (k as u128 * n as u128 / c as u128) as u64 + 1
+    }
+
+    pub fn custom_range(&self, ctx_id: u64) -> (u64, u64) {
+        let c = self.custom_categories as u128;
+        let n = self.contexts() as u128;
+        if c == 0 || n == 0 {
+            return (0, 0);
+        }
+        let j = (ctx_id - 1) as u128;
+        let lo = (j * c).div_ceil(n);
+        let hi = ((j + 1) * c).div_ceil(n);
+        (
+            self.system_categories + 1 + lo as u64,
+            (hi - lo) as u64,
+        )
+    }
+
+    /// Top-level category a custom category (by id) sits under.
+    pub fn custom_top(&self, cat_id: u64) -> usize {
+        let mut r = self.keyed.stream(Domain::Category, cat_id);
+        // Custom categories are mostly for spending.
+        loop {
+            let t = r.below(TREE.len() as u64) as usize;
+            if TREE[t].kind == Kind::Expense || r.chance(150) {
+                return t;
+            }
+        }
+    }
+
+    /// A day in `[lo, end]` drawn with the window's weekly, monthly and payday shape.
+    pub fn shaped_day<R: Draw>(&self, r: &mut R, lo: i32) -> i32 {
+        let lo = lo.clamp(self.start_day, self.end_day);
+        let span = (self.end_day - lo + 1) as u64;
+        let mut day = lo;
+        for _ in 0..12 {
+            day = lo + r.below(span) as i32;
+            let w = self.day_weight[(day - self.start_day) as usize];
+            if r.below(1000) < w as u64 {
+                break;
+            }
+        }
+        day
+    }
+
+    /// Context (1-based id) of a transaction (1-based id).
+    pub fn context_of_tx(&self, tx_id: u64) -> u64 {
+        self.tx_start.partition_point(|&s| s < tx_id) as u64
+    }
+
+    /// The deterministic core of transaction `tx_id` of context `ctx`.
+    pub fn tx_core(&self, ctx: &Ctx, tx_id: u64) -> TxCore {
+        let r_local = tx_id - ctx.tx_first;
+        let mut r = self.keyed.stream(Domain::TxCore, tx_id);
+        if r_local < ctx.recurring_count {
+            let k = ctx.series.len() as u64;
+            let s = ctx.series[(r_local % k) as usize];
+            let back = (r_local / k) as i32;
+            let month = civil::month_index(self.end_day) - back;
+            let day = civil::month_start(month) + s.day.min(civil::days_in_month(month)) as i32 - 1;
+            let day = day.min(self.end_day);
+            let mut amount = s.amount_cents;
+            if s.varies {
+                amount = amount * (900 + r.below(201) as i64) / 1000;
+            }
+            let kind = self.subs[s.sub].kind;
+            return TxCore {
+                id: tx_id,
+                member: 0,
+                day,
+                sub: s.sub,
+                category_id: Some(self.subs[s.sub].id),
+                merchant: s.merchant,
+                amount_cents: signed(kind, amount),
+                recurring: true,
+            };
+        }
+        // Who: the owner spends most, other transacting members some.
+        let member = if ctx.members.len() == 1 || r.chance(450) {
+            0
+        } else {
+            let m = 1 + r.below(ctx.members.len() as u64 - 1) as usize;
+            if ctx.members[m].transacts() {
+                m
+            } else {
+                0
+            }
+        };
+        let day = self.shaped_day(&mut r, ctx.members[member].joined_day());
+        // What: a custom category sometimes, else a system subcategory by frequency.
+        let mut category_id = None;
+        let sub = if ctx.custom_count > 0 && r.chance(180) {
+            let cat = ctx.custom_first + r.below(ctx.custom_count);
+            category_id = Some(cat);
+            let free = &self.top_free[self.custom_top(cat)];
+            free[r.below(free.len() as u64) as usize]
+        } else {
+            self.free_subs[r.pick_cdf(&self.free_sub_cdf)]
+        };
+        let info = &self.subs[sub];
+        let vs = vocab_sub(info);
+        let merchant = r.pick_cdf(&info.merchant_cdf);
+        let scale = match ctx.kind {
+            CtxKind::Business => 2.4,
+            CtxKind::Family => 1.3,
+            _ => 1.0,
+        };
+        let amount = ((vs.median_cents as f64 * scale * info.lognormal.draw(&mut r)).round() as i64).max(150);
+        if category_id.is_none() && !r.chance(self.profile.shape.uncategorised_percent * 10) {
+            category_id = Some(info.id);
+        }
+        TxCore {
+            id: tx_id,
+            member,
+            day,
+            sub,
+            category_id,
+            merchant,
+            amount_cents: signed(info.kind, amount),
+            recurring: false,
+        }
+    }
+
+}
+
+fn signed(kind: Kind, cents: i64) -> i64 {
+    match kind {
+        Kind::Income => cents,
+        Kind::Expense | Kind::Transfer => -cents,
+    }
+}
+
+/// The vocabulary entry of a subcategory.
+pub fn vocab_sub(s: &SubInfo) -> &'static vocab::Sub {
+    &TREE[s.top].subs[s.sub]
+}
+
+/// The recurrence kind of a subcategory.
+pub fn recur_of(s: &SubInfo) -> Recur {
+    vocab_sub(s).recur
+}

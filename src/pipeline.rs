@@ -1,0 +1,169 @@
+//! The parallel stage: rayon workers generate chunks, and one consumer takes them in chunk
+//! order. Workers may run at most `window` chunks ahead of the consumer, so memory stays flat
+//! whatever the row count, and the output order never depends on the thread count.
+
+use crate::encode::Encoder;
+use crate::error::Result;
+use crate::gen::{Group, Out};
+use crate::model::World;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+
+/// One chunk's output: per table of the group, the bytes (empty when not wanted) and rows.
+pub struct Produced {
+    pub chunk: u64,
+    pub tables: Vec<(Vec<u8>, u64)>,
+}
+
+/// Generate one chunk of a group; `wanted[i]` says whether table i of the group is encoded.
+pub fn produce<E: Encoder>(w: &World, group: Group, chunk: u64, wanted: &[bool]) -> Produced {
+    let mut outs: Vec<Out<E>> = group
+        .tables()
+        .iter()
+        .zip(wanted)
+        .map(|(t, &want)| Out {
+            enc: want.then(|| E::new(t)),
+            rows: 0,
+        })
+        .collect();
+    group.fill(w, chunk, &mut outs);
+    Produced {
+        chunk,
+        tables: outs
+            .into_iter()
+            .map(|mut o| (o.enc.as_mut().map(|e| e.take()).unwrap_or_default(), o.rows))
+            .collect(),
+    }
+}
+
+/// Run `produce(i)` for i in `items` on the pool and hand results to `consume` in order.
+pub fn ordered<T, P, C>(
+    pool: &rayon::ThreadPool,
+    items: std::ops::Range<u64>,
+    window: usize,
+    produce: P,
+    mut consume: C,
+) -> Result<()>
+where
+    T: Send,
+    P: Fn(u64) -> T + Sync,
+    C: FnMut(T) -> Result<()>,
+{
+    let window = window.max(1) as u64;
+    let next = AtomicU64::new(items.start);
+    let stop = AtomicBool::new(false);
+    let consumed = Mutex::new(items.start);
+    let moved = Condvar::new();
+    let (tx, rx) = crossbeam_channel::bounded::<(u64, T)>(window as usize);
+    let workers = pool.current_num_threads();
+    std::thread::scope(|ts| {
+        let (next, stop, consumed, moved, produce) = (&next, &stop, &consumed, &moved, &produce);
+        ts.spawn(move || {
+            pool.scope(|s| {
+                for _ in 0..workers {
+                    let tx = tx.clone();
+                    s.spawn(move |_| loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= items.end || stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        {
+                            let mut c = consumed.lock().expect("gate");
+                            while i >= *c + window && !stop.load(Ordering::SeqCst) {
+                                c = moved.wait(c).expect("gate");
+                            }
+                        }
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        if tx.send((i, produce(i))).is_err() {
+                            break;
+                        }
+                    });
+                }
+                drop(tx);
+            });
+        });
+        let mut pending = BTreeMap::new();
+        let mut want = items.start;
+        let mut result = Ok(());
+        for (i, v) in rx.iter() {
+            pending.insert(i, v);
+            while let Some(v) = pending.remove(&want) {
+                if let Err(e) = consume(v) {
+                    result = Err(e);
+                    break;
+                }
+                want += 1;
+                *consumed.lock().expect("gate") = want;
+                moved.notify_all();
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_err() {
+            stop.store(true, Ordering::SeqCst);
+            moved.notify_all();
+            drop(rx);
+        }
+        result
+    })
+}
+
+/// Chunks of a group that shard `k` of `n` (1-based) owns: contiguous, so the shards'
+/// outputs concatenated in order are the whole output.
+pub fn shard_chunks(total: u64, shard: Option<(u64, u64)>) -> std::ops::Range<u64> {
+    match shard {
+        None => 0..total,
+        Some((k, n)) => (total * (k - 1) / n)..(total * k / n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordered_delivers_in_order_at_any_thread_count() {
+        for threads in [1, 2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut seen = Vec::new();
+            ordered(&pool, 3..200, 3, |i| i * 2, |v| {
+                seen.push(v);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(seen, (3..200).map(|i| i * 2).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn consumer_error_stops_the_workers() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let r = ordered(&pool, 0..10_000, 2, |i| i, |v| {
+            if v == 5 {
+                Err(crate::error::Error::Failed("stop".into()))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn shards_cover_everything_once() {
+        for total in [0u64, 1, 7, 100] {
+            for n in 1..6 {
+                let mut next = 0;
+                for k in 1..=n {
+                    let r = shard_chunks(total, Some((k, n)));
+                    assert_eq!(r.start, next);
+                    next = r.end;
+                }
+                assert_eq!(next, total);
+            }
+        }
+    }
+}
