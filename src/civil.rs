@@ -73,8 +73,30 @@ fn push2(out: &mut Vec<u8>, v: u32) {
     out.push(b'0' + (v % 10) as u8);
 }
 
+/// Days covered by the date-text cache: 1970-01-01 to 2099-12-31.
+const CACHE_DAYS: usize = 47_482;
+
+/// `YYYY-MM-DD` of every day in the cache range, so encoding a date is a 10-byte copy.
+static DATE_TEXT: std::sync::LazyLock<Vec<[u8; 10]>> = std::sync::LazyLock::new(|| {
+    (0..CACHE_DAYS as i32)
+        .map(|d| {
+            let mut v = Vec::with_capacity(10);
+            format_date(&mut v, d);
+            v.try_into().expect("ten bytes")
+        })
+        .collect()
+});
+
 /// Appends `YYYY-MM-DD`.
+#[inline]
 pub fn write_date(out: &mut Vec<u8>, days: i32) {
+    match DATE_TEXT.get(days as usize) {
+        Some(t) if days >= 0 => out.extend_from_slice(t),
+        _ => format_date(out, days),
+    }
+}
+
+fn format_date(out: &mut Vec<u8>, days: i32) {
     let (y, m, d) = civil_from_days(days);
     let y = y as u32;
     push2(out, y / 100);
@@ -124,5 +146,11 @@ mod tests {
         write_timestamp(&mut v, 86_400 * 10_957 + 3723);
         assert_eq!(v, b"2000-01-01T01:02:03Z");
         assert_eq!(days_in_month(2024 * 12 + 1), 29);
+        for d in [-5, 0, 20_000, 47_481, 47_482, 60_000] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            write_date(&mut a, d);
+            format_date(&mut b, d);
+            assert_eq!(a, b);
+        }
     }
 }

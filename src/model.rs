@@ -5,7 +5,7 @@
 
 use crate::civil;
 use crate::profile::Profile;
-use crate::rng::{cdf, zipf_cdf, Domain, Draw, Keyed, LogNormal, NormalTable};
+use crate::rng::{cdf, zipf_lut, Domain, Draw, Keyed, LogNormal, Lut, NormalTable};
 use crate::vocab::{self, Kind, Recur, TREE};
 
 pub const SECS_PER_DAY: i64 = 86_400;
@@ -120,7 +120,7 @@ pub struct SubInfo {
     pub id: u64,
     pub kind: Kind,
     pub lognormal: LogNormal,
-    pub merchant_cdf: Vec<u32>,
+    pub merchants: Lut,
 }
 
 /// The deterministic core of a transaction: what other tables need to agree on.
@@ -148,8 +148,9 @@ pub struct World {
     pub top_ids: Vec<u64>,
     /// Non-recurring subcategories of each top-level category.
     pub top_free: Vec<Vec<usize>>,
-    /// Non-recurring subcategory draw table (index into `subs`).
+    /// Non-recurring subcategory draw table (index into `subs`), cumulative and O(1).
     pub free_sub_cdf: Vec<u32>,
+    pub free_sub_lut: Lut,
     pub free_subs: Vec<usize>,
     pub system_categories: u64,
     pub custom_categories: u64,
@@ -159,9 +160,9 @@ pub struct World {
     tx_start: Vec<u64>,
     /// Per-mille acceptance weight of each day in the window, for shaped date draws.
     day_weight: Vec<u16>,
-    pub city_cdf: Vec<u32>,
+    pub cities: Lut,
     pub email_cdf: Vec<u32>,
-    pub hour_cdf: Vec<u32>,
+    pub hours: Lut,
     password_hash: std::sync::OnceLock<String>,
 }
 
@@ -200,7 +201,7 @@ impl World {
                     id,
                     kind: top.kind,
                     lognormal: LogNormal::new(&normal, s.sigma),
-                    merchant_cdf: zipf_cdf(s.merchants.len(), (profile.shape.merchant_skew * 10.0).round() as u32),
+                    merchants: zipf_lut(s.merchants.len(), (profile.shape.merchant_skew * 10.0).round() as u32),
                 });
                 id += 1;
             }
@@ -217,6 +218,12 @@ impl World {
                 if v.is_empty() { vec![r.start] } else { v }
             })
             .collect();
+        let free_sub_lut = Lut::new(
+            &free_subs
+                .iter()
+                .map(|&i| vocab_sub(&subs[i]).weight)
+                .collect::<Vec<_>>(),
+        );
         let free_sub_cdf = cdf(&free_subs
             .iter()
             .map(|&i| vocab_sub(&subs[i]).weight)
@@ -263,6 +270,7 @@ impl World {
             top_subs,
             top_ids,
             top_free,
+            free_sub_lut,
             free_sub_cdf,
             free_subs,
             system_categories,
@@ -271,9 +279,9 @@ impl World {
             owner_add,
             tx_start: Vec::new(),
             day_weight,
-            city_cdf: cdf(&vocab::CITIES.iter().map(|c| c.4).collect::<Vec<_>>()),
+            cities: Lut::new(&vocab::CITIES.iter().map(|c| c.4).collect::<Vec<_>>()),
             email_cdf: cdf(&vocab::EMAIL_DOMAINS.iter().map(|c| c.1).collect::<Vec<_>>()),
-            hour_cdf: cdf(&HOUR_WEIGHTS),
+            hours: Lut::new(&HOUR_WEIGHTS),
             password_hash: std::sync::OnceLock::new(),
             profile,
         };
@@ -479,7 +487,7 @@ impl World {
                 let m = info.lognormal.draw(s);
                 ((sub.median_cents as f64 * m).round() as i64).max(500)
             });
-            let merchant = s.pick_cdf(&info.merchant_cdf);
+            let merchant = info.merchants.draw(s);
             series.push(Series {
                 sub: si,
                 day,
@@ -669,17 +677,17 @@ impl World {
             let free = &self.top_free[self.custom_top(cat)];
             free[r.below(free.len() as u64) as usize]
         } else {
-            self.free_subs[r.pick_cdf(&self.free_sub_cdf)]
+            self.free_subs[self.free_sub_lut.draw(&mut r)]
         };
         let info = &self.subs[sub];
         let vs = vocab_sub(info);
-        let merchant = r.pick_cdf(&info.merchant_cdf);
+        let merchant = info.merchants.draw(&mut r);
         let scale = match ctx.kind {
             CtxKind::Business => 2.4,
             CtxKind::Family => 1.3,
             _ => 1.0,
         };
-        let amount = ((vs.median_cents as f64 * scale * info.lognormal.draw(&mut r)).round() as i64).max(150);
+        let amount = ((vs.median_cents as f64 * scale * info.lognormal.draw(&mut r) + 0.5) as i64).max(150);
         if category_id.is_none() && !r.chance(self.profile.shape.uncategorised_percent * 10) {
             category_id = Some(info.id);
         }

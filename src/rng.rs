@@ -150,6 +150,43 @@ pub trait Draw {
     }
 }
 
+/// O(1) weighted draws: 4096 slots, slot s holding the item at quantile (s + 0.5) / 4096.
+/// Items below 1/8192 of the total weight may get no slot; the vocabulary has none that small.
+#[derive(Clone, Debug)]
+pub struct Lut {
+    t: Vec<u16>,
+}
+
+impl Lut {
+    pub const SLOTS: u64 = 4096;
+
+    pub fn new(weights: &[u32]) -> Lut {
+        let c = cdf(weights);
+        let total = *c.last().expect("weights") as u64;
+        let t = (0..Self::SLOTS)
+            .map(|s| {
+                let x = ((2 * s + 1) * total / (2 * Self::SLOTS)) as u32;
+                c.partition_point(|&v| v <= x) as u16
+            })
+            .collect();
+        Lut { t }
+    }
+
+    #[inline]
+    pub fn draw<R: Draw + ?Sized>(&self, r: &mut R) -> usize {
+        self.t[(r.next_u64() >> 52) as usize] as usize
+    }
+}
+
+/// Zipf-like popularity (weight 100000 / rank^s) as an O(1) table.
+pub fn zipf_lut(n: usize, s_tenths: u32) -> Lut {
+    let s = s_tenths as f64 / 10.0;
+    let w: Vec<u32> = (1..=n)
+        .map(|r| ((100_000.0 / (r as f64).powf(s)).round() as u32).max(1))
+        .collect();
+    Lut::new(&w)
+}
+
 /// Cumulative table from integer weights.
 pub fn cdf(weights: &[u32]) -> Vec<u32> {
     let mut acc = 0u32;
@@ -160,15 +197,6 @@ pub fn cdf(weights: &[u32]) -> Vec<u32> {
             acc
         })
         .collect()
-}
-
-/// Zipf-like weights (1000 / rank^s, s in tenths) for skewed popularity.
-pub fn zipf_cdf(n: usize, s_tenths: u32) -> Vec<u32> {
-    let s = s_tenths as f64 / 10.0;
-    let w: Vec<u32> = (1..=n)
-        .map(|r| ((100_000.0 / (r as f64).powf(s)).round() as u32).max(1))
-        .collect();
-    cdf(&w)
 }
 
 /// Standard normal quantiles on a fixed grid, built once at start-up from an integer-only
@@ -246,21 +274,33 @@ fn acklam(p: f64) -> f64 {
     }
 }
 
-/// Lognormal multipliers exp(sigma * z) for one sigma, tabulated on the normal grid.
+/// Lognormal multipliers exp(sigma * z) for one sigma on a 512-point quantile grid, drawn
+/// with linear interpolation: small enough (4 KiB) that every category's table stays in cache,
+/// fine enough that amounts do not repeat visibly.
 pub struct LogNormal {
     m: Vec<f64>,
 }
 
 impl LogNormal {
-    pub fn new(normal: &NormalTable, sigma: f64) -> Self {
+    const N: usize = 512;
+
+    pub fn new(_normal: &NormalTable, sigma: f64) -> Self {
         LogNormal {
-            m: normal.q.iter().map(|z| (sigma * z).exp()).collect(),
+            m: (0..=Self::N)
+                .map(|i| {
+                    let p = (i as f64 + 0.5) / (Self::N + 1) as f64;
+                    (sigma * acklam(p)).exp()
+                })
+                .collect(),
         }
     }
 
     #[inline]
     pub fn draw<R: Draw + ?Sized>(&self, r: &mut R) -> f64 {
-        self.m[r.below(self.m.len() as u64) as usize]
+        let x = r.next_u64();
+        let i = ((x >> 32) * Self::N as u64 >> 32) as usize;
+        let f = (x & 0xffff_ffff) as f64 * (1.0 / 4_294_967_296.0);
+        self.m[i] + (self.m[i + 1] - self.m[i]) * f
     }
 }
 

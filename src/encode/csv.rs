@@ -6,6 +6,16 @@ use super::{write_decimal, Encoder};
 use crate::civil;
 use crate::gen::TableSpec;
 
+/// Bytes that force quoting.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b',' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    t
+};
+
 pub struct Csv {
     out: Vec<u8>,
     first: bool,
@@ -55,7 +65,7 @@ impl Encoder for Csv {
     #[inline]
     fn text(&mut self, s: &str) {
         self.sep();
-        let needs = s.is_empty() || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+        let needs = s.is_empty() || s.bytes().any(|b| SPECIAL[b as usize]);
         if !needs {
             self.out.extend_from_slice(s.as_bytes());
             return;

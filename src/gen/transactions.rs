@@ -137,7 +137,7 @@ fn extra<R: Draw>(w: &World, r: &mut R, core: &TxCore) -> Extra {
             _ => 4,
         }
     };
-    let hour = r.pick_cdf(&w.hour_cdf) as i64;
+    let hour = w.hours.draw(r) as i64;
     let mut created_at = core.day as i64 * SECS_PER_DAY + hour * 3600 + r.below(3600) as i64;
     created_at += match method {
         1 => 3600 * (2 + r.below(30) as i64), // synced from the bank hours later

@@ -113,7 +113,7 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
     let mut digits = itoa::Buffer::new();
     for id in super::Group::Users.chunk_ids(w, chunk) {
         let u = w.user_core(id);
-        let city = &vocab::CITIES[r.pick_cdf(&w.city_cdf)];
+        let city = &vocab::CITIES[w.cities.draw(&mut r)];
         let plan = match r.below(100) {
             0..=67 => "free",
             68..=87 => "premium",
