@@ -267,8 +267,14 @@ impl Profile {
                     ctx.percent(&r.business_percent, "shape.business_percent", d.context_mix[3])?,
                 ];
                 if mix.iter().sum::<u32>() != 100 {
+                    let span = [&r.personal_percent, &r.family_percent, &r.shared_percent, &r.business_percent]
+                        .into_iter()
+                        .flatten()
+                        .map(|v| v.span())
+                        .next()
+                        .unwrap_or_else(|| s.span());
                     return Err(ctx.err(
-                        s.span(),
+                        span,
                         "shape.personal_percent",
                         format!(
                             "the context mix personal/family/shared/business is {}/{}/{}/{}, which sums to {}",
