@@ -2,8 +2,8 @@
 
 use crate::cli::{parse_shard, threads, ProfileArgs};
 use crate::error::Result;
-use crate::generate::{generate as run_generate, GenerateConfig};
 use crate::gen::parse_tables;
+use crate::generate::{generate as run_generate, GenerateConfig};
 use crate::profile::{Profile, BUILTIN};
 use crate::sink::file::Format;
 use std::path::PathBuf;
@@ -34,7 +34,13 @@ pub fn generate(
         let rows: u64 = m.tables.iter().map(|t| t.file.rows).sum();
         let bytes: u64 = m.tables.iter().map(|t| t.file.bytes).sum();
         for t in &m.tables {
-            eprintln!("{:>20} {:>12} rows {:>10.1} MB  {}", t.table, t.file.rows, t.file.bytes as f64 / 1e6, t.file.file);
+            eprintln!(
+                "{:>20} {:>12} rows {:>10.1} MB  {}",
+                t.table,
+                t.file.rows,
+                t.file.bytes as f64 / 1e6,
+                t.file.file
+            );
         }
         eprintln!(
             "generated {rows} rows, {:.1} MB in {secs:.2}s ({:.0} rows/s, {:.1} MB/s) into {}",
@@ -57,7 +63,14 @@ pub fn profiles() -> Result<()> {
         let v = p.volume;
         println!(
             "{:<18} {:>10} {:>10} {:>10} {:>13} {:>11} {:>7}  {}",
-            name, v.users, v.contexts, v.categories, v.transactions, v.ai_insights, p.months, p.description
+            name,
+            v.users,
+            v.contexts,
+            v.categories,
+            v.transactions,
+            v.ai_insights,
+            p.months,
+            p.description
         );
     }
     Ok(())

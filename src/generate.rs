@@ -127,8 +127,12 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Manifest> {
         }
         let got = match cfg.format {
             Format::Csv => write_group::<Csv>(cfg, &world, &pool, &progress, group, &wanted)?,
-            Format::Jsonl => write_group::<JsonLines>(cfg, &world, &pool, &progress, group, &wanted)?,
-            Format::Json => write_group::<JsonArray>(cfg, &world, &pool, &progress, group, &wanted)?,
+            Format::Jsonl => {
+                write_group::<JsonLines>(cfg, &world, &pool, &progress, group, &wanted)?
+            }
+            Format::Json => {
+                write_group::<JsonArray>(cfg, &world, &pool, &progress, group, &wanted)?
+            }
         };
         entries.extend(got);
     }

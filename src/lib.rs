@@ -1,16 +1,16 @@
 //! finseed: deterministic synthetic data for the Financy platform.
 pub mod civil;
+pub mod cli;
+pub mod commands;
 pub mod encode;
 pub mod error;
 pub mod gen;
-pub mod model;
-pub mod profile;
-pub mod rng;
-pub mod vocab;
 pub mod generate;
+pub mod model;
 pub mod pipeline;
+pub mod profile;
 pub mod progress;
-pub mod sink;
-pub mod cli;
-pub mod commands;
+pub mod rng;
 pub mod schema;
+pub mod sink;
+pub mod vocab;

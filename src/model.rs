@@ -201,7 +201,10 @@ impl World {
                     id,
                     kind: top.kind,
                     lognormal: LogNormal::new(&normal, s.sigma),
-                    merchants: zipf_lut(s.merchants.len(), (profile.shape.merchant_skew * 10.0).round() as u32),
+                    merchants: zipf_lut(
+                        s.merchants.len(),
+                        (profile.shape.merchant_skew * 10.0).round() as u32,
+                    ),
                 });
                 id += 1;
             }
@@ -214,8 +217,15 @@ impl World {
         let top_free = top_subs
             .iter()
             .map(|r: &std::ops::Range<usize>| {
-                let v: Vec<usize> = r.clone().filter(|&i| vocab_sub(&subs[i]).weight > 0).collect();
-                if v.is_empty() { vec![r.start] } else { v }
+                let v: Vec<usize> = r
+                    .clone()
+                    .filter(|&i| vocab_sub(&subs[i]).weight > 0)
+                    .collect();
+                if v.is_empty() {
+                    vec![r.start]
+                } else {
+                    v
+                }
             })
             .collect();
         let free_sub_lut = Lut::new(
@@ -331,7 +341,8 @@ impl World {
                 CtxKind::Shared => 0.35,
                 CtxKind::Business => 2.5,
             };
-            let active = (self.end_day - (created / SECS_PER_DAY) as i32 + 1).max(1) as f64 / window;
+            let active =
+                (self.end_day - (created / SECS_PER_DAY) as i32 + 1).max(1) as f64 / window;
             weights.push((pareto * kind_mult * active * 1000.0) as u64 + 1);
         }
         let sum: u128 = weights.iter().map(|&w| w as u128).sum();
@@ -471,7 +482,10 @@ impl World {
 
         let j = (ctx_id - 1) as usize;
         let (tx_first, tx_count) = if self.tx_start.len() > j + 1 {
-            (self.tx_start[j] + 1, self.tx_start[j + 1] - self.tx_start[j])
+            (
+                self.tx_start[j] + 1,
+                self.tx_start[j + 1] - self.tx_start[j],
+            )
         } else {
             (1, 0)
         };
@@ -479,23 +493,24 @@ impl World {
         // Monthly series: the owner's salary and the bills of the household or business.
         let mut series = Vec::new();
         let mut s = self.keyed.stream(Domain::Budget, ctx_id ^ 0x5e41e5);
-        let mut add = |name: &str, s: &mut crate::rng::KeyedStream, day: u32, amount: Option<i64>| {
-            let si = self.sub_index(name);
-            let info = &self.subs[si];
-            let sub = vocab_sub(info);
-            let amount = amount.unwrap_or_else(|| {
-                let m = info.lognormal.draw(s);
-                ((sub.median_cents as f64 * m).round() as i64).max(500)
-            });
-            let merchant = info.merchants.draw(s);
-            series.push(Series {
-                sub: si,
-                day,
-                amount_cents: amount,
-                merchant,
-                varies: matches!(name, "Energia elétrica" | "Água e esgoto"),
-            });
-        };
+        let mut add =
+            |name: &str, s: &mut crate::rng::KeyedStream, day: u32, amount: Option<i64>| {
+                let si = self.sub_index(name);
+                let info = &self.subs[si];
+                let sub = vocab_sub(info);
+                let amount = amount.unwrap_or_else(|| {
+                    let m = info.lognormal.draw(s);
+                    ((sub.median_cents as f64 * m).round() as i64).max(500)
+                });
+                let merchant = info.merchants.draw(s);
+                series.push(Series {
+                    sub: si,
+                    day,
+                    amount_cents: amount,
+                    merchant,
+                    varies: matches!(name, "Energia elétrica" | "Água e esgoto"),
+                });
+            };
         match kind {
             CtxKind::Personal | CtxKind::Family => {
                 let income = self.user_core(owner).monthly_income_cents;
@@ -506,21 +521,39 @@ impl World {
                         add("Condomínio", &mut s, 10, None);
                     }
                 }
-                { let d = s.range(12, 20) as u32; add("Energia elétrica", &mut s, d, None); }
+                {
+                    let d = s.range(12, 20) as u32;
+                    add("Energia elétrica", &mut s, d, None);
+                }
                 if s.chance(700) {
-                    { let d = s.range(8, 15) as u32; add("Internet e TV", &mut s, d, None); }
+                    {
+                        let d = s.range(8, 15) as u32;
+                        add("Internet e TV", &mut s, d, None);
+                    }
                 }
                 if s.chance(650) {
-                    { let d = s.range(1, 28) as u32; add("Streaming", &mut s, d, None); }
+                    {
+                        let d = s.range(1, 28) as u32;
+                        add("Streaming", &mut s, d, None);
+                    }
                 }
                 if s.chance(450) {
-                    { let d = s.range(1, 28) as u32; add("Telefonia celular", &mut s, d, None); }
+                    {
+                        let d = s.range(1, 28) as u32;
+                        add("Telefonia celular", &mut s, d, None);
+                    }
                 }
                 if s.chance(250) {
-                    { let d = s.range(1, 10) as u32; add("Academia", &mut s, d, None); }
+                    {
+                        let d = s.range(1, 10) as u32;
+                        add("Academia", &mut s, d, None);
+                    }
                 }
                 if kind == CtxKind::Family {
-                    { let d = s.range(12, 20) as u32; add("Água e esgoto", &mut s, d, None); }
+                    {
+                        let d = s.range(12, 20) as u32;
+                        add("Água e esgoto", &mut s, d, None);
+                    }
                     if s.chance(450) {
                         add("Mensalidade escolar", &mut s, 5, None);
                     }
@@ -592,10 +625,7 @@ impl World {
         let j = (ctx_id - 1) as u128;
         let lo = (j * c).div_ceil(n);
         let hi = ((j + 1) * c).div_ceil(n);
-        (
-            self.system_categories + 1 + lo as u64,
-            (hi - lo) as u64,
-        )
+        (self.system_categories + 1 + lo as u64, (hi - lo) as u64)
     }
 
     /// Top-level category a custom category (by id) sits under.
@@ -687,7 +717,8 @@ impl World {
             CtxKind::Family => 1.3,
             _ => 1.0,
         };
-        let amount = ((vs.median_cents as f64 * scale * info.lognormal.draw(&mut r) + 0.5) as i64).max(150);
+        let amount =
+            ((vs.median_cents as f64 * scale * info.lognormal.draw(&mut r) + 0.5) as i64).max(150);
         if category_id.is_none() && !r.chance(self.profile.shape.uncategorised_percent * 10) {
             category_id = Some(info.id);
         }
@@ -702,7 +733,6 @@ impl World {
             recurring: false,
         }
     }
-
 }
 
 fn signed(kind: Kind, cents: i64) -> i64 {

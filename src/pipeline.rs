@@ -128,12 +128,21 @@ mod tests {
     #[test]
     fn ordered_delivers_in_order_at_any_thread_count() {
         for threads in [1, 2, 4] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
             let mut seen = Vec::new();
-            ordered(&pool, 3..200, 3, |i| i * 2, |v| {
-                seen.push(v);
-                Ok(())
-            })
+            ordered(
+                &pool,
+                3..200,
+                3,
+                |i| i * 2,
+                |v| {
+                    seen.push(v);
+                    Ok(())
+                },
+            )
             .unwrap();
             assert_eq!(seen, (3..200).map(|i| i * 2).collect::<Vec<_>>());
         }
@@ -141,14 +150,23 @@ mod tests {
 
     #[test]
     fn consumer_error_stops_the_workers() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        let r = ordered(&pool, 0..10_000, 2, |i| i, |v| {
-            if v == 5 {
-                Err(crate::error::Error::Failed("stop".into()))
-            } else {
-                Ok(())
-            }
-        });
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let r = ordered(
+            &pool,
+            0..10_000,
+            2,
+            |i| i,
+            |v| {
+                if v == 5 {
+                    Err(crate::error::Error::Failed("stop".into()))
+                } else {
+                    Ok(())
+                }
+            },
+        );
         assert!(r.is_err());
     }
 

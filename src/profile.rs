@@ -261,18 +261,31 @@ impl Profile {
             Some(s) => {
                 let r = s.get_ref();
                 let mix = [
-                    ctx.percent(&r.personal_percent, "shape.personal_percent", d.context_mix[0])?,
+                    ctx.percent(
+                        &r.personal_percent,
+                        "shape.personal_percent",
+                        d.context_mix[0],
+                    )?,
                     ctx.percent(&r.family_percent, "shape.family_percent", d.context_mix[1])?,
                     ctx.percent(&r.shared_percent, "shape.shared_percent", d.context_mix[2])?,
-                    ctx.percent(&r.business_percent, "shape.business_percent", d.context_mix[3])?,
+                    ctx.percent(
+                        &r.business_percent,
+                        "shape.business_percent",
+                        d.context_mix[3],
+                    )?,
                 ];
                 if mix.iter().sum::<u32>() != 100 {
-                    let span = [&r.personal_percent, &r.family_percent, &r.shared_percent, &r.business_percent]
-                        .into_iter()
-                        .flatten()
-                        .map(|v| v.span())
-                        .next()
-                        .unwrap_or_else(|| s.span());
+                    let span = [
+                        &r.personal_percent,
+                        &r.family_percent,
+                        &r.shared_percent,
+                        &r.business_percent,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .map(|v| v.span())
+                    .next()
+                    .unwrap_or_else(|| s.span());
                     return Err(ctx.err(
                         span,
                         "shape.personal_percent",
@@ -307,8 +320,16 @@ impl Profile {
                         "shape.merchant_skew",
                         d.merchant_skew,
                     )?,
-                    split_percent: ctx.percent(&r.split_percent, "shape.split_percent", d.split_percent)?,
-                    budget_percent: ctx.percent(&r.budget_percent, "shape.budget_percent", d.budget_percent)?,
+                    split_percent: ctx.percent(
+                        &r.split_percent,
+                        "shape.split_percent",
+                        d.split_percent,
+                    )?,
+                    budget_percent: ctx.percent(
+                        &r.budget_percent,
+                        "shape.budget_percent",
+                        d.budget_percent,
+                    )?,
                     uncategorised_percent: ctx.percent(
                         &r.uncategorised_percent,
                         "shape.uncategorised_percent",
@@ -404,7 +425,10 @@ impl Profile {
             return Err(ctx.err(
                 v.transactions.span(),
                 "volume.transactions",
-                format!("is {}, but there are no contexts to hold them", vol.transactions),
+                format!(
+                    "is {}, but there are no contexts to hold them",
+                    vol.transactions
+                ),
                 "set volume.contexts (and volume.users) above 0",
             ));
         }
@@ -412,7 +436,10 @@ impl Profile {
             return Err(ctx.err(
                 v.ai_insights.span(),
                 "volume.ai_insights",
-                format!("is {}, but insights need transactions to talk about", vol.ai_insights),
+                format!(
+                    "is {}, but insights need transactions to talk about",
+                    vol.ai_insights
+                ),
                 "set volume.transactions above 0, or volume.ai_insights to 0",
             ));
         }

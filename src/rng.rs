@@ -145,8 +145,8 @@ pub trait Draw {
 
     /// Pick one element uniformly.
     #[inline]
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
     }
 }
 
@@ -298,7 +298,7 @@ impl LogNormal {
     #[inline]
     pub fn draw<R: Draw + ?Sized>(&self, r: &mut R) -> f64 {
         let x = r.next_u64();
-        let i = ((x >> 32) * Self::N as u64 >> 32) as usize;
+        let i = (((x >> 32) * Self::N as u64) >> 32) as usize;
         let f = (x & 0xffff_ffff) as f64 * (1.0 / 4_294_967_296.0);
         self.m[i] + (self.m[i + 1] - self.m[i]) * f
     }

@@ -43,7 +43,9 @@ mod tests {
     fn ddl_matches_the_generators_columns() {
         for t in all_tables() {
             let head = format!("CREATE TABLE IF NOT EXISTS {} (", t.name);
-            let start = TABLES.find(&head).unwrap_or_else(|| panic!("no DDL for {}", t.name));
+            let start = TABLES
+                .find(&head)
+                .unwrap_or_else(|| panic!("no DDL for {}", t.name));
             let body = &TABLES[start + head.len()..];
             let body = &body[..body.find(");").unwrap()];
             let names: Vec<&str> = body
@@ -53,7 +55,13 @@ mod tests {
             let want: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
             assert_eq!(names, want, "{}", t.name);
             for (line, c) in body.lines().filter(|l| !l.trim().is_empty()).zip(t.columns) {
-                assert_eq!(line.contains("NOT NULL"), !c.nullable, "{}.{}", t.name, c.name);
+                assert_eq!(
+                    line.contains("NOT NULL"),
+                    !c.nullable,
+                    "{}.{}",
+                    t.name,
+                    c.name
+                );
             }
         }
     }

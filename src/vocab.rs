@@ -68,185 +68,841 @@ macro_rules! sub {
 use Recur::{Monthly, No, Salary};
 
 pub static TREE: &[Top] = &[
-    Top { name: "Alimentação", kind: Kind::Expense, icon: "utensils", color: "#E4572E",
-        custom: &["Feira de domingo", "Lanches do trabalho", "Café da manhã", "Churrasco", "Comida do pet", "Marmitas"],
+    Top {
+        name: "Alimentação",
+        kind: Kind::Expense,
+        icon: "utensils",
+        color: "#E4572E",
+        custom: &[
+            "Feira de domingo",
+            "Lanches do trabalho",
+            "Café da manhã",
+            "Churrasco",
+            "Comida do pet",
+            "Marmitas",
+        ],
         subs: &[
-        sub!("Supermercado", 18_500, 0.75, 160, No,
-            ["Assaí Atacadista", "Carrefour", "Atacadão", "Pão de Açúcar", "Extra Mercado", "Dia Supermercado", "Sonda Supermercados", "Zaffari", "Savegnago", "Mambo", "Hirota Food", "Oba Hortifruti"],
-            ["Compras do mês", "Mercado da semana", "Reposição da despensa", "Compras de casa"]),
-        sub!("Restaurantes", 6_800, 0.7, 110, No,
-            ["Outback Steakhouse", "Coco Bambu", "Madero", "Spoleto", "Fogo de Chão", "Paris 6", "Divino Fogão", "Restaurante Sabor Caseiro", "Cantina Italiana", "Temakeria Japa"],
-            ["Almoço", "Jantar fora", "Almoço com a equipe", "Aniversário no restaurante"]),
-        sub!("Delivery", 5_400, 0.55, 120, No,
-            ["iFood", "Rappi", "Zé Delivery", "Aiqfome", "McDonald's", "Burger King", "Habib's", "Domino's Pizza"],
-            ["Pedido de comida", "Pizza de sexta", "Lanche delivery", "Jantar em casa"]),
-        sub!("Padaria", 1_900, 0.6, 130, No,
-            ["Padaria Pão Quente", "Padaria Real", "Casa do Pão de Queijo", "Padaria Bella Vista", "Panificadora Ipê", "Starbucks", "Café Cultura"],
-            ["Pão e leite", "Café da manhã", "Lanche da tarde", "Cafezinho"]),
-        sub!("Feira e hortifruti", 4_200, 0.5, 35, No,
-            ["Feira livre", "Hortifruti", "Sacolão Central", "Quitanda do Bairro", "Ceasa"],
-            ["Feira", "Frutas e verduras", "Hortifruti da semana"]),
-    ]},
-    Top { name: "Moradia", kind: Kind::Expense, icon: "house", color: "#3B8EA5",
-        custom: &["Reforma da cozinha", "Diarista", "Jardinagem", "Móveis novos", "IPTU parcelado"],
+            sub!(
+                "Supermercado",
+                18_500,
+                0.75,
+                160,
+                No,
+                [
+                    "Assaí Atacadista",
+                    "Carrefour",
+                    "Atacadão",
+                    "Pão de Açúcar",
+                    "Extra Mercado",
+                    "Dia Supermercado",
+                    "Sonda Supermercados",
+                    "Zaffari",
+                    "Savegnago",
+                    "Mambo",
+                    "Hirota Food",
+                    "Oba Hortifruti"
+                ],
+                [
+                    "Compras do mês",
+                    "Mercado da semana",
+                    "Reposição da despensa",
+                    "Compras de casa"
+                ]
+            ),
+            sub!(
+                "Restaurantes",
+                6_800,
+                0.7,
+                110,
+                No,
+                [
+                    "Outback Steakhouse",
+                    "Coco Bambu",
+                    "Madero",
+                    "Spoleto",
+                    "Fogo de Chão",
+                    "Paris 6",
+                    "Divino Fogão",
+                    "Restaurante Sabor Caseiro",
+                    "Cantina Italiana",
+                    "Temakeria Japa"
+                ],
+                [
+                    "Almoço",
+                    "Jantar fora",
+                    "Almoço com a equipe",
+                    "Aniversário no restaurante"
+                ]
+            ),
+            sub!(
+                "Delivery",
+                5_400,
+                0.55,
+                120,
+                No,
+                [
+                    "iFood",
+                    "Rappi",
+                    "Zé Delivery",
+                    "Aiqfome",
+                    "McDonald's",
+                    "Burger King",
+                    "Habib's",
+                    "Domino's Pizza"
+                ],
+                [
+                    "Pedido de comida",
+                    "Pizza de sexta",
+                    "Lanche delivery",
+                    "Jantar em casa"
+                ]
+            ),
+            sub!(
+                "Padaria",
+                1_900,
+                0.6,
+                130,
+                No,
+                [
+                    "Padaria Pão Quente",
+                    "Padaria Real",
+                    "Casa do Pão de Queijo",
+                    "Padaria Bella Vista",
+                    "Panificadora Ipê",
+                    "Starbucks",
+                    "Café Cultura"
+                ],
+                [
+                    "Pão e leite",
+                    "Café da manhã",
+                    "Lanche da tarde",
+                    "Cafezinho"
+                ]
+            ),
+            sub!(
+                "Feira e hortifruti",
+                4_200,
+                0.5,
+                35,
+                No,
+                [
+                    "Feira livre",
+                    "Hortifruti",
+                    "Sacolão Central",
+                    "Quitanda do Bairro",
+                    "Ceasa"
+                ],
+                ["Feira", "Frutas e verduras", "Hortifruti da semana"]
+            ),
+        ],
+    },
+    Top {
+        name: "Moradia",
+        kind: Kind::Expense,
+        icon: "house",
+        color: "#3B8EA5",
+        custom: &[
+            "Reforma da cozinha",
+            "Diarista",
+            "Jardinagem",
+            "Móveis novos",
+            "IPTU parcelado",
+        ],
         subs: &[
-        sub!("Aluguel", 185_000, 0.45, 0, Monthly,
-            ["QuintoAndar", "Imobiliária Lopes", "Loft", "Imobiliária Auxiliadora", "Proprietário"],
-            ["Aluguel", "Aluguel do apartamento", "Aluguel da casa"]),
-        sub!("Condomínio", 72_000, 0.45, 0, Monthly,
-            ["Condomínio Residencial", "Administradora Lello", "Administradora Hubert"],
-            ["Condomínio", "Taxa condominial"]),
-        sub!("Energia elétrica", 21_000, 0.4, 0, Monthly,
-            ["Enel", "CEMIG", "Light", "Copel", "Neoenergia Coelba", "CPFL Energia", "Equatorial Energia"],
-            ["Conta de luz", "Energia"]),
-        sub!("Água e esgoto", 9_500, 0.4, 0, Monthly,
-            ["Sabesp", "Copasa", "Cedae", "Sanepar", "Embasa", "Compesa"],
-            ["Conta de água", "Água"]),
-        sub!("Internet e TV", 11_990, 0.25, 0, Monthly,
-            ["Vivo Fibra", "Claro Net", "TIM Live", "Oi Fibra", "Sky"],
-            ["Internet", "Internet e TV"]),
-        sub!("Gás", 11_500, 0.3, 12, No,
-            ["Ultragaz", "Liquigás", "Supergasbras", "Comgás", "Nacional Gás"],
-            ["Botijão de gás", "Conta de gás"]),
-        sub!("Manutenção da casa", 16_000, 0.9, 14, No,
-            ["Leroy Merlin", "Telhanorte", "C&C Casa e Construção", "Obramax", "Eletricista", "Encanador"],
-            ["Conserto em casa", "Material de construção", "Reparo do chuveiro"]),
-    ]},
-    Top { name: "Transporte", kind: Kind::Expense, icon: "car", color: "#F2A541",
+            sub!(
+                "Aluguel",
+                185_000,
+                0.45,
+                0,
+                Monthly,
+                [
+                    "QuintoAndar",
+                    "Imobiliária Lopes",
+                    "Loft",
+                    "Imobiliária Auxiliadora",
+                    "Proprietário"
+                ],
+                ["Aluguel", "Aluguel do apartamento", "Aluguel da casa"]
+            ),
+            sub!(
+                "Condomínio",
+                72_000,
+                0.45,
+                0,
+                Monthly,
+                [
+                    "Condomínio Residencial",
+                    "Administradora Lello",
+                    "Administradora Hubert"
+                ],
+                ["Condomínio", "Taxa condominial"]
+            ),
+            sub!(
+                "Energia elétrica",
+                21_000,
+                0.4,
+                0,
+                Monthly,
+                [
+                    "Enel",
+                    "CEMIG",
+                    "Light",
+                    "Copel",
+                    "Neoenergia Coelba",
+                    "CPFL Energia",
+                    "Equatorial Energia"
+                ],
+                ["Conta de luz", "Energia"]
+            ),
+            sub!(
+                "Água e esgoto",
+                9_500,
+                0.4,
+                0,
+                Monthly,
+                ["Sabesp", "Copasa", "Cedae", "Sanepar", "Embasa", "Compesa"],
+                ["Conta de água", "Água"]
+            ),
+            sub!(
+                "Internet e TV",
+                11_990,
+                0.25,
+                0,
+                Monthly,
+                ["Vivo Fibra", "Claro Net", "TIM Live", "Oi Fibra", "Sky"],
+                ["Internet", "Internet e TV"]
+            ),
+            sub!(
+                "Gás",
+                11_500,
+                0.3,
+                12,
+                No,
+                [
+                    "Ultragaz",
+                    "Liquigás",
+                    "Supergasbras",
+                    "Comgás",
+                    "Nacional Gás"
+                ],
+                ["Botijão de gás", "Conta de gás"]
+            ),
+            sub!(
+                "Manutenção da casa",
+                16_000,
+                0.9,
+                14,
+                No,
+                [
+                    "Leroy Merlin",
+                    "Telhanorte",
+                    "C&C Casa e Construção",
+                    "Obramax",
+                    "Eletricista",
+                    "Encanador"
+                ],
+                [
+                    "Conserto em casa",
+                    "Material de construção",
+                    "Reparo do chuveiro"
+                ]
+            ),
+        ],
+    },
+    Top {
+        name: "Transporte",
+        kind: Kind::Expense,
+        icon: "car",
+        color: "#F2A541",
         custom: &["Carro da família", "Moto", "Bicicleta", "Viagem de carro"],
         subs: &[
-        sub!("Combustível", 22_000, 0.45, 70, No,
-            ["Shell", "Ipiranga", "Petrobras BR", "Ale Combustíveis", "Posto Graal", "Posto Sete Estrelas"],
-            ["Gasolina", "Abastecimento", "Etanol", "Tanque cheio"]),
-        sub!("Aplicativos de transporte", 2_700, 0.6, 110, No,
-            ["Uber", "99", "inDrive", "Cabify"],
-            ["Corrida", "Uber para o trabalho", "Volta para casa"]),
-        sub!("Transporte público", 520, 0.3, 60, No,
-            ["Bilhete Único SPTrans", "Metrô", "RioCard", "BHBus", "CPTM"],
-            ["Passagem de ônibus", "Recarga do bilhete", "Metrô"]),
-        sub!("Estacionamento", 1_800, 0.6, 30, No,
-            ["Estapar", "Indigo Estacionamentos", "Multipark", "Zona Azul Digital"],
-            ["Estacionamento", "Zona azul"]),
-        sub!("Manutenção do veículo", 38_000, 0.9, 6, No,
-            ["Pneu Store", "Oficina Mecânica Central", "Localiza Seminovos", "Autocenter Pit Stop", "Lava Rápido"],
-            ["Revisão do carro", "Troca de óleo", "Pneus novos", "Lavagem"]),
-        sub!("Pedágio", 1_450, 0.4, 18, No,
-            ["Sem Parar", "ConectCar", "Veloe", "CCR AutoBAn", "Ecovias"],
-            ["Pedágio", "Tag de pedágio"]),
-    ]},
-    Top { name: "Saúde", kind: Kind::Expense, icon: "heart-pulse", color: "#C1292E",
-        custom: &["Remédios da mãe", "Terapia", "Dentista das crianças", "Óculos"],
+            sub!(
+                "Combustível",
+                22_000,
+                0.45,
+                70,
+                No,
+                [
+                    "Shell",
+                    "Ipiranga",
+                    "Petrobras BR",
+                    "Ale Combustíveis",
+                    "Posto Graal",
+                    "Posto Sete Estrelas"
+                ],
+                ["Gasolina", "Abastecimento", "Etanol", "Tanque cheio"]
+            ),
+            sub!(
+                "Aplicativos de transporte",
+                2_700,
+                0.6,
+                110,
+                No,
+                ["Uber", "99", "inDrive", "Cabify"],
+                ["Corrida", "Uber para o trabalho", "Volta para casa"]
+            ),
+            sub!(
+                "Transporte público",
+                520,
+                0.3,
+                60,
+                No,
+                ["Bilhete Único SPTrans", "Metrô", "RioCard", "BHBus", "CPTM"],
+                ["Passagem de ônibus", "Recarga do bilhete", "Metrô"]
+            ),
+            sub!(
+                "Estacionamento",
+                1_800,
+                0.6,
+                30,
+                No,
+                [
+                    "Estapar",
+                    "Indigo Estacionamentos",
+                    "Multipark",
+                    "Zona Azul Digital"
+                ],
+                ["Estacionamento", "Zona azul"]
+            ),
+            sub!(
+                "Manutenção do veículo",
+                38_000,
+                0.9,
+                6,
+                No,
+                [
+                    "Pneu Store",
+                    "Oficina Mecânica Central",
+                    "Localiza Seminovos",
+                    "Autocenter Pit Stop",
+                    "Lava Rápido"
+                ],
+                [
+                    "Revisão do carro",
+                    "Troca de óleo",
+                    "Pneus novos",
+                    "Lavagem"
+                ]
+            ),
+            sub!(
+                "Pedágio",
+                1_450,
+                0.4,
+                18,
+                No,
+                ["Sem Parar", "ConectCar", "Veloe", "CCR AutoBAn", "Ecovias"],
+                ["Pedágio", "Tag de pedágio"]
+            ),
+        ],
+    },
+    Top {
+        name: "Saúde",
+        kind: Kind::Expense,
+        icon: "heart-pulse",
+        color: "#C1292E",
+        custom: &[
+            "Remédios da mãe",
+            "Terapia",
+            "Dentista das crianças",
+            "Óculos",
+        ],
         subs: &[
-        sub!("Farmácia", 6_300, 0.75, 55, No,
-            ["Drogasil", "Droga Raia", "Pague Menos", "Drogaria São Paulo", "Panvel", "Drogarias Pacheco", "Farmácias Nissei"],
-            ["Remédios", "Farmácia", "Vitaminas"]),
-        sub!("Plano de saúde", 62_000, 0.5, 0, Monthly,
-            ["Unimed", "Bradesco Saúde", "SulAmérica Saúde", "Amil", "Hapvida", "NotreDame Intermédica"],
-            ["Plano de saúde", "Mensalidade do plano"]),
-        sub!("Consultas e exames", 25_000, 0.7, 10, No,
-            ["Fleury", "Dasa", "Hermes Pardini", "Clínica Sim", "Dr. Consulta", "Consultório particular"],
-            ["Consulta médica", "Exames de sangue", "Dentista"]),
-        sub!("Academia", 11_990, 0.35, 0, Monthly,
-            ["Smart Fit", "Bodytech", "Selfit", "Bluefit", "Academia do Bairro"],
-            ["Academia", "Mensalidade da academia"]),
-    ]},
-    Top { name: "Educação", kind: Kind::Expense, icon: "graduation-cap", color: "#5B5F97",
-        custom: &["Material escolar", "Inglês das crianças", "Pós-graduação", "Uniforme"],
+            sub!(
+                "Farmácia",
+                6_300,
+                0.75,
+                55,
+                No,
+                [
+                    "Drogasil",
+                    "Droga Raia",
+                    "Pague Menos",
+                    "Drogaria São Paulo",
+                    "Panvel",
+                    "Drogarias Pacheco",
+                    "Farmácias Nissei"
+                ],
+                ["Remédios", "Farmácia", "Vitaminas"]
+            ),
+            sub!(
+                "Plano de saúde",
+                62_000,
+                0.5,
+                0,
+                Monthly,
+                [
+                    "Unimed",
+                    "Bradesco Saúde",
+                    "SulAmérica Saúde",
+                    "Amil",
+                    "Hapvida",
+                    "NotreDame Intermédica"
+                ],
+                ["Plano de saúde", "Mensalidade do plano"]
+            ),
+            sub!(
+                "Consultas e exames",
+                25_000,
+                0.7,
+                10,
+                No,
+                [
+                    "Fleury",
+                    "Dasa",
+                    "Hermes Pardini",
+                    "Clínica Sim",
+                    "Dr. Consulta",
+                    "Consultório particular"
+                ],
+                ["Consulta médica", "Exames de sangue", "Dentista"]
+            ),
+            sub!(
+                "Academia",
+                11_990,
+                0.35,
+                0,
+                Monthly,
+                [
+                    "Smart Fit",
+                    "Bodytech",
+                    "Selfit",
+                    "Bluefit",
+                    "Academia do Bairro"
+                ],
+                ["Academia", "Mensalidade da academia"]
+            ),
+        ],
+    },
+    Top {
+        name: "Educação",
+        kind: Kind::Expense,
+        icon: "graduation-cap",
+        color: "#5B5F97",
+        custom: &[
+            "Material escolar",
+            "Inglês das crianças",
+            "Pós-graduação",
+            "Uniforme",
+        ],
         subs: &[
-        sub!("Mensalidade escolar", 95_000, 0.55, 0, Monthly,
-            ["Colégio Objetivo", "Colégio Positivo", "Escola Anglo", "Colégio Bandeirantes", "Escola Municipal Parceira"],
-            ["Mensalidade da escola", "Escola"]),
-        sub!("Cursos", 19_900, 0.8, 6, No,
-            ["Alura", "Udemy", "Coursera", "Wizard", "CCAA", "Descomplica"],
-            ["Curso online", "Curso de inglês", "Inscrição no curso"]),
-        sub!("Livros e material", 7_500, 0.7, 8, No,
-            ["Amazon", "Livraria Cultura", "Saraiva", "Kalunga", "Estante Virtual"],
-            ["Livros", "Material escolar", "Papelaria"]),
-    ]},
-    Top { name: "Lazer", kind: Kind::Expense, icon: "ticket", color: "#8FC93A",
-        custom: &["Viagem de férias", "Festa de aniversário", "Futebol de quinta", "Hobby"],
+            sub!(
+                "Mensalidade escolar",
+                95_000,
+                0.55,
+                0,
+                Monthly,
+                [
+                    "Colégio Objetivo",
+                    "Colégio Positivo",
+                    "Escola Anglo",
+                    "Colégio Bandeirantes",
+                    "Escola Municipal Parceira"
+                ],
+                ["Mensalidade da escola", "Escola"]
+            ),
+            sub!(
+                "Cursos",
+                19_900,
+                0.8,
+                6,
+                No,
+                [
+                    "Alura",
+                    "Udemy",
+                    "Coursera",
+                    "Wizard",
+                    "CCAA",
+                    "Descomplica"
+                ],
+                ["Curso online", "Curso de inglês", "Inscrição no curso"]
+            ),
+            sub!(
+                "Livros e material",
+                7_500,
+                0.7,
+                8,
+                No,
+                [
+                    "Amazon",
+                    "Livraria Cultura",
+                    "Saraiva",
+                    "Kalunga",
+                    "Estante Virtual"
+                ],
+                ["Livros", "Material escolar", "Papelaria"]
+            ),
+        ],
+    },
+    Top {
+        name: "Lazer",
+        kind: Kind::Expense,
+        icon: "ticket",
+        color: "#8FC93A",
+        custom: &[
+            "Viagem de férias",
+            "Festa de aniversário",
+            "Futebol de quinta",
+            "Hobby",
+        ],
         subs: &[
-        sub!("Streaming", 3_990, 0.3, 0, Monthly,
-            ["Netflix", "Spotify", "Amazon Prime Video", "Disney+", "Globoplay", "Max", "Deezer", "YouTube Premium"],
-            ["Assinatura de streaming", "Streaming"]),
-        sub!("Cinema e shows", 7_000, 0.7, 16, No,
-            ["Cinemark", "Ingresso.com", "Sympla", "Eventim", "Kinoplex", "UCI Cinemas"],
-            ["Cinema", "Show", "Ingresso"]),
-        sub!("Bares", 9_500, 0.75, 40, No,
-            ["Boteco do Zé", "Bar Brahma", "Choperia Pinguim", "Bar da Esquina", "Empório Cervejeiro"],
-            ["Happy hour", "Cerveja com os amigos", "Bar"]),
-        sub!("Viagens", 85_000, 1.0, 5, No,
-            ["Latam", "Gol", "Azul", "Booking.com", "Airbnb", "Decolar", "CVC", "123milhas"],
-            ["Passagem aérea", "Hotel", "Hospedagem", "Viagem"]),
-    ]},
-    Top { name: "Compras", kind: Kind::Expense, icon: "shopping-bag", color: "#B07BAC",
-        custom: &["Presentes de Natal", "Roupas das crianças", "Coisas da casa", "Enxoval"],
+            sub!(
+                "Streaming",
+                3_990,
+                0.3,
+                0,
+                Monthly,
+                [
+                    "Netflix",
+                    "Spotify",
+                    "Amazon Prime Video",
+                    "Disney+",
+                    "Globoplay",
+                    "Max",
+                    "Deezer",
+                    "YouTube Premium"
+                ],
+                ["Assinatura de streaming", "Streaming"]
+            ),
+            sub!(
+                "Cinema e shows",
+                7_000,
+                0.7,
+                16,
+                No,
+                [
+                    "Cinemark",
+                    "Ingresso.com",
+                    "Sympla",
+                    "Eventim",
+                    "Kinoplex",
+                    "UCI Cinemas"
+                ],
+                ["Cinema", "Show", "Ingresso"]
+            ),
+            sub!(
+                "Bares",
+                9_500,
+                0.75,
+                40,
+                No,
+                [
+                    "Boteco do Zé",
+                    "Bar Brahma",
+                    "Choperia Pinguim",
+                    "Bar da Esquina",
+                    "Empório Cervejeiro"
+                ],
+                ["Happy hour", "Cerveja com os amigos", "Bar"]
+            ),
+            sub!(
+                "Viagens",
+                85_000,
+                1.0,
+                5,
+                No,
+                [
+                    "Latam",
+                    "Gol",
+                    "Azul",
+                    "Booking.com",
+                    "Airbnb",
+                    "Decolar",
+                    "CVC",
+                    "123milhas"
+                ],
+                ["Passagem aérea", "Hotel", "Hospedagem", "Viagem"]
+            ),
+        ],
+    },
+    Top {
+        name: "Compras",
+        kind: Kind::Expense,
+        icon: "shopping-bag",
+        color: "#B07BAC",
+        custom: &[
+            "Presentes de Natal",
+            "Roupas das crianças",
+            "Coisas da casa",
+            "Enxoval",
+        ],
         subs: &[
-        sub!("Vestuário", 15_900, 0.75, 22, No,
-            ["Renner", "Riachuelo", "C&A", "Shein", "Centauro", "Zara", "Hering", "Marisa", "Netshoes"],
-            ["Roupas", "Tênis novo", "Camisetas"]),
-        sub!("Eletrônicos", 89_000, 1.0, 5, No,
-            ["Mercado Livre", "Magazine Luiza", "Amazon", "Casas Bahia", "Americanas", "Fast Shop", "Kabum"],
-            ["Celular novo", "Fone de ouvido", "Notebook", "Carregador"]),
-        sub!("Casa e decoração", 12_900, 0.9, 14, No,
-            ["Tok&Stok", "Camicado", "Mobly", "Etna", "Havan", "Shopee"],
-            ["Decoração", "Utensílios de cozinha", "Cama, mesa e banho"]),
-        sub!("Presentes", 11_000, 0.8, 9, No,
-            ["O Boticário", "Natura", "Amazon", "Lojas Americanas", "Cacau Show", "Vivara"],
-            ["Presente de aniversário", "Lembrancinha", "Presente"]),
-    ]},
-    Top { name: "Serviços financeiros", kind: Kind::Expense, icon: "landmark", color: "#6C757D",
+            sub!(
+                "Vestuário",
+                15_900,
+                0.75,
+                22,
+                No,
+                [
+                    "Renner",
+                    "Riachuelo",
+                    "C&A",
+                    "Shein",
+                    "Centauro",
+                    "Zara",
+                    "Hering",
+                    "Marisa",
+                    "Netshoes"
+                ],
+                ["Roupas", "Tênis novo", "Camisetas"]
+            ),
+            sub!(
+                "Eletrônicos",
+                89_000,
+                1.0,
+                5,
+                No,
+                [
+                    "Mercado Livre",
+                    "Magazine Luiza",
+                    "Amazon",
+                    "Casas Bahia",
+                    "Americanas",
+                    "Fast Shop",
+                    "Kabum"
+                ],
+                ["Celular novo", "Fone de ouvido", "Notebook", "Carregador"]
+            ),
+            sub!(
+                "Casa e decoração",
+                12_900,
+                0.9,
+                14,
+                No,
+                ["Tok&Stok", "Camicado", "Mobly", "Etna", "Havan", "Shopee"],
+                ["Decoração", "Utensílios de cozinha", "Cama, mesa e banho"]
+            ),
+            sub!(
+                "Presentes",
+                11_000,
+                0.8,
+                9,
+                No,
+                [
+                    "O Boticário",
+                    "Natura",
+                    "Amazon",
+                    "Lojas Americanas",
+                    "Cacau Show",
+                    "Vivara"
+                ],
+                ["Presente de aniversário", "Lembrancinha", "Presente"]
+            ),
+        ],
+    },
+    Top {
+        name: "Serviços financeiros",
+        kind: Kind::Expense,
+        icon: "landmark",
+        color: "#6C757D",
         custom: &["Empréstimo consignado", "Consórcio", "Previdência privada"],
         subs: &[
-        sub!("Tarifas bancárias", 2_490, 0.4, 6, No,
-            ["Banco do Brasil", "Itaú Unibanco", "Bradesco", "Caixa Econômica Federal", "Santander"],
-            ["Tarifa do pacote", "Tarifa bancária", "Anuidade do cartão"]),
-        sub!("Seguros", 14_500, 0.6, 0, Monthly,
-            ["Porto Seguro", "Allianz", "Tokio Marine", "Mapfre", "Azul Seguros"],
-            ["Seguro do carro", "Seguro residencial", "Seguro de vida"]),
-        sub!("Impostos e taxas", 45_000, 1.0, 3, No,
-            ["Receita Federal", "Prefeitura Municipal", "Detran", "Secretaria da Fazenda"],
-            ["IPVA", "IPTU", "Licenciamento", "DARF"]),
-        sub!("Telefonia celular", 6_490, 0.3, 0, Monthly,
-            ["Vivo", "Claro", "TIM", "Oi"],
-            ["Conta do celular", "Plano do celular"]),
-    ]},
-    Top { name: "Pets", kind: Kind::Expense, icon: "paw", color: "#A26769",
+            sub!(
+                "Tarifas bancárias",
+                2_490,
+                0.4,
+                6,
+                No,
+                [
+                    "Banco do Brasil",
+                    "Itaú Unibanco",
+                    "Bradesco",
+                    "Caixa Econômica Federal",
+                    "Santander"
+                ],
+                ["Tarifa do pacote", "Tarifa bancária", "Anuidade do cartão"]
+            ),
+            sub!(
+                "Seguros",
+                14_500,
+                0.6,
+                0,
+                Monthly,
+                [
+                    "Porto Seguro",
+                    "Allianz",
+                    "Tokio Marine",
+                    "Mapfre",
+                    "Azul Seguros"
+                ],
+                ["Seguro do carro", "Seguro residencial", "Seguro de vida"]
+            ),
+            sub!(
+                "Impostos e taxas",
+                45_000,
+                1.0,
+                3,
+                No,
+                [
+                    "Receita Federal",
+                    "Prefeitura Municipal",
+                    "Detran",
+                    "Secretaria da Fazenda"
+                ],
+                ["IPVA", "IPTU", "Licenciamento", "DARF"]
+            ),
+            sub!(
+                "Telefonia celular",
+                6_490,
+                0.3,
+                0,
+                Monthly,
+                ["Vivo", "Claro", "TIM", "Oi"],
+                ["Conta do celular", "Plano do celular"]
+            ),
+        ],
+    },
+    Top {
+        name: "Pets",
+        kind: Kind::Expense,
+        icon: "paw",
+        color: "#A26769",
         custom: &["Ração do Thor", "Banho e tosa", "Vacinas do gato"],
         subs: &[
-        sub!("Pet shop", 9_800, 0.6, 12, No,
-            ["Petz", "Cobasi", "Petlove", "Pet Center Marginal", "Agropet do Bairro"],
-            ["Ração", "Areia do gato", "Banho e tosa"]),
-        sub!("Veterinário", 22_000, 0.8, 3, No,
-            ["Hospital Veterinário Pet Care", "Clínica Veterinária Amigo Fiel", "Vet Center"],
-            ["Consulta veterinária", "Vacina do cachorro"]),
-    ]},
-    Top { name: "Renda", kind: Kind::Income, icon: "wallet", color: "#2E933C",
-        custom: &["Aluguel recebido", "Vendas no Mercado Livre", "Aulas particulares", "Mesada"],
+            sub!(
+                "Pet shop",
+                9_800,
+                0.6,
+                12,
+                No,
+                [
+                    "Petz",
+                    "Cobasi",
+                    "Petlove",
+                    "Pet Center Marginal",
+                    "Agropet do Bairro"
+                ],
+                ["Ração", "Areia do gato", "Banho e tosa"]
+            ),
+            sub!(
+                "Veterinário",
+                22_000,
+                0.8,
+                3,
+                No,
+                [
+                    "Hospital Veterinário Pet Care",
+                    "Clínica Veterinária Amigo Fiel",
+                    "Vet Center"
+                ],
+                ["Consulta veterinária", "Vacina do cachorro"]
+            ),
+        ],
+    },
+    Top {
+        name: "Renda",
+        kind: Kind::Income,
+        icon: "wallet",
+        color: "#2E933C",
+        custom: &[
+            "Aluguel recebido",
+            "Vendas no Mercado Livre",
+            "Aulas particulares",
+            "Mesada",
+        ],
         subs: &[
-        sub!("Salário", 450_000, 0.6, 0, Salary,
-            ["Prefeitura Municipal", "Governo do Estado", "Itaú Unibanco", "Petrobras", "Magazine Luiza", "Ambev", "Banco do Brasil", "Vale", "Natura", "JBS", "Embraer", "Totvs", "Localiza", "Raízen", "Gerdau", "Grupo Boticário", "Hospital Albert Einstein", "Stone Pagamentos", "Nubank", "Universidade de São Paulo"],
-            ["Salário", "Pagamento do salário"]),
-        sub!("Freelance", 120_000, 0.9, 4, No,
-            ["Cliente PJ", "Workana", "99Freelas", "Upwork"],
-            ["Freela", "Projeto entregue", "Serviço prestado"]),
-        sub!("Rendimentos", 8_500, 1.1, 3, No,
-            ["Nubank", "XP Investimentos", "Banco Inter", "BTG Pactual", "Rico"],
-            ["Rendimento da poupança", "Dividendos", "Rendimento CDB"]),
-        sub!("Reembolsos", 9_000, 0.8, 4, No,
-            ["Empresa", "Mercado Pago", "PicPay", "Amigo"],
-            ["Reembolso", "Devolução", "Estorno"]),
-    ]},
-    Top { name: "Transferências", kind: Kind::Transfer, icon: "arrows-left-right", color: "#4D5061",
+            sub!(
+                "Salário",
+                450_000,
+                0.6,
+                0,
+                Salary,
+                [
+                    "Prefeitura Municipal",
+                    "Governo do Estado",
+                    "Itaú Unibanco",
+                    "Petrobras",
+                    "Magazine Luiza",
+                    "Ambev",
+                    "Banco do Brasil",
+                    "Vale",
+                    "Natura",
+                    "JBS",
+                    "Embraer",
+                    "Totvs",
+                    "Localiza",
+                    "Raízen",
+                    "Gerdau",
+                    "Grupo Boticário",
+                    "Hospital Albert Einstein",
+                    "Stone Pagamentos",
+                    "Nubank",
+                    "Universidade de São Paulo"
+                ],
+                ["Salário", "Pagamento do salário"]
+            ),
+            sub!(
+                "Freelance",
+                120_000,
+                0.9,
+                4,
+                No,
+                ["Cliente PJ", "Workana", "99Freelas", "Upwork"],
+                ["Freela", "Projeto entregue", "Serviço prestado"]
+            ),
+            sub!(
+                "Rendimentos",
+                8_500,
+                1.1,
+                3,
+                No,
+                [
+                    "Nubank",
+                    "XP Investimentos",
+                    "Banco Inter",
+                    "BTG Pactual",
+                    "Rico"
+                ],
+                ["Rendimento da poupança", "Dividendos", "Rendimento CDB"]
+            ),
+            sub!(
+                "Reembolsos",
+                9_000,
+                0.8,
+                4,
+                No,
+                ["Empresa", "Mercado Pago", "PicPay", "Amigo"],
+                ["Reembolso", "Devolução", "Estorno"]
+            ),
+        ],
+    },
+    Top {
+        name: "Transferências",
+        kind: Kind::Transfer,
+        icon: "arrows-left-right",
+        color: "#4D5061",
         custom: &["Poupança das férias", "Reserva de emergência"],
         subs: &[
-        sub!("Transferência entre contas", 50_000, 1.0, 10, No,
-            ["Nubank", "Itaú Unibanco", "Banco Inter", "Caixa Econômica Federal", "C6 Bank", "PicPay"],
-            ["Transferência para poupança", "Pix para minha conta", "Aplicação"]),
-        sub!("Pix para terceiros", 8_000, 1.0, 18, No,
-            ["Pix", "Mercado Pago", "PicPay", "PagBank"],
-            ["Pix para amigo", "Divisão da conta", "Pix da vaquinha"]),
-    ]},
+            sub!(
+                "Transferência entre contas",
+                50_000,
+                1.0,
+                10,
+                No,
+                [
+                    "Nubank",
+                    "Itaú Unibanco",
+                    "Banco Inter",
+                    "Caixa Econômica Federal",
+                    "C6 Bank",
+                    "PicPay"
+                ],
+                [
+                    "Transferência para poupança",
+                    "Pix para minha conta",
+                    "Aplicação"
+                ]
+            ),
+            sub!(
+                "Pix para terceiros",
+                8_000,
+                1.0,
+                18,
+                No,
+                ["Pix", "Mercado Pago", "PicPay", "PagBank"],
+                ["Pix para amigo", "Divisão da conta", "Pix da vaquinha"]
+            ),
+        ],
+    },
 ];
 
 /// Number of system categories (top levels plus subcategories).
@@ -328,21 +984,43 @@ pub fn last_names() -> &'static [&'static str] {
 
 /// Names of business contexts (owner's surname is appended).
 pub static BUSINESS_NAMES: &[&str] = &[
-    "Consultoria", "Comércio", "Serviços", "Ateliê", "Estúdio", "Doceria", "Oficina", "Loja",
+    "Consultoria",
+    "Comércio",
+    "Serviços",
+    "Ateliê",
+    "Estúdio",
+    "Doceria",
+    "Oficina",
+    "Loja",
 ];
 
 /// Names of shared contexts by subtype.
 pub static TRIP_NAMES: &[&str] = &[
-    "Viagem para Floripa", "Réveillon em Salvador", "Férias em Porto Seguro", "Viagem a Gramado",
-    "Carnaval em Olinda", "Mochilão no Chile", "Viagem para Lisboa", "Fim de semana em Paraty",
+    "Viagem para Floripa",
+    "Réveillon em Salvador",
+    "Férias em Porto Seguro",
+    "Viagem a Gramado",
+    "Carnaval em Olinda",
+    "Mochilão no Chile",
+    "Viagem para Lisboa",
+    "Fim de semana em Paraty",
 ];
 pub static HOUSEHOLD_NAMES: &[&str] = &[
-    "Apartamento 302", "Casa da praia", "República Vila Madalena", "Apê compartilhado",
-    "Casa dos estudantes", "Sítio da família",
+    "Apartamento 302",
+    "Casa da praia",
+    "República Vila Madalena",
+    "Apê compartilhado",
+    "Casa dos estudantes",
+    "Sítio da família",
 ];
 pub static GROUP_NAMES: &[&str] = &[
-    "Futebol de quinta", "Churrasco da turma", "Presente da professora", "Vaquinha do escritório",
-    "Grupo de corrida", "Chá de bebê", "Formatura 2025",
+    "Futebol de quinta",
+    "Churrasco da turma",
+    "Presente da professora",
+    "Vaquinha do escritório",
+    "Grupo de corrida",
+    "Chá de bebê",
+    "Formatura 2025",
 ];
 
 /// Insight types with weights.
@@ -355,4 +1033,8 @@ pub static INSIGHT_TYPES: &[(&str, u32)] = &[
     ("monthly_summary", 12),
 ];
 
-pub static MODEL_VERSIONS: &[&str] = &["fin-insights-2024.03", "fin-insights-2024.11", "fin-insights-2025.06"];
+pub static MODEL_VERSIONS: &[&str] = &[
+    "fin-insights-2024.03",
+    "fin-insights-2024.11",
+    "fin-insights-2025.06",
+];

@@ -28,8 +28,18 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("manifest"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("manifest")
+        })
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -52,8 +62,14 @@ const TABLES: [&str; 8] = [
 fn same_bytes_at_one_and_two_threads_in_every_format() {
     for format in ["csv", "jsonl", "json"] {
         let (a, b) = (tmp(), tmp());
-        generate(a.path(), &["-p", "ci", "--format", format, "--threads", "1"]);
-        generate(b.path(), &["-p", "ci", "--format", format, "--threads", "2"]);
+        generate(
+            a.path(),
+            &["-p", "ci", "--format", format, "--threads", "1"],
+        );
+        generate(
+            b.path(),
+            &["-p", "ci", "--format", format, "--threads", "2"],
+        );
         let (fa, fb) = (files(a.path()), files(b.path()));
         assert_eq!(fa.len(), 8, "{format}: {:?}", fa.keys());
         assert_eq!(fa, fb, "{format}: thread count changed the output");
@@ -67,7 +83,14 @@ fn same_bytes_at_one_and_two_threads_in_every_format() {
 fn larger_profile_is_thread_independent_across_many_chunks() {
     // 300K transactions span three chunks of 100K and many contexts per chunk.
     let (a, b) = (tmp(), tmp());
-    let args = ["-p", "small", "--scale", "0.3", "--tables", "transactions,transaction_splits,ai_insights"];
+    let args = [
+        "-p",
+        "small",
+        "--scale",
+        "0.3",
+        "--tables",
+        "transactions,transaction_splits,ai_insights",
+    ];
     generate(a.path(), &[&args[..], &["--threads", "1"]].concat());
     generate(b.path(), &[&args[..], &["--threads", "2"]].concat());
     assert_eq!(files(a.path()), files(b.path()));
@@ -79,7 +102,17 @@ fn shards_concatenate_to_the_whole() {
     generate(whole.path(), &["-p", "small", "--scale", "0.25"]);
     let shards = tmp();
     for k in 1..=3 {
-        generate(shards.path(), &["-p", "small", "--scale", "0.25", "--shard", &format!("{k}/3")]);
+        generate(
+            shards.path(),
+            &[
+                "-p",
+                "small",
+                "--scale",
+                "0.25",
+                "--shard",
+                &format!("{k}/3"),
+            ],
+        );
     }
     let w = files(whole.path());
     let s = files(shards.path());
@@ -96,7 +129,10 @@ fn shards_concatenate_to_the_whole() {
     }
     // Each shard has its own manifest beside the others.
     for k in 1..=3 {
-        assert!(shards.path().join(format!("manifest.shard-{k}-of-3.json")).exists());
+        assert!(shards
+            .path()
+            .join(format!("manifest.shard-{k}-of-3.json"))
+            .exists());
     }
 }
 
@@ -115,7 +151,10 @@ fn manifest_describes_the_files() {
         let path = d.path().join(t["file"].as_str().unwrap());
         let bytes = std::fs::read(&path).unwrap();
         use sha2::Digest;
-        let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let digest: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(t["sha256"], digest.as_str());
         assert_eq!(t["bytes"], bytes.len() as u64);
         let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
@@ -142,14 +181,24 @@ fn golden_ci_hashes() {
         serde_json::from_slice(&std::fs::read(d.path().join("manifest.json")).unwrap()).unwrap();
     let mut got = String::new();
     for t in m["tables"].as_array().unwrap() {
-        got.push_str(&format!("{}  {}\n", t["sha256"].as_str().unwrap(), t["file"].as_str().unwrap()));
+        got.push_str(&format!(
+            "{}  {}\n",
+            t["sha256"].as_str().unwrap(),
+            t["file"].as_str().unwrap()
+        ));
     }
-    let golden: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "golden", "ci.sha256"].iter().collect();
+    let golden: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "golden", "ci.sha256"]
+        .iter()
+        .collect();
     if std::env::var_os("FINSEED_BLESS").is_some() {
         std::fs::write(&golden, &got).unwrap();
     }
-    let want = std::fs::read_to_string(&golden).expect("tests/golden/ci.sha256 (bless with FINSEED_BLESS=1)");
-    assert_eq!(got, want, "the ci profile's output changed; if intended, re-bless the golden hashes");
+    let want = std::fs::read_to_string(&golden)
+        .expect("tests/golden/ci.sha256 (bless with FINSEED_BLESS=1)");
+    assert_eq!(
+        got, want,
+        "the ci profile's output changed; if intended, re-bless the golden hashes"
+    );
 }
 
 #[test]
@@ -159,9 +208,13 @@ fn json_is_a_valid_array_and_jsonl_a_line_per_row() {
     generate(b.path(), &["-p", "ci", "--format", "jsonl"]);
     for table in TABLES {
         let arr: Vec<serde_json::Value> =
-            serde_json::from_slice(&std::fs::read(a.path().join(format!("{table}.json"))).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(a.path().join(format!("{table}.json"))).unwrap())
+                .unwrap();
         let text = std::fs::read_to_string(b.path().join(format!("{table}.jsonl"))).unwrap();
-        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(arr, lines, "{table}");
         assert!(!arr.is_empty(), "{table}");
     }
@@ -171,11 +224,22 @@ fn json_is_a_valid_array_and_jsonl_a_line_per_row() {
 fn refuses_a_foreign_non_empty_directory() {
     let d = tmp();
     std::fs::write(d.path().join("notes.txt"), "mine").unwrap();
-    let out = finseed(&["generate", "-q", "-p", "ci", "--out", d.path().to_str().unwrap()]);
+    let out = finseed(&[
+        "generate",
+        "-q",
+        "-p",
+        "ci",
+        "--out",
+        d.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not empty") && err.contains("fix:"), "{err}");
-    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1, "nothing may be written");
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        1,
+        "nothing may be written"
+    );
     // An earlier finseed output may be overwritten.
     let e = tmp();
     generate(e.path(), &["-p", "ci"]);
@@ -185,7 +249,10 @@ fn refuses_a_foreign_non_empty_directory() {
 #[test]
 fn tables_flag_writes_only_those_tables() {
     let d = tmp();
-    generate(d.path(), &["-p", "ci", "--tables", "users,transaction_splits"]);
+    generate(
+        d.path(),
+        &["-p", "ci", "--tables", "users,transaction_splits"],
+    );
     let names: Vec<String> = files(d.path()).into_keys().collect();
     assert_eq!(names, ["transaction_splits.csv", "users.csv"]);
     // Splits alone are the same bytes as splits generated with their transactions.
@@ -205,7 +272,15 @@ fn bad_flags_exit_2_with_a_fix() {
     for args in [
         vec!["generate", "-p", "ci", "--out", dir, "--shard", "4/3"],
         vec!["generate", "-p", "ci", "--out", dir, "--format", "xml"],
-        vec!["generate", "-p", "ci", "--out", dir, "--tables", "users,nope"],
+        vec![
+            "generate",
+            "-p",
+            "ci",
+            "--out",
+            dir,
+            "--tables",
+            "users,nope",
+        ],
         vec!["generate", "-p", "ci", "--out", dir, "--threads", "0"],
         vec!["generate", "-p", "no-such-profile", "--out", dir],
         vec!["generate", "-p", "ci", "--out", dir, "--scale=-1"],
@@ -224,6 +299,11 @@ fn seed_and_scale_change_the_data() {
     generate(b.path(), &["-p", "ci", "--seed", "7"]);
     generate(c.path(), &["-p", "ci", "--scale", "2"]);
     assert_ne!(files(a.path())["users.csv"], files(b.path())["users.csv"]);
-    let lines = |d: &Path| std::fs::read_to_string(d.join("transactions.csv")).unwrap().lines().count();
+    let lines = |d: &Path| {
+        std::fs::read_to_string(d.join("transactions.csv"))
+            .unwrap()
+            .lines()
+            .count()
+    };
     assert_eq!(lines(c.path()), 2 * 6000 + 1);
 }

@@ -13,7 +13,10 @@ fn run_profile(text: &str) -> (i32, String) {
         .unwrap();
     let code = out.status.code().unwrap();
     if code != 0 {
-        assert!(!dir.path().join("out").exists(), "a refused profile must write nothing");
+        assert!(
+            !dir.path().join("out").exists(),
+            "a refused profile must write nothing"
+        );
     }
     (code, String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -36,7 +39,10 @@ end_date = "2025-10-31"
 fn expect(text: &str, line: usize, field: &str) {
     let (code, err) = run_profile(text);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains(&format!("bad.toml:{line}:")), "want line {line}: {err}");
+    assert!(
+        err.contains(&format!("bad.toml:{line}:")),
+        "want line {line}: {err}"
+    );
     assert!(err.contains(field), "want field {field}: {err}");
     assert!(err.contains("fix:"), "{err}");
 }
@@ -49,18 +55,28 @@ fn a_good_profile_works() {
 
 #[test]
 fn unknown_key() {
-    expect(&GOOD.replace("ai_insights = 10", "ai_insights = 10\ntransactons = 5"), 10, "transactons");
+    expect(
+        &GOOD.replace("ai_insights = 10", "ai_insights = 10\ntransactons = 5"),
+        10,
+        "transactons",
+    );
 }
 
 #[test]
 fn negative_count() {
-    expect(&GOOD.replace("users = 10", "users = -10"), 5, "volume.users");
+    expect(
+        &GOOD.replace("users = 10", "users = -10"),
+        5,
+        "volume.users",
+    );
 }
 
 #[test]
 fn transactions_without_users() {
     expect(
-        &GOOD.replace("users = 10", "users = 0").replace("contexts = 5", "contexts = 0"),
+        &GOOD
+            .replace("users = 10", "users = 0")
+            .replace("contexts = 5", "contexts = 0"),
         8,
         "volume.transactions",
     );
@@ -68,12 +84,20 @@ fn transactions_without_users() {
 
 #[test]
 fn more_contexts_than_owners_allow() {
-    expect(&GOOD.replace("contexts = 5", "contexts = 500"), 6, "volume.contexts");
+    expect(
+        &GOOD.replace("contexts = 5", "contexts = 500"),
+        6,
+        "volume.contexts",
+    );
 }
 
 #[test]
 fn too_few_categories() {
-    expect(&GOOD.replace("categories = 100", "categories = 3"), 7, "volume.categories");
+    expect(
+        &GOOD.replace("categories = 100", "categories = 3"),
+        7,
+        "volume.categories",
+    );
 }
 
 #[test]
@@ -83,7 +107,11 @@ fn malformed_toml() {
 
 #[test]
 fn bad_date() {
-    expect(&GOOD.replace("2025-10-31", "2025-02-30"), 13, "window.end_date");
+    expect(
+        &GOOD.replace("2025-10-31", "2025-02-30"),
+        13,
+        "window.end_date",
+    );
 }
 
 #[test]
@@ -93,5 +121,9 @@ fn wrong_type() {
 
 #[test]
 fn context_mix_must_sum_to_100() {
-    expect(&format!("{GOOD}\n[shape]\npersonal_percent = 90\n"), 16, "shape.personal_percent");
+    expect(
+        &format!("{GOOD}\n[shape]\npersonal_percent = 90\n"),
+        16,
+        "shape.personal_percent",
+    );
 }

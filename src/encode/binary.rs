@@ -109,8 +109,7 @@ impl Encoder for Binary {
     #[inline]
     fn text(&mut self, s: &str) {
         self.field += 1;
-        self.out
-            .extend_from_slice(&(s.len() as i32).to_be_bytes());
+        self.out.extend_from_slice(&(s.len() as i32).to_be_bytes());
         self.out.extend_from_slice(s.as_bytes());
     }
     #[inline]
@@ -173,10 +172,16 @@ mod tests {
             [0, 0, 0, 12, 0, 2, 0, 0, 0, 0, 0, 2, 0, 123, 0x11, 0x94]
         );
         // -0.05 → digits [500], weight -1, negative
-        assert_eq!(enc(-5, 2), [0, 0, 0, 10, 0, 1, 0xff, 0xff, 0x40, 0, 0, 2, 0x01, 0xf4]);
+        assert_eq!(
+            enc(-5, 2),
+            [0, 0, 0, 10, 0, 1, 0xff, 0xff, 0x40, 0, 0, 2, 0x01, 0xf4]
+        );
         // 0 → no digits
         assert_eq!(enc(0, 2), [0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 2]);
         // 10000.00 → digits [1], weight 1
-        assert_eq!(enc(1_000_000, 2), [0, 0, 0, 10, 0, 1, 0, 1, 0, 0, 0, 2, 0, 1]);
+        assert_eq!(
+            enc(1_000_000, 2),
+            [0, 0, 0, 10, 0, 1, 0, 1, 0, 0, 0, 2, 0, 1]
+        );
     }
 }

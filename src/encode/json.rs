@@ -65,7 +65,8 @@ impl<const ARRAY: bool> Encoder for Json<ARRAY> {
     #[inline]
     fn begin(&mut self) {
         self.field = 0;
-        self.out.extend_from_slice(if ARRAY { b",\n{" } else { b"{" });
+        self.out
+            .extend_from_slice(if ARRAY { b",\n{" } else { b"{" });
     }
     #[inline]
     fn int(&mut self, v: i64) {

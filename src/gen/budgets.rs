@@ -24,7 +24,11 @@ pub static BUDGETS: TableSpec = TableSpec {
 const BUDGET_MONTHS: i32 = 12;
 
 pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
-    let weight_total: u64 = w.free_subs.iter().map(|&i| vocab_sub(&w.subs[i]).weight as u64).sum();
+    let weight_total: u64 = w
+        .free_subs
+        .iter()
+        .map(|&i| vocab_sub(&w.subs[i]).weight as u64)
+        .sum();
     let end_month = civil::month_index(w.end_day);
     for id in super::Group::Budgets.chunk_ids(w, chunk) {
         let mut r = w.keyed.stream(Domain::Budget, id);
@@ -32,7 +36,8 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
             continue;
         }
         let c = w.context(id);
-        let first_month = (civil::month_index(c.created_day()) + 1).max(end_month - BUDGET_MONTHS + 1);
+        let first_month =
+            (civil::month_index(c.created_day()) + 1).max(end_month - BUDGET_MONTHS + 1);
         if first_month > end_month {
             continue;
         }

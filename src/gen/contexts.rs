@@ -29,7 +29,13 @@ pub static CONTEXT_MEMBERS: TableSpec = TableSpec {
     ],
 };
 
-const PERSONAL_NAMES: &[&str] = &["Pessoal", "Minhas finanças", "Conta pessoal", "Dia a dia", "Orçamento pessoal"];
+const PERSONAL_NAMES: &[&str] = &[
+    "Pessoal",
+    "Minhas finanças",
+    "Conta pessoal",
+    "Dia a dia",
+    "Orçamento pessoal",
+];
 
 /// Display name of a context.
 pub fn context_name(w: &World, c: &crate::model::Ctx, out: &mut String) {
@@ -40,19 +46,19 @@ pub fn context_name(w: &World, c: &crate::model::Ctx, out: &mut String) {
         l.rsplit(' ').next().unwrap_or(l)
     };
     match (c.kind, c.subtype) {
-        (CtxKind::Personal, _) => out.push_str(*r.pick(PERSONAL_NAMES)),
+        (CtxKind::Personal, _) => out.push_str(r.pick(PERSONAL_NAMES)),
         (CtxKind::Family, _) => {
             out.push_str("Família ");
             out.push_str(surname());
         }
         (CtxKind::Business, _) => {
-            out.push_str(*r.pick(vocab::BUSINESS_NAMES));
+            out.push_str(r.pick(vocab::BUSINESS_NAMES));
             out.push(' ');
             out.push_str(surname());
         }
-        (CtxKind::Shared, Some("trip")) => out.push_str(*r.pick(vocab::TRIP_NAMES)),
-        (CtxKind::Shared, Some("household")) => out.push_str(*r.pick(vocab::HOUSEHOLD_NAMES)),
-        (CtxKind::Shared, _) => out.push_str(*r.pick(vocab::GROUP_NAMES)),
+        (CtxKind::Shared, Some("trip")) => out.push_str(r.pick(vocab::TRIP_NAMES)),
+        (CtxKind::Shared, Some("household")) => out.push_str(r.pick(vocab::HOUSEHOLD_NAMES)),
+        (CtxKind::Shared, _) => out.push_str(r.pick(vocab::GROUP_NAMES)),
     }
 }
 

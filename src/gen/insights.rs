@@ -30,8 +30,18 @@ pub static AI_INSIGHTS: TableSpec = TableSpec {
 };
 
 const MONTHS: [&str; 12] = [
-    "janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro",
-    "outubro", "novembro", "dezembro",
+    "janeiro",
+    "fevereiro",
+    "março",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
 ];
 
 /// `R$ 1.234,56`
@@ -43,7 +53,7 @@ pub fn brl(cents: i64, out: &mut String) {
     out.push_str("R$ ");
     let reais = itoa::Buffer::new().format(a / 100).to_string();
     for (i, ch) in reais.chars().enumerate() {
-        if i > 0 && (reais.len() - i) % 3 == 0 {
+        if i > 0 && (reais.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(ch);
@@ -80,7 +90,8 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
         let sub = vocab_sub(info);
         let merchant = sub.merchants[core.merchant];
         let kind = vocab::INSIGHT_TYPES[r.pick_cdf(&type_cdf)].0;
-        let created = (core.day as i64 * SECS_PER_DAY + 6 * 3600 + r.below(48 * 3600) as i64).min(end);
+        let created =
+            (core.day as i64 * SECS_PER_DAY + 6 * 3600 + r.below(48 * 3600) as i64).min(end);
         let (_, month, _) = civil::civil_from_days(core.day);
         let month = MONTHS[month as usize - 1];
         let pct = 15 + r.below(120);
@@ -92,13 +103,21 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
                 let _ = write!(title, "Gastos com {} acima do normal", sub.name);
                 body.push_str("Você gastou ");
                 brl(amount * (2 + r.below(6) as i64), &mut body);
-                let _ = write!(body, " com {} em {month}, {pct}% acima da média dos últimos 3 meses.", sub.name);
+                let _ = write!(
+                    body,
+                    " com {} em {month}, {pct}% acima da média dos últimos 3 meses.",
+                    sub.name
+                );
                 (Some(info.id), Some(tx_id))
             }
             "budget_warning" => {
                 let used = 75 + r.below(60);
                 let _ = write!(title, "Orçamento de {} quase no limite", sub.name);
-                let _ = write!(body, "Você já usou {used}% do orçamento de {} para {month}.", sub.name);
+                let _ = write!(
+                    body,
+                    "Você já usou {used}% do orçamento de {} para {month}.",
+                    sub.name
+                );
                 if used >= 100 {
                     body.push_str(" Considere rever os próximos gastos.");
                 }
@@ -114,7 +133,11 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
             "savings_opportunity" => {
                 let cut = 10 + r.below(21);
                 let _ = write!(title, "Oportunidade de economia em {}", sub.name);
-                let _ = write!(body, "Reduzindo {cut}% dos gastos com {}, você economizaria cerca de ", sub.name);
+                let _ = write!(
+                    body,
+                    "Reduzindo {cut}% dos gastos com {}, você economizaria cerca de ",
+                    sub.name
+                );
                 brl(amount * cut as i64 * 4 / 100, &mut body);
                 body.push_str(" por mês.");
                 (Some(info.id), None)
@@ -123,7 +146,11 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
                 let _ = write!(title, "Transação incomum em {merchant}");
                 body.push_str("Uma movimentação de ");
                 brl(amount, &mut body);
-                let _ = write!(body, " em {merchant} está fora do seu padrão para {}.", sub.name);
+                let _ = write!(
+                    body,
+                    " em {merchant} está fora do seu padrão para {}.",
+                    sub.name
+                );
                 (Some(info.id), Some(tx_id))
             }
             _ => {

@@ -154,7 +154,8 @@ pub fn parse_tables(list: &str) -> Result<Vec<&'static str>> {
     }
     if out.is_empty() {
         return Err(Error::Usage(
-            "--tables: the list is empty\n  fix: name at least one table, or leave the flag out".into(),
+            "--tables: the list is empty\n  fix: name at least one table, or leave the flag out"
+                .into(),
         ));
     }
     Ok(out)

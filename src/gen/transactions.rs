@@ -83,10 +83,23 @@ pub static POOL: LazyLock<Vec<Vec<Vec<MerchantTexts>>>> = LazyLock::new(|| {
                         .map(|m| {
                             let u = statement_case(m);
                             let open_finance = match (top.kind, sub.recur) {
-                                (_, Recur::Salary) => vec![format!("CRED SALARIO {u}"), format!("TED RECEBIDA {u}")],
-                                (Kind::Income, _) => vec![format!("PIX RECEBIDO {u}"), format!("TED RECEBIDA {u}"), format!("CRED {u}")],
-                                (Kind::Transfer, _) => vec![format!("PIX ENVIADO {u}"), format!("TRANSF ENTRE CONTAS {u}")],
-                                (Kind::Expense, Recur::Monthly) => vec![format!("DEB AUTOMATICO {u}"), format!("PAGTO BOLETO {u}"), format!("PIX ENVIADO {u}")],
+                                (_, Recur::Salary) => {
+                                    vec![format!("CRED SALARIO {u}"), format!("TED RECEBIDA {u}")]
+                                }
+                                (Kind::Income, _) => vec![
+                                    format!("PIX RECEBIDO {u}"),
+                                    format!("TED RECEBIDA {u}"),
+                                    format!("CRED {u}"),
+                                ],
+                                (Kind::Transfer, _) => vec![
+                                    format!("PIX ENVIADO {u}"),
+                                    format!("TRANSF ENTRE CONTAS {u}"),
+                                ],
+                                (Kind::Expense, Recur::Monthly) => vec![
+                                    format!("DEB AUTOMATICO {u}"),
+                                    format!("PAGTO BOLETO {u}"),
+                                    format!("PIX ENVIADO {u}"),
+                                ],
                                 (Kind::Expense, _) => vec![
                                     format!("COMPRA CARTAO DEB {u}"),
                                     format!("COMPRA CREDITO {u}"),
@@ -95,7 +108,9 @@ pub static POOL: LazyLock<Vec<Vec<Vec<MerchantTexts>>>> = LazyLock::new(|| {
                                 ],
                             };
                             let csv_import = match top.kind {
-                                Kind::Expense => vec![format!("Compra {m}"), format!("{m} - cartão de crédito")],
+                                Kind::Expense => {
+                                    vec![format!("Compra {m}"), format!("{m} - cartão de crédito")]
+                                }
                                 Kind::Income => vec![format!("Recebimento {m}")],
                                 Kind::Transfer => vec![format!("Transferência {m}")],
                             };
@@ -234,7 +249,12 @@ fn splits<E: Encoder, R: Draw>(
     let rem = total - base * n; // same sign as total, |rem| < n
     let old = w.end_day - core.day > 14;
     for (k, &m) in who.iter().enumerate() {
-        let share = base + if (k as i64) < rem.abs() { rem.signum() } else { 0 };
+        let share = base
+            + if (k as i64) < rem.abs() {
+                rem.signum()
+            } else {
+                0
+            };
         let user = c.members[m].user_id;
         let (status, approver, at) = if k == 0 {
             ("approved", Some(user), Some(created_at))

@@ -96,7 +96,9 @@ pub fn full_name(w: &World, user_id: u64, out: &mut String) {
 /// E-mail of a user: unique because the id is part of it.
 pub fn email(w: &World, user_id: u64, out: &mut String) {
     let u = w.user_core(user_id);
-    let mut r = w.keyed.stream(crate::rng::Domain::User, user_id ^ (1 << 62));
+    let mut r = w
+        .keyed
+        .stream(crate::rng::Domain::User, user_id ^ (1 << 62));
     fold_ascii(vocab::first_names()[u.first], out);
     out.push(['.', '_', '.'][r.below(3) as usize]);
     let last = vocab::last_names()[u.last2.unwrap_or(u.last)];
