@@ -53,10 +53,95 @@ pub enum Command {
         #[arg(long, short = 'q')]
         quiet: bool,
     },
+    /// Load the dataset into PostgreSQL over parallel binary COPY (resumable), then build keys,
+    /// indexes and statistics. With no URL, uses finseed's own local cluster under .finseed/.
+    Seed {
+        #[command(flatten)]
+        profile: ProfileArgs,
+        #[command(flatten)]
+        db: DbArgs,
+        /// COPY connections (default: the number of cores).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Steps to run, comma-separated: create,load,primary_keys,foreign_keys,indexes,analyze.
+        #[arg(long)]
+        steps: Option<String>,
+        /// Load only shard K of N (for example 2/4); shards may load into one database.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Comma-separated tables to load (default: all).
+        #[arg(long)]
+        tables: Option<String>,
+        /// Load into UNLOGGED tables and set them LOGGED at the end.
+        #[arg(long)]
+        unlogged: bool,
+        /// Drop finseed's tables first and start over.
+        #[arg(long)]
+        fresh: bool,
+        /// Write even into tables holding rows finseed did not write.
+        #[arg(long)]
+        force: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// No progress bars.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Check a seeded database: row counts, per-column checksums against the generator, and
+    /// foreign keys. Exits 1 with the differences when anything is off.
+    Verify {
+        #[command(flatten)]
+        profile: ProfileArgs,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Generator threads (default: the number of cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Rows, bytes and disk per table and the estimated load time, before loading.
+    Plan {
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// COPY connections the load would use (default: the number of cores).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Also write the plan as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Manage finseed's embedded local PostgreSQL (under .finseed/ in this directory).
+    Pg {
+        #[command(subcommand)]
+        action: PgAction,
+    },
     /// List the shipped profiles with their row counts.
     Profiles,
     /// Print the DDL: tables, then keys and indexes to apply after loading.
     Schema,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DbArgs {
+    /// PostgreSQL URL, e.g. postgres://user:pass@host/db?sslmode=require. Without it, finseed
+    /// starts (or reuses) its own local cluster under .finseed/.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PgAction {
+    /// Start the embedded cluster if needed and print its URL.
+    Start,
+    /// Say whether the embedded cluster exists and runs.
+    Status,
+    /// Print the URL to connect with (psql "$(finseed pg url)").
+    Url,
+    /// Stop the embedded cluster.
+    Stop,
 }
 
 /// `K/N` with 1 <= K <= N.

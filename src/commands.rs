@@ -1,11 +1,14 @@
 //! Command bodies: validate flags into configs, run, print human summaries.
 
-use crate::cli::{parse_shard, threads, ProfileArgs};
+use crate::cli::{parse_shard, threads, DbArgs, PgAction, ProfileArgs};
+use crate::db::Target;
+use crate::error::Error;
 use crate::error::Result;
 use crate::gen::parse_tables;
 use crate::generate::{generate as run_generate, GenerateConfig};
 use crate::profile::{Profile, BUILTIN};
 use crate::sink::file::Format;
+use std::path::Path;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -79,4 +82,206 @@ pub fn profiles() -> Result<()> {
 pub fn schema() {
     println!("{}", crate::schema::TABLES);
     println!("{}", crate::schema::POST_LOAD);
+}
+
+/// Where finseed keeps its embedded cluster: `.finseed/` in the working directory.
+pub const EMBEDDED_ROOT: &str = ".finseed";
+
+/// The database to use: the URL given, or the embedded cluster (started if needed).
+pub fn target(db: &DbArgs, quiet: bool) -> Result<Target> {
+    match &db.database_url {
+        Some(url) if !url.is_empty() => Target::parse(url),
+        _ => {
+            let cluster = crate::pgctl::ensure_running(Path::new(EMBEDDED_ROOT))?;
+            let url = cluster.url();
+            if !quiet {
+                eprintln!("using finseed's embedded PostgreSQL: {url}\n  connect with: psql {url}");
+            }
+            Target::parse(&url)
+        }
+    }
+}
+
+fn write_json<T: serde::Serialize>(path: &Option<PathBuf>, value: &T) -> Result<()> {
+    if let Some(p) = path {
+        let mut text = serde_json::to_string_pretty(value).expect("report serialises");
+        text.push('\n');
+        std::fs::write(p, text).map_err(|e| Error::io(p, e))?;
+    }
+    Ok(())
+}
+
+pub struct SeedArgs {
+    pub profile: ProfileArgs,
+    pub db: DbArgs,
+    pub jobs: Option<usize>,
+    pub steps: Option<String>,
+    pub shard: Option<String>,
+    pub tables: Option<String>,
+    pub unlogged: bool,
+    pub fresh: bool,
+    pub force: bool,
+    pub json: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+pub fn seed(a: SeedArgs) -> Result<()> {
+    let profile = a.profile.resolve()?;
+    let jobs = threads(a.jobs).map_err(|_| {
+        Error::Usage("--jobs: 0 connections cannot load anything\n  fix: give 1 or more".into())
+    })?;
+    let steps = crate::seed::parse_steps(a.steps.as_deref())?;
+    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
+    let tables = a.tables.as_deref().map(parse_tables).transpose()?;
+    let cfg = crate::seed::SeedConfig {
+        target: target(&a.db, a.quiet)?,
+        profile,
+        jobs,
+        steps,
+        shard,
+        tables,
+        unlogged: a.unlogged,
+        fresh: a.fresh,
+        force: a.force,
+        quiet: a.quiet,
+    };
+    if !a.quiet {
+        eprintln!(
+            "seeding {} with profile `{}` (seed {}) over {} connections",
+            cfg.target.shown, cfg.profile.name, cfg.profile.seed, cfg.jobs
+        );
+    }
+    let report = crate::seed::seed(&cfg, |s| {
+        if !a.quiet {
+            let rate = s
+                .rows_per_second
+                .map(|r| format!("{:>10} rows {:>12.0} rows/s", s.rows.unwrap_or(0), r))
+                .unwrap_or_default();
+            eprintln!(
+                "  step {:<13} {:>9.2} s  {rate}  {}",
+                s.step, s.seconds, s.detail
+            );
+        }
+    })?;
+    println!("{:<20} {:>12} {:>12}", "table", "rows", "size");
+    for t in &report.tables {
+        println!(
+            "{:<20} {:>12} {:>10.1} MB",
+            t.table,
+            t.rows_loaded,
+            t.bytes as f64 / 1e6
+        );
+    }
+    println!(
+        "seeded in {:.2} s: {}",
+        report.total_seconds, report.database
+    );
+    write_json(&a.json, &report)
+}
+
+pub fn verify(
+    profile: ProfileArgs,
+    db: DbArgs,
+    threads_arg: Option<usize>,
+    json: Option<PathBuf>,
+) -> Result<()> {
+    let profile = profile.resolve()?;
+    let target = target(&db, false)?;
+    let report = crate::verify::verify(profile, &target, threads(threads_arg)?)?;
+    println!("{:<20} {:>12} {:>12}  result", "table", "expected", "found");
+    for t in &report.tables {
+        let found = t
+            .found_rows
+            .map_or("missing".to_string(), |n| n.to_string());
+        let result = if t.ok {
+            "ok".to_string()
+        } else {
+            format!("DIFFERS in {}", t.differing_columns.join(", "))
+        };
+        println!(
+            "{:<20} {:>12} {:>12}  {result}",
+            t.table, t.expected_rows, found
+        );
+    }
+    for k in &report.foreign_keys {
+        let result = match k.orphans {
+            0 => "ok".to_string(),
+            -1 => "could not check".to_string(),
+            n => format!("{n} ORPHAN ROWS"),
+        };
+        println!("{:<44} {:<22} {result}", k.constraint, k.how);
+    }
+    write_json(&json, &report)?;
+    if report.ok {
+        println!("verified: {} matches the generator", target.shown);
+        Ok(())
+    } else {
+        Err(Error::Failed(format!(
+            "verification failed for {}: see the differences above",
+            target.shown
+        )))
+    }
+}
+
+pub fn plan(profile: ProfileArgs, jobs: Option<usize>, json: Option<PathBuf>) -> Result<()> {
+    let profile = profile.resolve()?;
+    let jobs = threads(jobs)?;
+    let p = crate::plan::plan(profile, threads(None)?, jobs)?;
+    println!(
+        "{:<20} {:>14} {:>12} {:>12} {:>12}",
+        "table", "rows", "COPY MB", "heap MB", "index MB"
+    );
+    for t in &p.tables {
+        println!(
+            "{:<20} {:>14} {:>12.1} {:>12.1} {:>12.1}",
+            t.table,
+            t.rows,
+            t.copy_bytes as f64 / 1e6,
+            t.heap_bytes as f64 / 1e6,
+            t.index_bytes as f64 / 1e6
+        );
+    }
+    println!(
+        "total {} rows; disk needed about {:.1} GB (plus WAL up to max_wal_size); estimated load {:.0} s + keys and indexes {:.0} s with {jobs} connections",
+        p.total_rows,
+        p.disk_bytes as f64 / 1e9,
+        p.load_seconds,
+        p.index_seconds
+    );
+    write_json(&json, &p)
+}
+
+pub fn pg(action: PgAction) -> Result<()> {
+    let root = Path::new(EMBEDDED_ROOT);
+    match action {
+        PgAction::Start => {
+            let c = crate::pgctl::ensure_running(root)?;
+            println!("{}", c.url());
+        }
+        PgAction::Url => match crate::pgctl::status(root)? {
+            Some((c, _)) => println!("{}", c.url()),
+            None => {
+                return Err(Error::Usage(
+                    "no embedded cluster here yet\n  fix: run `finseed pg start` or `finseed seed` in this directory".into(),
+                ))
+            }
+        },
+        PgAction::Status => match crate::pgctl::status(root)? {
+            Some((c, running)) => println!(
+                "{} at {} (data: {})",
+                if running { "running" } else { "stopped" },
+                c.url(),
+                c.data_dir.display()
+            ),
+            None => println!("no embedded cluster in {}", std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()),
+        },
+        PgAction::Stop => {
+            if crate::pgctl::stop(root)? {
+                println!("stopped");
+            } else {
+                println!("not running");
+            }
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@
 
 pub mod binary;
 pub mod csv;
+pub mod digest;
 pub mod json;
 
 use crate::gen::TableSpec;

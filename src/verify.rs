@@ -1,0 +1,171 @@
+//! `finseed verify`: recount every table, compare per-column digests computed in SQL with the
+//! generator's, and check every foreign key, so a seeded database can be trusted.
+
+use crate::db::Target;
+use crate::encode::digest::{self, DigestEncoder, TableDigest};
+use crate::error::{Error, Result};
+use crate::gen::Group;
+use crate::model::World;
+use crate::pipeline::{ordered, produce};
+use crate::profile::Profile;
+use crate::schema;
+use serde::Serialize;
+
+#[derive(Serialize, Debug)]
+pub struct TableCheck {
+    pub table: String,
+    pub expected_rows: i64,
+    pub found_rows: Option<i64>,
+    /// Columns whose digest differs.
+    pub differing_columns: Vec<String>,
+    pub ok: bool,
+}
+
+#[derive(Serialize, Debug)]
+pub struct KeyCheck {
+    pub constraint: String,
+    /// `validated constraint`, or the number of orphan rows found by query.
+    pub how: String,
+    pub orphans: i64,
+}
+
+#[derive(Serialize, Debug)]
+pub struct VerifyReport {
+    pub tables: Vec<TableCheck>,
+    pub foreign_keys: Vec<KeyCheck>,
+    pub ok: bool,
+}
+
+/// The digests of every table as the generator produces them.
+pub fn expected(world: &World, threads: usize) -> Result<Vec<(&'static str, TableDigest)>> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start threads: {e}")))?;
+    let mut out = Vec::new();
+    for group in Group::ALL {
+        let tables = group.tables();
+        let mut sums: Vec<TableDigest> = tables
+            .iter()
+            .map(|t| TableDigest::new(t.columns.len()))
+            .collect();
+        let wanted = vec![true; tables.len()];
+        ordered(
+            &pool,
+            0..group.chunks(world),
+            threads + 2,
+            |c| produce::<DigestEncoder>(world, group, c, &wanted),
+            |p| {
+                for ((sum, t), (bytes, _)) in sums.iter_mut().zip(tables).zip(&p.tables) {
+                    sum.add(&TableDigest::from_bytes(bytes, t.columns.len()));
+                }
+                Ok(())
+            },
+        )?;
+        for (t, d) in tables.iter().zip(sums) {
+            out.push((t.name, d));
+        }
+    }
+    Ok(out)
+}
+
+/// `(constraint, table, columns, referenced table, referenced columns)` of each foreign key.
+fn foreign_keys() -> Vec<(String, String, String, String, String)> {
+    schema::post_load_step("foreign_keys")
+        .iter()
+        .filter_map(|s| {
+            let w: Vec<&str> = s.split_whitespace().collect();
+            let table = w.get(2)?.to_string();
+            let con = w.get(5)?.to_string();
+            let cols = s
+                .split("FOREIGN KEY (")
+                .nth(1)?
+                .split(')')
+                .next()?
+                .to_string();
+            let rest = s.split("REFERENCES ").nth(1)?;
+            let rt = rest.split_whitespace().next()?.to_string();
+            let rcols = rest.split('(').nth(1)?.split(')').next()?.to_string();
+            Some((con, table, cols, rt, rcols))
+        })
+        .collect()
+}
+
+pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<VerifyReport> {
+    let world = World::new(profile);
+    let want = expected(&world, threads)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async {
+        let c = target.connect().await?;
+        let mut tables = Vec::new();
+        for (name, d) in &want {
+            let spec = crate::gen::all_tables().find(|t| t.name == *name).expect("known table");
+            let exists: bool = c
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[name])
+                .await
+                .map_err(|e| target.error("cannot inspect tables", &e))?
+                .get(0);
+            if !exists {
+                tables.push(TableCheck {
+                    table: name.to_string(),
+                    expected_rows: d.rows,
+                    found_rows: None,
+                    differing_columns: vec!["(table missing)".into()],
+                    ok: false,
+                });
+                continue;
+            }
+            let row = c
+                .query_one(&digest::sql(spec), &[])
+                .await
+                .map_err(|e| target.error(&format!("cannot digest {name}"), &e))?;
+            let values: Vec<String> = (0..row.len()).map(|i| row.get::<_, String>(i)).collect();
+            let got = digest::parse(&values, spec.columns.len())
+                .ok_or_else(|| Error::Failed(format!("unreadable digest of {name}")))?;
+            let differing: Vec<String> = spec
+                .columns
+                .iter()
+                .zip(d.columns.iter().zip(&got.columns))
+                .filter(|(_, (a, b))| a != b)
+                .map(|(c, _)| c.name.to_string())
+                .collect();
+            tables.push(TableCheck {
+                table: name.to_string(),
+                expected_rows: d.rows,
+                found_rows: Some(got.rows),
+                ok: differing.is_empty() && got.rows == d.rows,
+                differing_columns: differing,
+            });
+        }
+        let mut keys = Vec::new();
+        for (con, table, cols, rt, rcols) in foreign_keys() {
+            let validated: bool = c
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1 AND convalidated)",
+                    &[&con],
+                )
+                .await
+                .map_err(|e| target.error("cannot inspect constraints", &e))?
+                .get(0);
+            if validated {
+                keys.push(KeyCheck { constraint: con, how: "validated constraint".into(), orphans: 0 });
+                continue;
+            }
+            let cs: Vec<&str> = cols.split(',').map(str::trim).collect();
+            let rs: Vec<&str> = rcols.split(',').map(str::trim).collect();
+            let not_null = cs.iter().map(|c| format!("t.{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND ");
+            let join = cs.iter().zip(&rs).map(|(a, b)| format!("r.{b} = t.{a}")).collect::<Vec<_>>().join(" AND ");
+            let q = format!("SELECT count(*) FROM {table} t WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {rt} r WHERE {join})");
+            let orphans: i64 = match c.query_one(&q, &[]).await {
+                Ok(r) => r.get(0),
+                Err(_) => -1,
+            };
+            keys.push(KeyCheck { constraint: con, how: "orphan query".into(), orphans });
+        }
+        let ok = tables.iter().all(|t| t.ok) && keys.iter().all(|k| k.orphans == 0);
+        Ok(VerifyReport { tables, foreign_keys: keys, ok })
+    })
+}

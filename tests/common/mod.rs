@@ -1,0 +1,158 @@
+//! Shared helpers for integration tests: a PostgreSQL server to test against.
+//!
+//! `DATABASE_URL`, when set, names that server. Otherwise the first call in a test binary starts
+//! (or reuses) a throwaway local cluster under `<temp dir>/finseed-test-pg` through
+//! `finseed::pgctl::ensure_running`, which serialises concurrent test binaries with a lock
+//! directory. The cluster is left running for the next test binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+static LOCAL_URL: OnceLock<String> = OnceLock::new();
+static NEXT_DATABASE: AtomicU32 = AtomicU32::new(0);
+
+/// The URL of the database to test against: `DATABASE_URL` if set, else database `finseed` on the
+/// throwaway local cluster.
+pub fn database_url() -> String {
+    if let Some(url) = env_url() {
+        return url;
+    }
+    LOCAL_URL
+        .get_or_init(|| {
+            let root = std::env::temp_dir().join("finseed-test-pg");
+            let cluster = finseed::pgctl::ensure_running(&root).unwrap_or_else(|e| {
+                panic!(
+                    "cannot start a throwaway PostgreSQL under {} (set DATABASE_URL to test \
+                     against an existing server instead): {e}",
+                    root.display()
+                )
+            });
+            let url = cluster.url();
+            drop_abandoned_databases(&url);
+            url
+        })
+        .clone()
+}
+
+/// Create a new, empty database named `<prefix>_<pid>_<counter>` on the test server and return
+/// its URL, so tests don't see each other's tables.
+pub fn fresh_database(name_prefix: &str) -> String {
+    let base = database_url();
+    let mut prefix: String = name_prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    if !prefix.starts_with(|c: char| c.is_ascii_lowercase()) {
+        prefix.insert(0, 't');
+    }
+    let name = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        NEXT_DATABASE.fetch_add(1, Ordering::Relaxed)
+    );
+    psql(&base, &format!("CREATE DATABASE \"{name}\""));
+    with_database(&base, &name)
+}
+
+/// `url` with its database (path) replaced by `database`, keeping any `?query`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (main, query) = match url.find('?') {
+        Some(i) => url.split_at(i),
+        None => (url, ""),
+    };
+    let authority_start = main.find("://").map_or(0, |i| i + 3);
+    let head = match main[authority_start..].find('/') {
+        Some(i) => &main[..authority_start + i],
+        None => main,
+    };
+    format!("{head}/{database}{query}")
+}
+
+/// Run one SQL statement with psql against `url`; returns its unaligned, tuples-only output.
+/// Panics with psql's message on failure.
+pub fn psql(url: &str, sql: &str) -> String {
+    try_psql(url, sql).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn try_psql(url: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new(psql_program())
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "psql `{sql}` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn env_url() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// `psql` from PATH, else from the PostgreSQL installation's bin dir.
+fn psql_program() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("psql").is_file()));
+    if on_path {
+        return PathBuf::from("psql");
+    }
+    finseed::pgctl::find_binaries()
+        .map(|bin| bin.join("psql"))
+        .unwrap_or_else(|_| PathBuf::from("psql"))
+}
+
+/// On the throwaway cluster only: drop databases made by `fresh_database` in test processes that
+/// have exited, so the cluster does not grow run after run.
+/// Best effort: a failure here only leaves garbage behind.
+fn drop_abandoned_databases(url: &str) {
+    if !Path::new("/proc/self").exists() {
+        return; // no way to tell which test processes are gone
+    }
+    let Ok(names) = try_psql(
+        url,
+        "SELECT datname FROM pg_database \
+         WHERE NOT datistemplate AND datname NOT IN ('postgres', 'finseed')",
+    ) else {
+        return;
+    };
+    for name in names.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        let mut parts = name.rsplitn(3, '_');
+        let (Some(counter), Some(pid), Some(_prefix)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if numeric(counter) && numeric(pid) && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = try_psql(
+                url,
+                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            );
+        }
+    }
+}
