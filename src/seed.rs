@@ -214,41 +214,62 @@ async fn step_create(cfg: &SeedConfig, c: &Client) -> Result<String> {
 }
 
 /// Chunks already in the ledger, per group (a chunk counts when all its tables are there).
-async fn done_chunks(c: &Client, target: &Target, group: Group) -> Result<HashSet<u64>> {
-    let first = group.tables()[0].name;
-    let rows = c
-        .query(
-            "SELECT chunk FROM finseed_ledger WHERE table_name = $1",
-            &[&first],
-        )
-        .await
-        .map_err(|e| target.error("cannot read the ledger", &e))?;
-    Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
+async fn done_chunks(
+    c: &Client,
+    target: &Target,
+    group: Group,
+    wanted: &[bool],
+) -> Result<HashSet<u64>> {
+    let mut done: Option<HashSet<u64>> = None;
+    for (t, _) in group.tables().iter().zip(wanted).filter(|(_, &w)| w) {
+        let rows = c
+            .query(
+                "SELECT chunk FROM finseed_ledger WHERE table_name = $1",
+                &[&t.name],
+            )
+            .await
+            .map_err(|e| target.error("cannot read the ledger", &e))?;
+        let set: HashSet<u64> = rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
+        done = Some(match done {
+            None => set,
+            Some(d) => d.intersection(&set).copied().collect(),
+        });
+    }
+    Ok(done.unwrap_or_default())
+}
+
+/// A produced chunk as shareable buffers, so a retry resends without copying.
+struct Ready {
+    chunk: u64,
+    tables: Vec<(Bytes, u64)>,
 }
 
 /// COPY one produced chunk and its ledger rows in one transaction.
 async fn load_chunk(
     c: &mut Client,
-    target: &Target,
     group: Group,
-    p: &Produced,
+    p: &Ready,
     wanted: &[bool],
 ) -> std::result::Result<u64, tokio_postgres::Error> {
     let tx = c.transaction().await?;
-    let first = group.tables()[0].name;
-    // A retried chunk whose COMMIT did reach the server is already there.
-    let already = tx
-        .query_opt(
-            "SELECT 1 FROM finseed_ledger WHERE table_name = $1 AND chunk = $2",
-            &[&first, &(p.chunk as i64)],
+    // Tables of this chunk already in the ledger: loaded by an earlier run (perhaps with other
+    // --tables), or by this one when a COMMIT reached the server but its answer did not.
+    let names: Vec<&str> = group.tables().iter().map(|t| t.name).collect();
+    let present: HashSet<String> = tx
+        .query(
+            "SELECT table_name FROM finseed_ledger WHERE chunk = $1 AND table_name = ANY($2)",
+            &[&(p.chunk as i64), &names],
         )
-        .await?;
-    if already.is_some() {
-        return Ok(0);
-    }
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let mut rows = 0;
     for ((table, (bytes, n)), &want) in group.tables().iter().zip(&p.tables).zip(wanted) {
-        if want && *n > 0 {
+        if !want || present.contains(table.name) {
+            continue;
+        }
+        if *n > 0 {
             let cols: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
             let stmt = format!(
                 "COPY {} ({}) FROM STDIN (FORMAT binary)",
@@ -257,12 +278,12 @@ async fn load_chunk(
             );
             let sink = tx.copy_in::<_, Bytes>(&stmt).await?;
             futures_util::pin_mut!(sink);
-            sink.send(Bytes::copy_from_slice(bytes)).await?;
+            sink.send(bytes.clone()).await?;
             let copied = sink.finish().await?;
             debug_assert_eq!(copied, *n);
             rows += copied;
         }
-        let checksum = crate::sink::file::hex(&Sha256::digest(bytes));
+        let checksum = format!("{:016x}", crate::rng::checksum(bytes));
         tx.execute(
             "INSERT INTO finseed_ledger (table_name, chunk, rows, checksum) VALUES ($1, $2, $3, $4)",
             &[&table.name, &(p.chunk as i64), &(*n as i64), &checksum],
@@ -270,7 +291,6 @@ async fn load_chunk(
         .await?;
     }
     tx.commit().await?;
-    let _ = target;
     Ok(rows)
 }
 
@@ -288,7 +308,7 @@ async fn step_load(
         if !wanted.iter().any(|&w| w) {
             continue;
         }
-        let done = done_chunks(&control, target, group).await?;
+        let done = done_chunks(&control, target, group, &wanted).await?;
         let todo: Vec<u64> = shard_chunks(group.chunks(&world), cfg.shard)
             .filter(|c| !done.contains(c))
             .collect();
@@ -323,7 +343,15 @@ async fn step_load(
                 let gen = |chunk: u64| {
                     let (world, wanted) = (world.clone(), wanted.clone());
                     tokio::task::spawn_blocking(move || {
-                        produce::<Binary>(&world, group, chunk, &wanted)
+                        let p: Produced = produce::<Binary>(&world, group, chunk, &wanted);
+                        Ready {
+                            chunk: p.chunk,
+                            tables: p
+                                .tables
+                                .into_iter()
+                                .map(|(b, n)| (Bytes::from(b), n))
+                                .collect(),
+                        }
                     })
                 };
                 let mut rows = 0u64;
@@ -336,7 +364,7 @@ async fn step_load(
                     pending = take().map(gen);
                     let mut attempt = 0;
                     loop {
-                        match load_chunk(&mut client, &target, group, &produced, &wanted).await {
+                        match load_chunk(&mut client, group, &produced, &wanted).await {
                             Ok(n) => {
                                 rows += n;
                                 break;
@@ -383,10 +411,11 @@ async fn step_load(
     // Nothing half-loaded is passed off as complete: every chunk of the shard must be there.
     let mut missing = Vec::new();
     for group in Group::ALL {
-        if !group.tables().iter().any(|t| wanted(cfg, t)) {
+        let want: Vec<bool> = group.tables().iter().map(|t| wanted(cfg, t)).collect();
+        if !want.iter().any(|&w| w) {
             continue;
         }
-        let done = done_chunks(&control, target, group).await?;
+        let done = done_chunks(&control, target, group, &want).await?;
         let lacking = shard_chunks(group.chunks(&world), cfg.shard)
             .filter(|c| !done.contains(c))
             .count();
