@@ -162,9 +162,8 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<()> {
         }
     }
     if cfg.fresh {
-        if !has_run && !cfg.force {
-            // Nothing of finseed's to drop; the tables (if any) are empty, checked above.
-        }
+        // Safe: either finseed wrote these tables (ledger present), or they are empty, or the
+        // user said --force (all checked above).
         let mut drop = String::from("DROP TABLE IF EXISTS finseed_ledger, finseed_run");
         for table in all_tables() {
             drop.push_str(", ");
@@ -214,12 +213,9 @@ async fn step_create(cfg: &SeedConfig, c: &Client) -> Result<String> {
 }
 
 /// Chunks already in the ledger, per group (a chunk counts when all its tables are there).
-async fn done_chunks(
-    c: &Client,
-    target: &Target,
-    group: Group,
-    wanted: &[bool],
-) -> Result<HashSet<u64>> {
+/// Opens its own connection (with retries), so a dropped control connection cannot fail a load.
+async fn done_chunks(target: &Target, group: Group, wanted: &[bool]) -> Result<HashSet<u64>> {
+    let c = target.connect().await?;
     let mut done: Option<HashSet<u64>> = None;
     for (t, _) in group.tables().iter().zip(wanted).filter(|(_, &w)| w) {
         let rows = c
@@ -300,7 +296,6 @@ async fn step_load(
     progress: &Progress,
 ) -> Result<(u64, String)> {
     let target = &cfg.target;
-    let control = target.connect().await?;
     let mut loaded = 0u64;
     let mut skipped = 0u64;
     for group in Group::ALL {
@@ -308,7 +303,7 @@ async fn step_load(
         if !wanted.iter().any(|&w| w) {
             continue;
         }
-        let done = done_chunks(&control, target, group, &wanted).await?;
+        let done = done_chunks(target, group, &wanted).await?;
         let todo: Vec<u64> = shard_chunks(group.chunks(&world), cfg.shard)
             .filter(|c| !done.contains(c))
             .collect();
@@ -415,7 +410,7 @@ async fn step_load(
         if !want.iter().any(|&w| w) {
             continue;
         }
-        let done = done_chunks(&control, target, group, &want).await?;
+        let done = done_chunks(target, group, &want).await?;
         let lacking = shard_chunks(group.chunks(&world), cfg.shard)
             .filter(|c| !done.contains(c))
             .count();

@@ -1,0 +1,403 @@
+//! `finseed seed` and `finseed verify` against a real PostgreSQL that the harness starts
+//! (or DATABASE_URL).
+
+mod common;
+
+use common::{fresh_database, psql};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn finseed(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_finseed"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("CI", "1")
+        .output()
+        .expect("run finseed")
+}
+
+fn ok(out: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "finseed failed: {text}");
+    text
+}
+
+fn count(url: &str, table: &str) -> u64 {
+    psql(url, &format!("SELECT count(*) FROM {table}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Row counts per table from the generator's files (the manifest).
+fn generated_counts(profile: &[&str]) -> Vec<(String, u64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["generate", "-q", "--out", dir.path().to_str().unwrap()];
+    args.extend_from_slice(profile);
+    ok(&finseed(&args));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    m["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_string(),
+                t["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn seed_matches_the_generator_and_keys_are_valid() {
+    let url = fresh_database("seed_ci");
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let out = ok(&finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--database-url",
+        &url,
+        "--json",
+        report.path().to_str().unwrap(),
+    ]));
+    assert!(
+        out.contains("transactions") && out.contains("6000"),
+        "{out}"
+    );
+    // Counts equal the generator's files.
+    for (table, rows) in generated_counts(&["-p", "ci"]) {
+        assert_eq!(count(&url, &table), rows, "{table}");
+    }
+    // Every constraint exists and is validated.
+    let constraints: u64 = psql(&url, "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public' AND c.contype IN ('p','f','u') AND c.convalidated").trim().parse().unwrap();
+    assert_eq!(
+        constraints,
+        10 + 18 + 2 /* finseed_run, finseed_ledger keys */
+    );
+    // The report has every step with its timing.
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
+    let steps: Vec<&str> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "create",
+            "load",
+            "primary_keys",
+            "foreign_keys",
+            "indexes",
+            "analyze"
+        ]
+    );
+    assert_eq!(r["steps"][1]["rows"], 11_264);
+    assert!(r["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["bytes"].as_i64().unwrap() > 0));
+    // Verify agrees: counts, per-column digests and keys.
+    let v = ok(&finseed(&["verify", "-p", "ci", "--database-url", &url]));
+    assert!(v.contains("verified"), "{v}");
+    // A second run is a no-op that still succeeds.
+    let again = ok(&finseed(&["seed", "-p", "ci", "--database-url", &url]));
+    assert!(again.contains("already present"), "{again}");
+    assert_eq!(count(&url, "transactions"), 6000);
+}
+
+#[test]
+fn verify_catches_a_changed_row_and_a_missing_one() {
+    let url = fresh_database("verify_diff");
+    ok(&finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--database-url",
+        &url,
+        "--steps",
+        "create,load",
+    ]));
+    psql(
+        &url,
+        "UPDATE transactions SET description = description || '!' WHERE id = 17",
+    );
+    psql(&url, "DELETE FROM ai_insights WHERE id = 3");
+    let out = finseed(&["verify", "-p", "ci", "--database-url", &url]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("DIFFERS in description"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ai_insights") && l.contains("399")),
+        "{text}"
+    );
+}
+
+/// Profile with many small chunks so a kill lands mid-load.
+const KILL_PROFILE: [&str; 4] = ["-p", "small", "--scale", "2"];
+
+fn ledger_chunks(url: &str) -> u64 {
+    psql(
+        url,
+        "SELECT count(*) FROM finseed_ledger WHERE table_name = 'transactions'",
+    )
+    .trim()
+    .parse()
+    .unwrap_or(0)
+}
+
+#[test]
+fn a_load_killed_mid_copy_resumes_to_the_same_data() {
+    let url = fresh_database("kill_resume");
+    let mut args = vec![
+        "seed",
+        "-q",
+        "--database-url",
+        &url,
+        "--steps",
+        "create,load",
+        "--jobs",
+        "2",
+    ];
+    args.extend_from_slice(&KILL_PROFILE);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_finseed"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while ledger_chunks(&url) < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the load never started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the load finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = ledger_chunks(&url);
+    assert!(before < 20, "killed after {before} of 20 chunks");
+    // The database is consistent: loaded rows are exactly the ledger's.
+    let ledger_rows: u64 = psql(
+        &url,
+        "SELECT sum(rows) FROM finseed_ledger WHERE table_name = 'transactions'",
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    assert_eq!(count(&url, "transactions"), ledger_rows);
+    // Verify reports the missing rows.
+    let v = finseed(&[
+        "verify",
+        "--database-url",
+        &url,
+        "-p",
+        "small",
+        "--scale",
+        "2",
+    ]);
+    assert_eq!(v.status.code(), Some(1));
+    // Rerun loads only what is missing, then everything verifies.
+    ok(&finseed(&args));
+    assert_eq!(ledger_chunks(&url), 20);
+    ok(&finseed(&[
+        "verify",
+        "--database-url",
+        &url,
+        "-p",
+        "small",
+        "--scale",
+        "2",
+    ]));
+    let report = ok(&finseed(&[
+        "seed",
+        "--database-url",
+        &url,
+        "--steps",
+        "load",
+        "-p",
+        "small",
+        "--scale",
+        "2",
+    ]));
+    assert!(report.contains("skipped"), "{report}");
+}
+
+#[test]
+fn dropped_connections_are_retried_within_the_run() {
+    let url = fresh_database("dropped");
+    let mut args = vec![
+        "seed",
+        "-q",
+        "--database-url",
+        &url,
+        "--steps",
+        "create,load",
+    ];
+    args.extend_from_slice(&KILL_PROFILE);
+    let child = Command::new(env!("CARGO_BIN_EXE_finseed"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while ledger_chunks(&url) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(120));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let db = url.rsplit('/').next().unwrap();
+    psql(&url, &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND application_name = 'finseed'"));
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ledger_chunks(&url), 20);
+    ok(&finseed(&[
+        "verify",
+        "--database-url",
+        &url,
+        "-p",
+        "small",
+        "--scale",
+        "2",
+    ]));
+}
+
+#[test]
+fn refuses_foreign_data_unless_forced() {
+    let url = fresh_database("foreign");
+    psql(
+        &url,
+        "CREATE TABLE users (id bigint, full_name text); INSERT INTO users VALUES (1, 'Ana')",
+    );
+    let out = finseed(&["seed", "-q", "-p", "ci", "--database-url", &url]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("did not write") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(count(&url, "users"), 1, "nothing was written");
+    assert_eq!(
+        psql(&url, "SELECT to_regclass('transactions') IS NULL").trim(),
+        "t"
+    );
+    // Another profile over finseed's own data is refused too; --fresh starts over.
+    let url2 = fresh_database("other_profile");
+    ok(&finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--database-url",
+        &url2,
+        "--steps",
+        "create,load",
+    ]));
+    let out = finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--seed",
+        "9",
+        "--database-url",
+        &url2,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok(&finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--seed",
+        "9",
+        "--fresh",
+        "--database-url",
+        &url2,
+        "--steps",
+        "create,load",
+    ]));
+    ok(&finseed(&[
+        "verify",
+        "-p",
+        "ci",
+        "--seed",
+        "9",
+        "--database-url",
+        &url2,
+    ]));
+}
+
+#[test]
+fn bad_urls_and_stopped_servers_give_clear_errors_without_the_password() {
+    // Nothing listens on port 1.
+    let out = finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--database-url",
+        "postgres://bob:Sup3rS3cret@127.0.0.1:1/app",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot connect") && err.contains("bob:***@127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(!err.contains("Sup3rS3cret"), "password leaked: {err}");
+    // Malformed URL.
+    let out = finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--database-url",
+        "postgres://bob:Sup3rS3cret@host:notaport/db",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("fix:") && !err.contains("Sup3rS3cret"),
+        "{err}"
+    );
+    // Wrong password on a real server is an error that names the user, not the password.
+    let url = common::database_url();
+    let host = url.split('@').nth(1).unwrap();
+    let out = finseed(&[
+        "verify",
+        "-p",
+        "ci",
+        "--database-url",
+        &format!("postgres://nobody:Sup3rS3cret@{host}"),
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Sup3rS3cret"));
+}
