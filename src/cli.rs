@@ -113,6 +113,32 @@ pub enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Time the volume queries (schemas/queries) on a seeded database: latency percentiles,
+    /// thresholds (exit 1 on a breach), EXPLAIN plans, cache statistics, baseline regressions.
+    Bench {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        bench: BenchArgs,
+    },
+    /// Seed a profile and benchmark it in one go (the README's main command).
+    Run {
+        #[command(flatten)]
+        profile: ProfileArgs,
+        #[command(flatten)]
+        db: DbArgs,
+        /// COPY connections (default: the number of cores).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Drop finseed's tables first and start over.
+        #[arg(long)]
+        fresh: bool,
+        /// Write even into tables holding rows finseed did not write.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        bench: BenchArgs,
+    },
     /// Manage finseed's embedded local PostgreSQL (under .finseed/ in this directory).
     Pg {
         #[command(subcommand)]
@@ -130,6 +156,46 @@ pub struct DbArgs {
     /// starts (or reuses) its own local cluster under .finseed/.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Directory of .sql query files (default: the built-in schemas/queries).
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// Run only these queries (comma-separated names).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Measured executions per query.
+    #[arg(long, default_value_t = 30)]
+    pub iterations: usize,
+    /// Unmeasured executions per query first.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Connections running each query at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// TOML file with a [thresholds] table (ms by query name or scenario).
+    #[arg(long)]
+    pub thresholds: Option<PathBuf>,
+    /// An earlier JSON report to compare with: significant regressions exit 1.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Write the report as JSON (stable schema, see README).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the report as Markdown.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Write the report as an HTML page with latency distributions.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Seed for choosing random users (default: the database's finseed seed, else 0).
+    #[arg(long)]
+    pub bench_seed: Option<u64>,
+    /// No progress output.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,6 +1,6 @@
 //! Command bodies: validate flags into configs, run, print human summaries.
 
-use crate::cli::{parse_shard, threads, DbArgs, PgAction, ProfileArgs};
+use crate::cli::{parse_shard, threads, BenchArgs, DbArgs, PgAction, ProfileArgs};
 use crate::db::Target;
 use crate::error::Error;
 use crate::error::Result;
@@ -284,4 +284,116 @@ pub fn pg(action: PgAction) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn read_thresholds(path: &Path) -> Result<std::collections::BTreeMap<String, f64>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        thresholds: std::collections::BTreeMap<String, f64>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let f: File = toml::from_str(&text).map_err(|e| Error::Profile {
+        file: path.display().to_string(),
+        line: e.span().map_or(1, |s| text[..s.start].matches('\n').count() + 1),
+        field: "thresholds".into(),
+        message: e.message().to_string(),
+        fix: "write a [thresholds] table of query or scenario names to milliseconds".into(),
+    })?;
+    Ok(f.thresholds)
+}
+
+/// `finseed bench`; `profile_thresholds` come from a profile when run by `finseed run`.
+pub fn bench(db: DbArgs, a: BenchArgs, profile_thresholds: std::collections::BTreeMap<String, f64>) -> Result<()> {
+    let mut queries = crate::bench::query::load(a.queries.as_deref())?;
+    if let Some(only) = &a.only {
+        let names: Vec<&str> = only.split(',').map(str::trim).collect();
+        for n in &names {
+            if !queries.iter().any(|q| q.name == *n) {
+                return Err(Error::Usage(format!(
+                    "--only: no query named `{n}`\n  fix: choose from {}",
+                    queries.iter().map(|q| q.name.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        queries.retain(|q| names.contains(&q.name.as_str()));
+    }
+    let mut thresholds = profile_thresholds;
+    if let Some(p) = &a.thresholds {
+        thresholds.extend(read_thresholds(p)?);
+    }
+    let baseline = match &a.baseline {
+        None => None,
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+            let b: crate::bench::BenchReport = serde_json::from_str(&text).map_err(|e| {
+                Error::Usage(format!(
+                    "--baseline: {} is not a finseed bench JSON report: {e}\n  fix: pass a file written by `finseed bench --json`",
+                    p.display()
+                ))
+            })?;
+            Some(b)
+        }
+    };
+    let target = target(&db, a.quiet)?;
+    let cfg = crate::bench::BenchConfig {
+        target,
+        queries,
+        iterations: a.iterations,
+        warmup: a.warmup,
+        concurrency: a.concurrency,
+        thresholds,
+        baseline,
+        seed: a.bench_seed.unwrap_or(0),
+    };
+    if !a.quiet {
+        eprintln!(
+            "benchmarking {} queries on {}: {} iterations each after {} warm-up, concurrency {}",
+            cfg.queries.len(), cfg.target.shown, cfg.iterations, cfg.warmup, cfg.concurrency
+        );
+    }
+    let mut report = crate::bench::run(&cfg)?;
+    report.baseline_file = a.baseline.as_ref().map(|p| p.display().to_string());
+    print!("{}", crate::report::text(&report));
+    write_json(&a.json, &report)?;
+    if let Some(p) = &a.markdown {
+        std::fs::write(p, crate::report::markdown(&report)).map_err(|e| Error::io(p, e))?;
+    }
+    if let Some(p) = &a.html {
+        std::fs::write(p, crate::report::html(&report)).map_err(|e| Error::io(p, e))?;
+    }
+    if report.failed() {
+        let mut why = Vec::new();
+        if !report.breaches.is_empty() {
+            why.push(format!("{} threshold breach(es)", report.breaches.len()));
+        }
+        let regs = report.regressions.iter().filter(|r| r.significant).count();
+        if regs > 0 {
+            why.push(format!("{regs} significant regression(s) against the baseline"));
+        }
+        return Err(Error::Failed(format!("benchmark failed: {}", why.join(", "))));
+    }
+    Ok(())
+}
+
+pub fn run(profile: ProfileArgs, db: DbArgs, jobs: Option<usize>, fresh: bool, force: bool, b: BenchArgs) -> Result<()> {
+    let p = profile.resolve()?;
+    let thresholds = p.thresholds.clone();
+    let seed_value = p.seed;
+    seed(SeedArgs {
+        profile,
+        db: db.clone(),
+        jobs,
+        steps: None,
+        shard: None,
+        tables: None,
+        unlogged: false,
+        fresh,
+        force,
+        json: None,
+        quiet: b.quiet,
+    })?;
+    let mut b = b;
+    b.bench_seed.get_or_insert(seed_value);
+    bench(db, b, thresholds)
 }

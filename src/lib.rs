@@ -19,3 +19,6 @@ pub mod seed;
 pub mod sink;
 pub mod verify;
 pub mod vocab;
+pub mod stats;
+pub mod bench;
+pub mod report;

@@ -35,6 +35,9 @@ struct RawProfile {
     shape: Option<Spanned<RawShape>>,
     #[serde(default)]
     auth: Option<Spanned<RawAuth>>,
+    /// Benchmark p95 thresholds in ms, by query name or scenario, overriding the queries' own.
+    #[serde(default)]
+    thresholds: std::collections::BTreeMap<String, Spanned<f64>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -139,6 +142,8 @@ pub struct Profile {
     pub bcrypt_cost: u32,
     /// The scale factor applied, 1.0 when none.
     pub scale: f64,
+    /// Benchmark threshold overrides (ms), by query name or scenario.
+    pub thresholds: std::collections::BTreeMap<String, f64>,
 }
 
 /// Line (1-based) of a byte offset.
@@ -379,7 +384,20 @@ impl Profile {
             }
         };
 
+        let mut thresholds = std::collections::BTreeMap::new();
+        for (k, v) in &raw.thresholds {
+            if !(v.get_ref().is_finite() && *v.get_ref() > 0.0) {
+                return Err(ctx.err(
+                    v.span(),
+                    &format!("thresholds.{k}"),
+                    format!("is {}, not a positive number of milliseconds", v.get_ref()),
+                    "give the p95 limit in milliseconds, for example 800",
+                ));
+            }
+            thresholds.insert(k.clone(), *v.get_ref());
+        }
         let p = Profile {
+            thresholds,
             name: raw.name.get_ref().clone(),
             description: raw.description,
             source: file.to_string(),

@@ -1,0 +1,596 @@
+//! `finseed bench`: time the volume queries of the performance plan on a seeded database and
+//! report latency percentiles against thresholds and, given one, a baseline.
+//!
+//! Measuring is kept apart from printing: this module produces a [`BenchReport`] (whose JSON
+//! form is the stable, documented schema) and `report` renders it.
+
+pub mod query;
+
+use crate::db::Target;
+use crate::error::{Error, Result};
+use crate::stats::{mann_whitney, MannWhitney, Summary};
+use futures_util::{pin_mut, StreamExt, TryStreamExt};
+use query::{Param, QuerySpec};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio_postgres::types::{FromSql, ToSql, Type};
+use tokio_postgres::Client;
+
+/// Version of the JSON report layout; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub struct BenchConfig {
+    pub target: Target,
+    pub queries: Vec<QuerySpec>,
+    pub iterations: usize,
+    pub warmup: usize,
+    pub concurrency: usize,
+    /// Threshold overrides in ms, by query name or scenario.
+    pub thresholds: BTreeMap<String, f64>,
+    pub baseline: Option<BenchReport>,
+    /// Seeds the choice of random users, so reruns use the same ones.
+    pub seed: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Settings {
+    pub iterations: usize,
+    pub warmup: usize,
+    pub concurrency: usize,
+}
+
+/// The parameter values the run drew from the data.
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct ParamPools {
+    pub as_of: String,
+    pub busy_contexts: Vec<i64>,
+    pub busy_context_transactions: Vec<i64>,
+    pub typical_contexts: Vec<i64>,
+    pub typical_context_transactions: Vec<i64>,
+    pub busy_cursors: Vec<(i64, String, i64)>,
+    pub users: Vec<i64>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct QueryResult {
+    pub name: String,
+    pub scenario: String,
+    pub description: String,
+    pub copy: bool,
+    pub threshold_ms: Option<f64>,
+    pub count: usize,
+    pub errors: usize,
+    pub first_error: Option<String>,
+    /// Rows returned (or exported lines for COPY) over all measured iterations.
+    pub rows: u64,
+    /// Bytes of result data over all measured iterations.
+    pub bytes: u64,
+    pub latency_ms: Summary,
+    pub wall_seconds: f64,
+    pub throughput_qps: f64,
+    pub bytes_per_second: f64,
+    /// Every measured latency, in iteration order, for later significance tests.
+    pub samples_ms: Vec<f64>,
+    pub explain: Option<String>,
+    pub breached: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+pub struct CacheStats {
+    pub blks_hit: i64,
+    pub blks_read: i64,
+    pub hit_ratio: Option<f64>,
+    pub tup_returned: i64,
+    pub tup_fetched: i64,
+    pub temp_files: i64,
+    pub temp_bytes: i64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct StatementStats {
+    pub query: String,
+    pub calls: i64,
+    pub mean_exec_ms: f64,
+    pub total_exec_ms: f64,
+    pub rows: i64,
+    pub shared_blks_hit: i64,
+    pub shared_blks_read: i64,
+    pub temp_blks_written: i64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Breach {
+    pub query: String,
+    pub what: String,
+    pub value: f64,
+    pub limit: f64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Regression {
+    pub query: String,
+    /// `p95` or `throughput`.
+    pub kpi: String,
+    pub baseline: f64,
+    pub current: f64,
+    pub change_percent: f64,
+    pub severity: String,
+    pub significant: bool,
+    pub test: MannWhitney,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct BenchReport {
+    pub schema_version: u32,
+    pub finseed_version: String,
+    pub database: String,
+    pub server_version: String,
+    pub settings: Settings,
+    pub params: ParamPools,
+    pub queries: Vec<QueryResult>,
+    pub cache: CacheStats,
+    /// From pg_stat_statements when the extension is available.
+    pub statements: Vec<StatementStats>,
+    pub breaches: Vec<Breach>,
+    /// Compared with `baseline_file`; only significant ones fail the run.
+    pub regressions: Vec<Regression>,
+    pub baseline_file: Option<String>,
+}
+
+impl BenchReport {
+    pub fn failed(&self) -> bool {
+        !self.breaches.is_empty() || self.regressions.iter().any(|r| r.significant)
+    }
+}
+
+/// The byte length of any value, so result sizes can be measured without decoding them.
+struct RawLen(usize);
+
+impl<'a> FromSql<'a> for RawLen {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawLen(raw.len()))
+    }
+    fn from_sql_null(_: &Type) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawLen(0))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+impl Value {
+    fn sql_type(&self) -> Type {
+        match self {
+            Value::Int(_) => Type::INT8,
+            Value::Text(_) => Type::TEXT,
+        }
+    }
+    fn literal(&self) -> String {
+        match self {
+            Value::Int(v) => v.to_string(),
+            Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        }
+    }
+    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Value::Int(v) => v,
+            Value::Text(s) => s,
+        }
+    }
+}
+
+/// Values for iteration `i`: each parameter kind cycles through its pool.
+fn values(q: &QuerySpec, pools: &ParamPools, i: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    for p in &q.params {
+        match p {
+            Param::BusyContext => out.push(Value::Int(pools.busy_contexts[i % pools.busy_contexts.len()])),
+            Param::TypicalContext => out.push(Value::Int(pools.typical_contexts[i % pools.typical_contexts.len()])),
+            Param::User => out.push(Value::Int(pools.users[i % pools.users.len()])),
+            Param::AsOf => out.push(Value::Text(pools.as_of.clone())),
+            Param::BusyCursor => {
+                let (c, d, id) = &pools.busy_cursors[i % pools.busy_cursors.len()];
+                out.extend([Value::Int(*c), Value::Text(d.clone()), Value::Int(*id)]);
+            }
+        }
+    }
+    out
+}
+
+/// Replace `$n` with literals (COPY takes no bind parameters), highest first so `$1` does
+/// not eat `$10`.
+fn inline(sql: &str, vals: &[Value]) -> String {
+    let mut s = sql.to_string();
+    for (i, v) in vals.iter().enumerate().rev() {
+        s = s.replace(&format!("${}", i + 1), &v.literal());
+    }
+    s
+}
+
+/// Draw the parameter pools from the seeded data, deterministically.
+async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamPools> {
+    let e = |what: &'static str| move |err: tokio_postgres::Error| target.error(what, &err);
+    let as_of: Option<String> = c
+        .query_one("SELECT max(transaction_date)::text FROM transactions", &[])
+        .await
+        .map_err(e("cannot read transactions (is the database seeded?)"))?
+        .get(0);
+    let as_of = as_of.ok_or_else(|| Error::Failed(format!("{}: transactions is empty; seed it first", target.shown)))?;
+    let activity: Vec<(i64, i64)> = c
+        .query("SELECT context_id, count(*) FROM transactions GROUP BY 1 ORDER BY 2 DESC, 1", &[])
+        .await
+        .map_err(e("cannot rank contexts by activity"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let busy: Vec<(i64, i64)> = activity.iter().take(5).copied().collect();
+    let mid = activity.len() / 2;
+    let typical: Vec<(i64, i64)> = activity[mid.saturating_sub(2)..(mid + 3).min(activity.len())].to_vec();
+    let mut cursors = Vec::new();
+    for &(ctx, n) in &busy {
+        let offset = if n > 4000 { 3999 } else { n / 2 };
+        let row = c
+            .query_one(
+                "SELECT transaction_date::text, id FROM transactions WHERE context_id = $1 ORDER BY transaction_date DESC, id DESC OFFSET $2 LIMIT 1",
+                &[&ctx, &offset],
+            )
+            .await
+            .map_err(e("cannot find a keyset cursor"))?;
+        cursors.push((ctx, row.get::<_, String>(0), row.get::<_, i64>(1)));
+    }
+    let users: Vec<i64> = c
+        .query(
+            "SELECT user_id FROM context_members WHERE role <> 'viewer' GROUP BY user_id ORDER BY md5(user_id::text || $1), user_id LIMIT 20",
+            &[&seed.to_string()],
+        )
+        .await
+        .map_err(e("cannot pick users"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if busy.is_empty() || users.is_empty() {
+        return Err(Error::Failed(format!("{}: not enough data to benchmark; seed it first", target.shown)));
+    }
+    Ok(ParamPools {
+        as_of,
+        busy_contexts: busy.iter().map(|b| b.0).collect(),
+        busy_context_transactions: busy.iter().map(|b| b.1).collect(),
+        typical_contexts: typical.iter().map(|b| b.0).collect(),
+        typical_context_transactions: typical.iter().map(|b| b.1).collect(),
+        busy_cursors: cursors,
+        users,
+    })
+}
+
+/// One execution: (rows, bytes).
+async fn execute(c: &Client, q: &QuerySpec, stmt: Option<&tokio_postgres::Statement>, vals: &[Value]) -> std::result::Result<(u64, u64), tokio_postgres::Error> {
+    if q.copy {
+        let sql = format!("COPY ({}) TO STDOUT (FORMAT csv, HEADER)", inline(&q.sql, vals));
+        let stream = c.copy_out(sql.as_str()).await?;
+        pin_mut!(stream);
+        let (mut bytes, mut lines) = (0u64, 0u64);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            bytes += chunk.len() as u64;
+            lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+        return Ok((lines.saturating_sub(1), bytes));
+    }
+    let stmt = stmt.expect("prepared");
+    let params: Vec<&(dyn ToSql + Sync)> = vals.iter().map(|v| v.as_sql()).collect();
+    let rows = c.query_raw(stmt, params).await?;
+    pin_mut!(rows);
+    let (mut n, mut bytes) = (0u64, 0u64);
+    while let Some(row) = rows.try_next().await? {
+        n += 1;
+        for i in 0..row.len() {
+            bytes += row.get::<_, RawLen>(i).0 as u64;
+        }
+    }
+    Ok((n, bytes))
+}
+
+async fn prepare(c: &Client, q: &QuerySpec, pools: &ParamPools) -> std::result::Result<Option<tokio_postgres::Statement>, tokio_postgres::Error> {
+    if q.copy {
+        return Ok(None);
+    }
+    let types: Vec<Type> = values(q, pools, 0).iter().map(Value::sql_type).collect();
+    Ok(Some(c.prepare_typed(&q.sql, &types).await?))
+}
+
+async fn explain(c: &Client, q: &QuerySpec, pools: &ParamPools) -> Option<String> {
+    let vals = values(q, pools, 0);
+    let sql = format!("EXPLAIN (ANALYZE, BUFFERS) {}", inline(&q.sql, &vals));
+    let rows = c.query(sql.as_str(), &[]).await.ok()?;
+    Some(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))
+}
+
+async fn cache_snapshot(c: &Client) -> Option<[i64; 6]> {
+    let r = c
+        .query_one(
+            "SELECT blks_hit, blks_read, tup_returned, tup_fetched, temp_files, temp_bytes FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
+        .await
+        .ok()?;
+    Some([r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)])
+}
+
+/// pg_stat_statements, when the server preloads it: reset before the run.
+async fn statements_available(c: &Client) -> bool {
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await.is_ok()
+        && c.batch_execute("SELECT pg_stat_statements_reset()").await.is_ok()
+}
+
+async fn statements(c: &Client, queries: &[QuerySpec]) -> Vec<StatementStats> {
+    let Ok(rows) = c
+        .query(
+            "SELECT query, calls, mean_exec_time, total_exec_time, rows, shared_blks_hit, shared_blks_read, temp_blks_written
+             FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+             ORDER BY total_exec_time DESC LIMIT 50",
+            &[],
+        )
+        .await
+    else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter_map(|r| {
+            let text: String = r.get(0);
+            let name = queries.iter().find(|q| text.trim() == q.sql.trim() || text.contains(q.sql.lines().next().unwrap_or("\u{0}")) && text.starts_with("COPY"))?;
+            Some(StatementStats {
+                query: name.name.clone(),
+                calls: r.get(1),
+                mean_exec_ms: r.get(2),
+                total_exec_ms: r.get(3),
+                rows: r.get(4),
+                shared_blks_hit: r.get(5),
+                shared_blks_read: r.get(6),
+                temp_blks_written: r.get(7),
+            })
+        })
+        .collect()
+}
+
+fn threshold(cfg: &BenchConfig, q: &QuerySpec) -> Option<f64> {
+    cfg.thresholds
+        .get(&q.name)
+        .or_else(|| cfg.thresholds.get(&q.scenario))
+        .copied()
+        .or(q.threshold_ms)
+}
+
+/// Severity by how far a change goes past the regression threshold (the plan's rule).
+pub fn severity(change_percent: f64, threshold_percent: f64) -> &'static str {
+    let a = change_percent.abs();
+    if a > threshold_percent * 3.0 {
+        "critical"
+    } else if a > threshold_percent * 2.0 {
+        "high"
+    } else if a > threshold_percent * 1.5 {
+        "medium"
+    } else {
+        "low"
+    }
+}
+
+/// Regressions against a baseline: p95 up more than 10% or throughput down more than 10%,
+/// significant only when a one-sided Mann–Whitney test on the raw samples gives p < 0.01.
+pub fn compare(current: &[QueryResult], baseline: &BenchReport) -> Vec<Regression> {
+    const P95_PERCENT: f64 = 10.0;
+    const THROUGHPUT_PERCENT: f64 = 10.0;
+    const ALPHA: f64 = 0.01;
+    let mut out = Vec::new();
+    for q in current {
+        let Some(b) = baseline.queries.iter().find(|b| b.name == q.name) else { continue };
+        if b.latency_ms.count == 0 || q.latency_ms.count == 0 {
+            continue;
+        }
+        let test = mann_whitney(&q.samples_ms, &b.samples_ms);
+        let significant = test.p_greater < ALPHA;
+        let p95_change = (q.latency_ms.p95 - b.latency_ms.p95) / b.latency_ms.p95 * 100.0;
+        if p95_change > P95_PERCENT {
+            out.push(Regression {
+                query: q.name.clone(),
+                kpi: "p95".into(),
+                baseline: b.latency_ms.p95,
+                current: q.latency_ms.p95,
+                change_percent: p95_change,
+                severity: severity(p95_change, P95_PERCENT).into(),
+                significant,
+                test: test.clone(),
+            });
+        }
+        let tp_change = (q.throughput_qps - b.throughput_qps) / b.throughput_qps * 100.0;
+        if tp_change < -THROUGHPUT_PERCENT {
+            out.push(Regression {
+                query: q.name.clone(),
+                kpi: "throughput".into(),
+                baseline: b.throughput_qps,
+                current: q.throughput_qps,
+                change_percent: tp_change,
+                severity: severity(tp_change, THROUGHPUT_PERCENT).into(),
+                significant,
+                test,
+            });
+        }
+    }
+    out
+}
+
+pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
+    if cfg.iterations == 0 || cfg.concurrency == 0 {
+        return Err(Error::Usage("--iterations and --concurrency must be at least 1\n  fix: for example --iterations 30 --concurrency 1".into()));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.concurrency.clamp(1, 8))
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(run_async(cfg))
+}
+
+async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
+    let target = &cfg.target;
+    let control = target.connect().await?;
+    let server_version: String = control
+        .query_one("SHOW server_version", &[])
+        .await
+        .map_err(|e| target.error("cannot read the server version", &e))?
+        .get(0);
+    let pools = resolve_params(&control, target, cfg.seed).await?;
+    let mut conns = Vec::new();
+    for _ in 0..cfg.concurrency {
+        conns.push(Arc::new(target.connect().await?));
+    }
+    let has_statements = statements_available(&control).await;
+    let before = cache_snapshot(&control).await;
+    let mut results = Vec::new();
+    for q in &cfg.queries {
+        if q.params.iter().any(|p| *p == Param::BusyCursor) && pools.busy_cursors.is_empty() {
+            continue;
+        }
+        let mut stmts = Vec::new();
+        let mut first_error = None;
+        for c in &conns {
+            match prepare(c, q, &pools).await {
+                Ok(s) => stmts.push(s),
+                Err(e) => {
+                    first_error = Some(crate::db::redact(&target.error(&format!("cannot prepare {}", q.name), &e).to_string()));
+                    break;
+                }
+            }
+        }
+        let samples = Arc::new(Mutex::new(Vec::with_capacity(cfg.iterations)));
+        let totals = Arc::new(Mutex::new((0u64, 0u64, 0usize, None::<String>)));
+        let wall = Instant::now();
+        if first_error.is_none() {
+            for i in 0..cfg.warmup {
+                let _ = execute(&conns[0], q, stmts[0].as_ref(), &values(q, &pools, i)).await;
+            }
+            let next = Arc::new(AtomicUsize::new(0));
+            let wall_start = Instant::now();
+            let mut tasks = Vec::new();
+            for (c, s) in conns.iter().zip(stmts) {
+                let (c, q, pools, next, samples, totals) = (c.clone(), q.clone(), pools.clone(), next.clone(), samples.clone(), totals.clone());
+                let n = cfg.iterations;
+                let warm = cfg.warmup;
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= n {
+                            break;
+                        }
+                        let vals = values(&q, &pools, warm + i);
+                        let t = Instant::now();
+                        let r = execute(&c, &q, s.as_ref(), &vals).await;
+                        let ms = t.elapsed().as_secs_f64() * 1000.0;
+                        let mut tot = totals.lock().expect("totals");
+                        match r {
+                            Ok((rows, bytes)) => {
+                                samples.lock().expect("samples").push((i, ms));
+                                tot.0 += rows;
+                                tot.1 += bytes;
+                            }
+                            Err(e) => {
+                                tot.2 += 1;
+                                tot.3.get_or_insert_with(|| crate::db::redact(&e.to_string()));
+                            }
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+            let _ = wall_start;
+        }
+        let wall_seconds = wall.elapsed().as_secs_f64();
+        let mut s = std::mem::take(&mut *samples.lock().expect("samples"));
+        s.sort_by_key(|x| x.0);
+        let samples_ms: Vec<f64> = s.into_iter().map(|x| x.1).collect();
+        let (rows, bytes, errors, err) = std::mem::take(&mut *totals.lock().expect("totals"));
+        let latency = Summary::of(&samples_ms);
+        let measured_wall = if samples_ms.is_empty() { wall_seconds } else { wall_seconds.max(1e-9) };
+        let errors = if first_error.is_some() { cfg.iterations } else { errors };
+        let threshold_ms = threshold(cfg, q);
+        results.push(QueryResult {
+            name: q.name.clone(),
+            scenario: q.scenario.clone(),
+            description: q.description.clone(),
+            copy: q.copy,
+            threshold_ms,
+            count: samples_ms.len(),
+            errors,
+            first_error: first_error.or(err),
+            rows,
+            bytes,
+            throughput_qps: samples_ms.len() as f64 / measured_wall,
+            bytes_per_second: bytes as f64 / (samples_ms.iter().sum::<f64>() / 1000.0).max(1e-9),
+            latency_ms: latency,
+            wall_seconds,
+            samples_ms,
+            explain: explain(&control, q, &pools).await,
+            breached: false,
+        });
+    }
+    drop(conns);
+    // Closed backends flush their statistics; give the server a moment to publish them.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let _ = control.batch_execute("SELECT pg_stat_clear_snapshot()").await;
+    let after = cache_snapshot(&control).await;
+    let cache = match (before, after) {
+        (Some(b), Some(a)) => {
+            let hit = a[0] - b[0];
+            let read = a[1] - b[1];
+            CacheStats {
+                blks_hit: hit,
+                blks_read: read,
+                hit_ratio: (hit + read > 0).then(|| hit as f64 / (hit + read) as f64),
+                tup_returned: a[2] - b[2],
+                tup_fetched: a[3] - b[3],
+                temp_files: a[4] - b[4],
+                temp_bytes: a[5] - b[5],
+            }
+        }
+        _ => CacheStats::default(),
+    };
+    let statements = if has_statements { statements(&control, &cfg.queries).await } else { Vec::new() };
+    let mut breaches = Vec::new();
+    for r in &mut results {
+        if r.errors > 0 {
+            breaches.push(Breach { query: r.name.clone(), what: "errors".into(), value: r.errors as f64, limit: 0.0 });
+            r.breached = true;
+        }
+        if let Some(t) = r.threshold_ms {
+            if r.latency_ms.count > 0 && r.latency_ms.p95 > t {
+                breaches.push(Breach { query: r.name.clone(), what: "p95_ms".into(), value: r.latency_ms.p95, limit: t });
+                r.breached = true;
+            }
+        }
+    }
+    let regressions = cfg.baseline.as_ref().map(|b| compare(&results, b)).unwrap_or_default();
+    Ok(BenchReport {
+        schema_version: SCHEMA_VERSION,
+        finseed_version: env!("CARGO_PKG_VERSION").to_string(),
+        database: target.shown.clone(),
+        server_version,
+        settings: Settings { iterations: cfg.iterations, warmup: cfg.warmup, concurrency: cfg.concurrency },
+        params: pools,
+        queries: results,
+        cache,
+        statements,
+        breaches,
+        regressions,
+        baseline_file: None,
+    })
+}

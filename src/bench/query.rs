@@ -1,0 +1,177 @@
+//! Benchmark query files: SQL with a small comment header (see schemas/queries/README.md).
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// Queries shipped in the binary, so `finseed bench` works from any directory.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("large_list_offset_busy.sql", include_str!("../../schemas/queries/large_list_offset_busy.sql")),
+    ("large_list_keyset_busy.sql", include_str!("../../schemas/queries/large_list_keyset_busy.sql")),
+    ("large_list_typical.sql", include_str!("../../schemas/queries/large_list_typical.sql")),
+    ("spending_trends_daily.sql", include_str!("../../schemas/queries/spending_trends_daily.sql")),
+    ("category_breakdown.sql", include_str!("../../schemas/queries/category_breakdown.sql")),
+    ("budget_tracking.sql", include_str!("../../schemas/queries/budget_tracking.sql")),
+    ("complex_analytics_12m.sql", include_str!("../../schemas/queries/complex_analytics_12m.sql")),
+    ("export_12m.sql", include_str!("../../schemas/queries/export_12m.sql")),
+    ("month_over_month.sql", include_str!("../../schemas/queries/month_over_month.sql")),
+    ("year_over_year.sql", include_str!("../../schemas/queries/year_over_year.sql")),
+    ("dashboard_summary.sql", include_str!("../../schemas/queries/dashboard_summary.sql")),
+];
+
+/// Kinds of parameters, resolved from the seeded data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    BusyContext,
+    TypicalContext,
+    User,
+    AsOf,
+    /// Three values: a busy context and the (date, id) keyset cursor after its row 4,000.
+    BusyCursor,
+}
+
+impl Param {
+    fn parse(s: &str) -> Option<Param> {
+        Some(match s {
+            "busy_context" => Param::BusyContext,
+            "typical_context" => Param::TypicalContext,
+            "user" => Param::User,
+            "as_of" => Param::AsOf,
+            "busy_cursor" => Param::BusyCursor,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct QuerySpec {
+    pub name: String,
+    pub file: String,
+    pub scenario: String,
+    pub description: String,
+    pub params: Vec<Param>,
+    pub threshold_ms: Option<f64>,
+    /// `COPY (…) TO STDOUT (FORMAT csv, HEADER)`: measures an export's bytes per second.
+    pub copy: bool,
+    pub sql: String,
+}
+
+impl QuerySpec {
+    pub fn parse(file: &str, text: &str) -> Result<QuerySpec> {
+        let mut q = QuerySpec {
+            name: file.trim_end_matches(".sql").to_string(),
+            file: file.to_string(),
+            scenario: String::new(),
+            description: String::new(),
+            params: Vec::new(),
+            threshold_ms: None,
+            copy: false,
+            sql: String::new(),
+        };
+        let mut body = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let Some(rest) = line.trim().strip_prefix("--") else {
+                body.push(line);
+                continue;
+            };
+            let Some((key, value)) = rest.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            let bad = |field: &str, fix: &str| Error::Profile {
+                file: file.to_string(),
+                line: n + 1,
+                field: field.to_string(),
+                message: format!("`{value}` is not valid"),
+                fix: fix.to_string(),
+            };
+            match key.trim() {
+                "name" => q.name = value.to_string(),
+                "scenario" => q.scenario = value.to_string(),
+                "description" => q.description = value.to_string(),
+                "params" => {
+                    for p in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                        q.params.push(Param::parse(p).ok_or_else(|| {
+                            bad("params", "use busy_context, typical_context, user, as_of or busy_cursor")
+                        })?);
+                    }
+                }
+                "threshold_p95_ms" => {
+                    q.threshold_ms = Some(value.parse().map_err(|_| bad("threshold_p95_ms", "give milliseconds, e.g. 800"))?)
+                }
+                "mode" => match value {
+                    "copy" => q.copy = true,
+                    "query" => q.copy = false,
+                    _ => return Err(bad("mode", "use query or copy")),
+                },
+                _ => {}
+            }
+        }
+        q.sql = body.join("\n").trim().trim_end_matches(';').trim().to_string();
+        if q.sql.is_empty() {
+            return Err(Error::Usage(format!("{file}: no SQL after the header\n  fix: add the query")));
+        }
+        Ok(q)
+    }
+
+    /// Number of `$n` placeholders the parameters fill.
+    pub fn arity(&self) -> usize {
+        self.params.iter().map(|p| if *p == Param::BusyCursor { 3 } else { 1 }).sum()
+    }
+}
+
+/// Load `*.sql` from a directory, sorted by file name, or the built-in set.
+pub fn load(dir: Option<&Path>) -> Result<Vec<QuerySpec>> {
+    let mut out = Vec::new();
+    match dir {
+        None => {
+            for (file, text) in BUILTIN {
+                out.push(QuerySpec::parse(file, text)?);
+            }
+        }
+        Some(d) => {
+            let mut files: Vec<_> = std::fs::read_dir(d)
+                .map_err(|e| Error::io(d, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                .collect();
+            files.sort();
+            for f in files {
+                let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
+                out.push(QuerySpec::parse(&f.display().to_string(), &text)?);
+            }
+            if out.is_empty() {
+                return Err(Error::Usage(format!(
+                    "--queries: {} holds no .sql files\n  fix: point it at a directory like schemas/queries",
+                    d.display()
+                )));
+            }
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for q in &out {
+        if !names.insert(q.name.clone()) {
+            return Err(Error::Usage(format!("query name `{}` appears twice\n  fix: give each file a unique -- name:", q.name)));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_queries_parse_with_thresholds() {
+        let qs = load(None).unwrap();
+        assert_eq!(qs.len(), BUILTIN.len());
+        for q in &qs {
+            assert!(q.threshold_ms.is_some(), "{}", q.name);
+            assert!(!q.scenario.is_empty(), "{}", q.name);
+            for i in 1..=q.arity() {
+                assert!(q.sql.contains(&format!("${i}")), "{} lacks ${i}", q.name);
+            }
+            assert!(!q.sql.contains(&format!("${}", q.arity() + 1)), "{}", q.name);
+        }
+        assert!(qs.iter().any(|q| q.copy));
+    }
+}
