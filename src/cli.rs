@@ -139,6 +139,25 @@ pub enum Command {
         #[command(flatten)]
         bench: BenchArgs,
     },
+    /// Write the files the plan's k6 and Artillery scripts read (users.json/csv with
+    /// passwords, contexts.csv, merchants.json, descriptions.json, transaction-payloads.csv,
+    /// bulk import files), consistent with a database seeded from the same profile.
+    LoadtestData {
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// Output directory (new, empty, or an earlier loadtest-data output).
+        #[arg(long, short = 'o')]
+        out: PathBuf,
+        /// Users to write (each with a context they can post to).
+        #[arg(long, default_value_t = crate::loadtest::DEFAULT_MAX_USERS)]
+        users: usize,
+        /// Rows of transaction-payloads.csv.
+        #[arg(long, default_value_t = crate::loadtest::DEFAULT_PAYLOADS)]
+        payloads: usize,
+        /// Bulk import CSV files of varied sizes.
+        #[arg(long, default_value_t = crate::loadtest::DEFAULT_BULK_FILES)]
+        bulk_files: usize,
+    },
     /// Manage finseed's embedded local PostgreSQL (under .finseed/ in this directory).
     Pg {
         #[command(subcommand)]

@@ -295,7 +295,9 @@ fn read_thresholds(path: &Path) -> Result<std::collections::BTreeMap<String, f64
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let f: File = toml::from_str(&text).map_err(|e| Error::Profile {
         file: path.display().to_string(),
-        line: e.span().map_or(1, |s| text[..s.start].matches('\n').count() + 1),
+        line: e
+            .span()
+            .map_or(1, |s| text[..s.start].matches('\n').count() + 1),
         field: "thresholds".into(),
         message: e.message().to_string(),
         fix: "write a [thresholds] table of query or scenario names to milliseconds".into(),
@@ -304,7 +306,11 @@ fn read_thresholds(path: &Path) -> Result<std::collections::BTreeMap<String, f64
 }
 
 /// `finseed bench`; `profile_thresholds` come from a profile when run by `finseed run`.
-pub fn bench(db: DbArgs, a: BenchArgs, profile_thresholds: std::collections::BTreeMap<String, f64>) -> Result<()> {
+pub fn bench(
+    db: DbArgs,
+    a: BenchArgs,
+    profile_thresholds: std::collections::BTreeMap<String, f64>,
+) -> Result<()> {
     let mut queries = crate::bench::query::load(a.queries.as_deref())?;
     if let Some(only) = &a.only {
         let names: Vec<&str> = only.split(',').map(str::trim).collect();
@@ -312,7 +318,11 @@ pub fn bench(db: DbArgs, a: BenchArgs, profile_thresholds: std::collections::BTr
             if !queries.iter().any(|q| q.name == *n) {
                 return Err(Error::Usage(format!(
                     "--only: no query named `{n}`\n  fix: choose from {}",
-                    queries.iter().map(|q| q.name.as_str()).collect::<Vec<_>>().join(", ")
+                    queries
+                        .iter()
+                        .map(|q| q.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
@@ -349,7 +359,11 @@ pub fn bench(db: DbArgs, a: BenchArgs, profile_thresholds: std::collections::BTr
     if !a.quiet {
         eprintln!(
             "benchmarking {} queries on {}: {} iterations each after {} warm-up, concurrency {}",
-            cfg.queries.len(), cfg.target.shown, cfg.iterations, cfg.warmup, cfg.concurrency
+            cfg.queries.len(),
+            cfg.target.shown,
+            cfg.iterations,
+            cfg.warmup,
+            cfg.concurrency
         );
     }
     let mut report = crate::bench::run(&cfg)?;
@@ -369,14 +383,26 @@ pub fn bench(db: DbArgs, a: BenchArgs, profile_thresholds: std::collections::BTr
         }
         let regs = report.regressions.iter().filter(|r| r.significant).count();
         if regs > 0 {
-            why.push(format!("{regs} significant regression(s) against the baseline"));
+            why.push(format!(
+                "{regs} significant regression(s) against the baseline"
+            ));
         }
-        return Err(Error::Failed(format!("benchmark failed: {}", why.join(", "))));
+        return Err(Error::Failed(format!(
+            "benchmark failed: {}",
+            why.join(", ")
+        )));
     }
     Ok(())
 }
 
-pub fn run(profile: ProfileArgs, db: DbArgs, jobs: Option<usize>, fresh: bool, force: bool, b: BenchArgs) -> Result<()> {
+pub fn run(
+    profile: ProfileArgs,
+    db: DbArgs,
+    jobs: Option<usize>,
+    fresh: bool,
+    force: bool,
+    b: BenchArgs,
+) -> Result<()> {
     let p = profile.resolve()?;
     let thresholds = p.thresholds.clone();
     let seed_value = p.seed;
@@ -396,4 +422,44 @@ pub fn run(profile: ProfileArgs, db: DbArgs, jobs: Option<usize>, fresh: bool, f
     let mut b = b;
     b.bench_seed.get_or_insert(seed_value);
     bench(db, b, thresholds)
+}
+
+pub fn loadtest_data(
+    profile: ProfileArgs,
+    out: PathBuf,
+    users: usize,
+    payloads: usize,
+    bulk_files: usize,
+) -> Result<()> {
+    let cfg = crate::loadtest::LoadtestConfig {
+        profile: profile.resolve()?,
+        out,
+        max_users: users,
+        payloads,
+        bulk_files,
+    };
+    let s = crate::loadtest::write(&cfg)?;
+    let rows: u64 = s.files.iter().map(|f| f.rows).sum();
+    let bytes: u64 = s.files.iter().map(|f| f.bytes).sum();
+    for f in s.files.iter().filter(|f| !f.path.starts_with("bulk/bulk-")) {
+        println!(
+            "{:<28} {:>9} rows {:>10.1} KB",
+            f.path,
+            f.rows,
+            f.bytes as f64 / 1e3
+        );
+    }
+    let bulk = s
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("bulk/bulk-"))
+        .count();
+    println!(
+        "{bulk} bulk import files; {} files, {rows} rows, {:.1} MB in {}",
+        s.files.len(),
+        bytes as f64 / 1e6,
+        cfg.out.display()
+    );
+    println!("password for every user: {}", cfg.profile.password);
+    Ok(())
 }

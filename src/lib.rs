@@ -1,4 +1,5 @@
 //! finseed: deterministic synthetic data for the Financy platform.
+pub mod bench;
 pub mod civil;
 pub mod cli;
 pub mod commands;
@@ -7,18 +8,18 @@ pub mod encode;
 pub mod error;
 pub mod gen;
 pub mod generate;
+pub mod loadtest;
 pub mod model;
 pub mod pgctl;
 pub mod pipeline;
 pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod report;
 pub mod rng;
 pub mod schema;
 pub mod seed;
 pub mod sink;
+pub mod stats;
 pub mod verify;
 pub mod vocab;
-pub mod stats;
-pub mod bench;
-pub mod report;

@@ -543,7 +543,9 @@ fn write_payloads(out: &Path, w: &World, n: usize) -> Result<LoadtestFile> {
         let tx_id = spread_tx(w, SALT_PAYLOAD_PICK, i, n as u64);
         let (core, _) = cursor.tx(w, tx_id);
         let (sub, _, _) = sub_of(w, &core);
-        let mut r = w.keyed.stream(Domain::TxCore, SALT_PAYLOAD_TEXT ^ (tx_id << 3));
+        let mut r = w
+            .keyed
+            .stream(Domain::TxCore, SALT_PAYLOAD_TEXT ^ (tx_id << 3));
         csv.money(core.amount_cents.abs())
             .text(any_description(w, &core, &mut r))
             .text(sub.merchants[core.merchant])
@@ -593,7 +595,9 @@ fn write_bulk(out: &Path, w: &World, n: usize) -> Result<Vec<LoadtestFile>> {
                 let tx_id = (start - 1 + k) % t + 1;
                 let (core, _) = cursor.tx(w, tx_id);
                 let (sub, _, _) = sub_of(w, &core);
-                let mut r = w.keyed.stream(Domain::TxCore, SALT_BULK_TEXT ^ (tx_id << 3));
+                let mut r = w
+                    .keyed
+                    .stream(Domain::TxCore, SALT_BULK_TEXT ^ (tx_id << 3));
                 lines.push((
                     core.day,
                     tx_id,

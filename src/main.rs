@@ -83,6 +83,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             force,
             bench,
         } => finseed::commands::run(profile, db, jobs, fresh, force, bench)?,
+        Command::LoadtestData {
+            profile,
+            out,
+            users,
+            payloads,
+            bulk_files,
+        } => finseed::commands::loadtest_data(profile, out, users, payloads, bulk_files)?,
         Command::Pg { action } => finseed::commands::pg(action)?,
         Command::Profiles => finseed::commands::profiles()?,
         Command::Schema => finseed::commands::schema(),

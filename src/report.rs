@@ -29,7 +29,17 @@ pub fn text(r: &BenchReport) -> String {
     let _ = writeln!(
         s,
         "{:<24} {:>5} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  status",
-        "query", "n", "err", "rows", "min ms", "mean ms", "p50 ms", "p95 ms", "p99 ms", "max ms", "p95 max"
+        "query",
+        "n",
+        "err",
+        "rows",
+        "min ms",
+        "mean ms",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "p95 max"
     );
     for q in &r.queries {
         let l = &q.latency_ms;
@@ -50,7 +60,13 @@ pub fn text(r: &BenchReport) -> String {
             status(q)
         );
         if q.copy {
-            let _ = writeln!(s, "{:<24} exported {:.1} MB at {:.1} MB/s", "", q.bytes as f64 / 1e6 / q.count.max(1) as f64, q.bytes_per_second / 1e6);
+            let _ = writeln!(
+                s,
+                "{:<24} exported {:.1} MB at {:.1} MB/s",
+                "",
+                q.bytes as f64 / 1e6 / q.count.max(1) as f64,
+                q.bytes_per_second / 1e6
+            );
         }
     }
     if let Some(h) = r.cache.hit_ratio {
@@ -65,13 +81,21 @@ pub fn text(r: &BenchReport) -> String {
         );
     }
     for b in &r.breaches {
-        let _ = writeln!(s, "THRESHOLD BREACHED: {} {} = {:.1} (limit {:.1})", b.query, b.what, b.value, b.limit);
+        let _ = writeln!(
+            s,
+            "THRESHOLD BREACHED: {} {} = {:.1} (limit {:.1})",
+            b.query, b.what, b.value, b.limit
+        );
     }
     for g in &r.regressions {
         let _ = writeln!(
             s,
             "{}: {} {} {:+.1}% ({:.2} -> {:.2}), severity {}, Mann-Whitney p = {:.4}",
-            if g.significant { "REGRESSION" } else { "not significant" },
+            if g.significant {
+                "REGRESSION"
+            } else {
+                "not significant"
+            },
             g.query,
             g.kpi,
             g.change_percent,
@@ -94,25 +118,48 @@ pub fn markdown(r: &BenchReport) -> String {
         r.params.as_of, r.params.busy_contexts, r.params.busy_context_transactions, r.params.typical_contexts
     );
     let _ = writeln!(s, "| query | scenario | n | errors | rows | min | mean | p50 | p95 | p99 | max | p95 limit | status |");
-    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
     for q in &r.queries {
         let l = &q.latency_ms;
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            q.name, q.scenario, q.count, q.errors, q.rows / q.count.max(1) as u64,
-            ms(l.min), ms(l.mean), ms(l.p50), ms(l.p95), ms(l.p99), ms(l.max),
-            q.threshold_ms.map_or("-".into(), |t| format!("{t:.0}")), status(q)
+            q.name,
+            q.scenario,
+            q.count,
+            q.errors,
+            q.rows / q.count.max(1) as u64,
+            ms(l.min),
+            ms(l.mean),
+            ms(l.p50),
+            ms(l.p95),
+            ms(l.p99),
+            ms(l.max),
+            q.threshold_ms.map_or("-".into(), |t| format!("{t:.0}")),
+            status(q)
         );
     }
     let _ = writeln!(s, "\nLatencies in milliseconds.");
     if let Some(h) = r.cache.hit_ratio {
-        let _ = writeln!(s, "\nBuffer cache hit ratio over the run: {:.2}% ({} blocks hit, {} read).", h * 100.0, r.cache.blks_hit, r.cache.blks_read);
+        let _ = writeln!(
+            s,
+            "\nBuffer cache hit ratio over the run: {:.2}% ({} blocks hit, {} read).",
+            h * 100.0,
+            r.cache.blks_hit,
+            r.cache.blks_read
+        );
     }
     if !r.breaches.is_empty() {
         let _ = writeln!(s, "\n## Threshold breaches\n");
         for b in &r.breaches {
-            let _ = writeln!(s, "- **{}**: {} = {:.1}, limit {:.1}", b.query, b.what, b.value, b.limit);
+            let _ = writeln!(
+                s,
+                "- **{}**: {} = {:.1}, limit {:.1}",
+                b.query, b.what, b.value, b.limit
+            );
         }
     }
     if !r.regressions.is_empty() {
@@ -121,7 +168,13 @@ pub fn markdown(r: &BenchReport) -> String {
             let _ = writeln!(
                 s,
                 "| {} | {} | {:.2} | {:.2} | {:+.1}% | {} | {:.4} | {} |",
-                g.query, g.kpi, g.baseline, g.current, g.change_percent, g.severity, g.test.p_greater,
+                g.query,
+                g.kpi,
+                g.baseline,
+                g.current,
+                g.change_percent,
+                g.severity,
+                g.test.p_greater,
                 if g.significant { "regression" } else { "noise" }
             );
         }
@@ -129,20 +182,36 @@ pub fn markdown(r: &BenchReport) -> String {
     if !r.statements.is_empty() {
         let _ = writeln!(s, "\n## pg_stat_statements\n\n| query | calls | mean ms | shared hit | shared read | temp written |\n|---|---:|---:|---:|---:|---:|");
         for st in &r.statements {
-            let _ = writeln!(s, "| {} | {} | {:.2} | {} | {} | {} |", st.query, st.calls, st.mean_exec_ms, st.shared_blks_hit, st.shared_blks_read, st.temp_blks_written);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.2} | {} | {} | {} |",
+                st.query,
+                st.calls,
+                st.mean_exec_ms,
+                st.shared_blks_hit,
+                st.shared_blks_read,
+                st.temp_blks_written
+            );
         }
     }
     let _ = writeln!(s, "\n## Plans\n");
     for q in &r.queries {
         if let Some(e) = &q.explain {
-            let _ = writeln!(s, "<details><summary>{}</summary>\n\n```\n{}\n```\n</details>\n", q.name, e);
+            let _ = writeln!(
+                s,
+                "<details><summary>{}</summary>\n\n```\n{}\n```\n</details>\n",
+                q.name, e
+            );
         }
     }
     s
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A histogram of one query's latencies with p50, p95 and the threshold marked.
@@ -169,10 +238,20 @@ fn svg(q: &QueryResult) -> String {
     let maxc = *counts.iter().max().unwrap_or(&1) as f64;
     let bw = (w - 2.0 * pad) / bins as f64;
     let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">");
-    let _ = write!(s, "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fafafa\"/>");
+    let _ = write!(
+        s,
+        "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fafafa\"/>"
+    );
     for (i, &c) in counts.iter().enumerate() {
         let bh = (h - 2.0 * pad) * c as f64 / maxc;
-        let _ = write!(s, "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#3B8EA5\"/>", pad + i as f64 * bw, h - pad - bh, bw - 1.0, bh);
+        let _ = write!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#3B8EA5\"/>",
+            pad + i as f64 * bw,
+            h - pad - bh,
+            bw - 1.0,
+            bh
+        );
     }
     let x_of = |ms: f64| pad + (ms - lo) / span * (w - 2.0 * pad);
     let mut mark = |ms: f64, color: &str, label: &str| {
@@ -181,8 +260,16 @@ fn svg(q: &QueryResult) -> String {
             let _ = write!(s, "<line x1=\"{x:.1}\" y1=\"{}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"{color}\" stroke-width=\"2\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"11\" fill=\"{color}\">{label}</text>", pad - 10.0, h - pad, x + 3.0, pad - 12.0);
         }
     };
-    mark(q.latency_ms.p50, "#2E933C", &format!("p50 {}", ms(q.latency_ms.p50)));
-    mark(q.latency_ms.p95, "#F2A541", &format!("p95 {}", ms(q.latency_ms.p95)));
+    mark(
+        q.latency_ms.p50,
+        "#2E933C",
+        &format!("p50 {}", ms(q.latency_ms.p50)),
+    );
+    mark(
+        q.latency_ms.p95,
+        "#F2A541",
+        &format!("p95 {}", ms(q.latency_ms.p95)),
+    );
     if let Some(t) = q.threshold_ms {
         mark(t, "#C1292E", &format!("limit {t:.0}"));
     }
@@ -200,12 +287,36 @@ pub fn html(r: &BenchReport) -> String {
     }
     s.push_str("</table>");
     for g in &r.regressions {
-        let _ = write!(s, "<p class=\"{}\">{}: {} {} {:+.1}% (p = {:.4}, severity {})</p>", if g.significant { "BREACH" } else { "" }, if g.significant { "Regression" } else { "Not significant" }, esc(&g.query), g.kpi, g.change_percent, g.test.p_greater, g.severity);
+        let _ = write!(
+            s,
+            "<p class=\"{}\">{}: {} {} {:+.1}% (p = {:.4}, severity {})</p>",
+            if g.significant { "BREACH" } else { "" },
+            if g.significant {
+                "Regression"
+            } else {
+                "Not significant"
+            },
+            esc(&g.query),
+            g.kpi,
+            g.change_percent,
+            g.test.p_greater,
+            g.severity
+        );
     }
     for q in &r.queries {
-        let _ = write!(s, "<h2 id=\"{0}\">{0}</h2><p>{1}</p>{2}", esc(&q.name), esc(&q.description), svg(q));
+        let _ = write!(
+            s,
+            "<h2 id=\"{0}\">{0}</h2><p>{1}</p>{2}",
+            esc(&q.name),
+            esc(&q.description),
+            svg(q)
+        );
         if let Some(e) = &q.explain {
-            let _ = write!(s, "<details><summary>EXPLAIN (ANALYZE, BUFFERS)</summary><pre>{}</pre></details>", esc(e));
+            let _ = write!(
+                s,
+                "<details><summary>EXPLAIN (ANALYZE, BUFFERS)</summary><pre>{}</pre></details>",
+                esc(e)
+            );
         }
     }
     s.push_str("</body></html>\n");

@@ -34,10 +34,23 @@ impl Summary {
         v.sort_by(|a, b| a.total_cmp(b));
         let n = v.len();
         if n == 0 {
-            return Summary { count: 0, min: f64::NAN, mean: f64::NAN, stddev: f64::NAN, p50: f64::NAN, p95: f64::NAN, p99: f64::NAN, max: f64::NAN };
+            return Summary {
+                count: 0,
+                min: f64::NAN,
+                mean: f64::NAN,
+                stddev: f64::NAN,
+                p50: f64::NAN,
+                p95: f64::NAN,
+                p99: f64::NAN,
+                max: f64::NAN,
+            };
         }
         let mean = v.iter().sum::<f64>() / n as f64;
-        let var = if n > 1 { v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64 } else { 0.0 };
+        let var = if n > 1 {
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
         Summary {
             count: n,
             min: v[0],
@@ -67,9 +80,18 @@ pub struct MannWhitney {
 pub fn mann_whitney(current: &[f64], baseline: &[f64]) -> MannWhitney {
     let (n1, n2) = (current.len() as f64, baseline.len() as f64);
     if current.is_empty() || baseline.is_empty() {
-        return MannWhitney { u: f64::NAN, z: 0.0, p_greater: 1.0, prob_superiority: 0.5 };
+        return MannWhitney {
+            u: f64::NAN,
+            z: 0.0,
+            p_greater: 1.0,
+            prob_superiority: 0.5,
+        };
     }
-    let mut pooled: Vec<(f64, bool)> = current.iter().map(|&x| (x, true)).chain(baseline.iter().map(|&x| (x, false))).collect();
+    let mut pooled: Vec<(f64, bool)> = current
+        .iter()
+        .map(|&x| (x, true))
+        .chain(baseline.iter().map(|&x| (x, false)))
+        .collect();
     pooled.sort_by(|a, b| a.0.total_cmp(&b.0));
     let n = pooled.len();
     let mut rank_sum_current = 0.0;
@@ -94,8 +116,17 @@ pub fn mann_whitney(current: &[f64], baseline: &[f64]) -> MannWhitney {
     let mean_u = n1 * n2 / 2.0;
     let nn = n1 + n2;
     let var_u = n1 * n2 / 12.0 * ((nn + 1.0) - tie_term / (nn * (nn - 1.0)));
-    let z = if var_u > 0.0 { (u - mean_u - 0.5) / var_u.sqrt() } else { 0.0 };
-    MannWhitney { u, z, p_greater: 1.0 - normal_cdf(z), prob_superiority: u / (n1 * n2) }
+    let z = if var_u > 0.0 {
+        (u - mean_u - 0.5) / var_u.sqrt()
+    } else {
+        0.0
+    };
+    MannWhitney {
+        u,
+        z,
+        p_greater: 1.0 - normal_cdf(z),
+        prob_superiority: u / (n1 * n2),
+    }
 }
 
 /// Standard normal CDF (Abramowitz–Stegun 7.1.26 erf, |error| < 1.5e-7).
@@ -103,7 +134,8 @@ pub fn normal_cdf(z: f64) -> f64 {
     let x = z / std::f64::consts::SQRT_2;
     let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
     let y = 1.0
-        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592)
+        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
+            + 0.254_829_592)
             * t
             * (-x * x).exp();
     let erf = if x >= 0.0 { y } else { -y };

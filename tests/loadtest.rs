@@ -104,7 +104,10 @@ fn files_agree_with_the_generated_dataset() {
         let r = r.unwrap();
         gen_users.insert(
             r[gu["id"]].to_string(),
-            (r[gu["email"]].to_string(), r[gu["password_hash"]].to_string()),
+            (
+                r[gu["email"]].to_string(),
+                r[gu["password_hash"]].to_string(),
+            ),
         );
     }
     let mut roles: HashMap<(String, String), String> = HashMap::new();
@@ -136,7 +139,11 @@ fn files_agree_with_the_generated_dataset() {
         assert_eq!(&u[1], email.as_str(), "user {}", &u[0]);
         assert_eq!(&u[2], profile.password.as_str());
         if hashes_checked.insert(hash.clone()) {
-            assert!(bcrypt::verify(&u[2], hash).unwrap(), "password for {}", &u[0]);
+            assert!(
+                bcrypt::verify(&u[2], hash).unwrap(),
+                "password for {}",
+                &u[0]
+            );
         }
         let role = roles
             .get(&(u[3].to_string(), u[0].to_string()))
@@ -259,7 +266,10 @@ fn files_agree_with_the_generated_dataset() {
         );
         hints.insert(p[3].to_string());
     }
-    assert!(hints.len() > 10, "payloads cover many categories: {hints:?}");
+    assert!(
+        hints.len() > 10,
+        "payloads cover many categories: {hints:?}"
+    );
 
     // bulk files
     let index = records(&d.join("bulk/index.csv"), &["file", "rows", "bytes"]);
@@ -276,7 +286,13 @@ fn files_agree_with_the_generated_dataset() {
         );
         let rows = records(
             &path,
-            &["date", "description", "amount", "merchant_name", "category_hint"],
+            &[
+                "date",
+                "description",
+                "amount",
+                "merchant_name",
+                "category_hint",
+            ],
         );
         assert_eq!(rows.len() as u64, e[1].parse::<u64>().unwrap());
         assert!((10..=5000).contains(&rows.len()), "{}", &e[0]);
@@ -401,7 +417,13 @@ fn rerun_into_own_directory_replaces_and_prunes() {
     assert_eq!(
         bulk,
         BTreeSet::from(
-            ["bulk-0001.csv", "bulk-0002.csv", "bulk-0003.csv", "index.csv"].map(String::from)
+            [
+                "bulk-0001.csv",
+                "bulk-0002.csv",
+                "bulk-0003.csv",
+                "index.csv"
+            ]
+            .map(String::from)
         )
     );
     assert_eq!(s.files.len(), 6 + 1 + 3);

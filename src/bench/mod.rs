@@ -150,10 +150,15 @@ impl BenchReport {
 struct RawLen(usize);
 
 impl<'a> FromSql<'a> for RawLen {
-    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql(
+        _: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(RawLen(raw.len()))
     }
-    fn from_sql_null(_: &Type) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql_null(
+        _: &Type,
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(RawLen(0))
     }
     fn accepts(_: &Type) -> bool {
@@ -193,8 +198,12 @@ fn values(q: &QuerySpec, pools: &ParamPools, i: usize) -> Vec<Value> {
     let mut out = Vec::new();
     for p in &q.params {
         match p {
-            Param::BusyContext => out.push(Value::Int(pools.busy_contexts[i % pools.busy_contexts.len()])),
-            Param::TypicalContext => out.push(Value::Int(pools.typical_contexts[i % pools.typical_contexts.len()])),
+            Param::BusyContext => out.push(Value::Int(
+                pools.busy_contexts[i % pools.busy_contexts.len()],
+            )),
+            Param::TypicalContext => out.push(Value::Int(
+                pools.typical_contexts[i % pools.typical_contexts.len()],
+            )),
             Param::User => out.push(Value::Int(pools.users[i % pools.users.len()])),
             Param::AsOf => out.push(Value::Text(pools.as_of.clone())),
             Param::BusyCursor => {
@@ -224,9 +233,17 @@ async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamP
         .await
         .map_err(e("cannot read transactions (is the database seeded?)"))?
         .get(0);
-    let as_of = as_of.ok_or_else(|| Error::Failed(format!("{}: transactions is empty; seed it first", target.shown)))?;
+    let as_of = as_of.ok_or_else(|| {
+        Error::Failed(format!(
+            "{}: transactions is empty; seed it first",
+            target.shown
+        ))
+    })?;
     let activity: Vec<(i64, i64)> = c
-        .query("SELECT context_id, count(*) FROM transactions GROUP BY 1 ORDER BY 2 DESC, 1", &[])
+        .query(
+            "SELECT context_id, count(*) FROM transactions GROUP BY 1 ORDER BY 2 DESC, 1",
+            &[],
+        )
         .await
         .map_err(e("cannot rank contexts by activity"))?
         .iter()
@@ -234,7 +251,8 @@ async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamP
         .collect();
     let busy: Vec<(i64, i64)> = activity.iter().take(5).copied().collect();
     let mid = activity.len() / 2;
-    let typical: Vec<(i64, i64)> = activity[mid.saturating_sub(2)..(mid + 3).min(activity.len())].to_vec();
+    let typical: Vec<(i64, i64)> =
+        activity[mid.saturating_sub(2)..(mid + 3).min(activity.len())].to_vec();
     let mut cursors = Vec::new();
     for &(ctx, n) in &busy {
         let offset = if n > 4000 { 3999 } else { n / 2 };
@@ -258,7 +276,10 @@ async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamP
         .map(|r| r.get(0))
         .collect();
     if busy.is_empty() || users.is_empty() {
-        return Err(Error::Failed(format!("{}: not enough data to benchmark; seed it first", target.shown)));
+        return Err(Error::Failed(format!(
+            "{}: not enough data to benchmark; seed it first",
+            target.shown
+        )));
     }
     Ok(ParamPools {
         as_of,
@@ -272,9 +293,17 @@ async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamP
 }
 
 /// One execution: (rows, bytes).
-async fn execute(c: &Client, q: &QuerySpec, stmt: Option<&tokio_postgres::Statement>, vals: &[Value]) -> std::result::Result<(u64, u64), tokio_postgres::Error> {
+async fn execute(
+    c: &Client,
+    q: &QuerySpec,
+    stmt: Option<&tokio_postgres::Statement>,
+    vals: &[Value],
+) -> std::result::Result<(u64, u64), tokio_postgres::Error> {
     if q.copy {
-        let sql = format!("COPY ({}) TO STDOUT (FORMAT csv, HEADER)", inline(&q.sql, vals));
+        let sql = format!(
+            "COPY ({}) TO STDOUT (FORMAT csv, HEADER)",
+            inline(&q.sql, vals)
+        );
         let stream = c.copy_out(sql.as_str()).await?;
         pin_mut!(stream);
         let (mut bytes, mut lines) = (0u64, 0u64);
@@ -299,7 +328,11 @@ async fn execute(c: &Client, q: &QuerySpec, stmt: Option<&tokio_postgres::Statem
     Ok((n, bytes))
 }
 
-async fn prepare(c: &Client, q: &QuerySpec, pools: &ParamPools) -> std::result::Result<Option<tokio_postgres::Statement>, tokio_postgres::Error> {
+async fn prepare(
+    c: &Client,
+    q: &QuerySpec,
+    pools: &ParamPools,
+) -> std::result::Result<Option<tokio_postgres::Statement>, tokio_postgres::Error> {
     if q.copy {
         return Ok(None);
     }
@@ -311,7 +344,12 @@ async fn explain(c: &Client, q: &QuerySpec, pools: &ParamPools) -> Option<String
     let vals = values(q, pools, 0);
     let sql = format!("EXPLAIN (ANALYZE, BUFFERS) {}", inline(&q.sql, &vals));
     let rows = c.query(sql.as_str(), &[]).await.ok()?;
-    Some(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n"))
+    Some(
+        rows.iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 async fn cache_snapshot(c: &Client) -> Option<[i64; 6]> {
@@ -327,8 +365,12 @@ async fn cache_snapshot(c: &Client) -> Option<[i64; 6]> {
 
 /// pg_stat_statements, when the server preloads it: reset before the run.
 async fn statements_available(c: &Client) -> bool {
-    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await.is_ok()
-        && c.batch_execute("SELECT pg_stat_statements_reset()").await.is_ok()
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await
+        .is_ok()
+        && c.batch_execute("SELECT pg_stat_statements_reset()")
+            .await
+            .is_ok()
 }
 
 async fn statements(c: &Client, queries: &[QuerySpec]) -> Vec<StatementStats> {
@@ -346,7 +388,11 @@ async fn statements(c: &Client, queries: &[QuerySpec]) -> Vec<StatementStats> {
     rows.iter()
         .filter_map(|r| {
             let text: String = r.get(0);
-            let name = queries.iter().find(|q| text.trim() == q.sql.trim() || text.contains(q.sql.lines().next().unwrap_or("\u{0}")) && text.starts_with("COPY"))?;
+            let name = queries.iter().find(|q| {
+                text.trim() == q.sql.trim()
+                    || text.contains(q.sql.lines().next().unwrap_or("\u{0}"))
+                        && text.starts_with("COPY")
+            })?;
             Some(StatementStats {
                 query: name.name.clone(),
                 calls: r.get(1),
@@ -391,7 +437,9 @@ pub fn compare(current: &[QueryResult], baseline: &BenchReport) -> Vec<Regressio
     const ALPHA: f64 = 0.01;
     let mut out = Vec::new();
     for q in current {
-        let Some(b) = baseline.queries.iter().find(|b| b.name == q.name) else { continue };
+        let Some(b) = baseline.queries.iter().find(|b| b.name == q.name) else {
+            continue;
+        };
         if b.latency_ms.count == 0 || q.latency_ms.count == 0 {
             continue;
         }
@@ -456,7 +504,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     let before = cache_snapshot(&control).await;
     let mut results = Vec::new();
     for q in &cfg.queries {
-        if q.params.iter().any(|p| *p == Param::BusyCursor) && pools.busy_cursors.is_empty() {
+        if q.params.contains(&Param::BusyCursor) && pools.busy_cursors.is_empty() {
             continue;
         }
         let mut stmts = Vec::new();
@@ -465,23 +513,36 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
             match prepare(c, q, &pools).await {
                 Ok(s) => stmts.push(s),
                 Err(e) => {
-                    first_error = Some(crate::db::redact(&target.error(&format!("cannot prepare {}", q.name), &e).to_string()));
+                    first_error = Some(crate::db::redact(
+                        &target
+                            .error(&format!("cannot prepare {}", q.name), &e)
+                            .to_string(),
+                    ));
                     break;
                 }
             }
         }
         let samples = Arc::new(Mutex::new(Vec::with_capacity(cfg.iterations)));
         let totals = Arc::new(Mutex::new((0u64, 0u64, 0usize, None::<String>)));
-        let wall = Instant::now();
+        let mut wall = Instant::now();
         if first_error.is_none() {
+            // Warm every connection (plans, caches), then start the clock.
             for i in 0..cfg.warmup {
-                let _ = execute(&conns[0], q, stmts[0].as_ref(), &values(q, &pools, i)).await;
+                let k = i % conns.len();
+                let _ = execute(&conns[k], q, stmts[k].as_ref(), &values(q, &pools, i)).await;
             }
+            wall = Instant::now();
             let next = Arc::new(AtomicUsize::new(0));
-            let wall_start = Instant::now();
             let mut tasks = Vec::new();
             for (c, s) in conns.iter().zip(stmts) {
-                let (c, q, pools, next, samples, totals) = (c.clone(), q.clone(), pools.clone(), next.clone(), samples.clone(), totals.clone());
+                let (c, q, pools, next, samples, totals) = (
+                    c.clone(),
+                    q.clone(),
+                    pools.clone(),
+                    next.clone(),
+                    samples.clone(),
+                    totals.clone(),
+                );
                 let n = cfg.iterations;
                 let warm = cfg.warmup;
                 tasks.push(tokio::spawn(async move {
@@ -503,7 +564,8 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
                             }
                             Err(e) => {
                                 tot.2 += 1;
-                                tot.3.get_or_insert_with(|| crate::db::redact(&e.to_string()));
+                                tot.3
+                                    .get_or_insert_with(|| crate::db::redact(&e.to_string()));
                             }
                         }
                     }
@@ -512,7 +574,6 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
             for t in tasks {
                 let _ = t.await;
             }
-            let _ = wall_start;
         }
         let wall_seconds = wall.elapsed().as_secs_f64();
         let mut s = std::mem::take(&mut *samples.lock().expect("samples"));
@@ -520,8 +581,16 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         let samples_ms: Vec<f64> = s.into_iter().map(|x| x.1).collect();
         let (rows, bytes, errors, err) = std::mem::take(&mut *totals.lock().expect("totals"));
         let latency = Summary::of(&samples_ms);
-        let measured_wall = if samples_ms.is_empty() { wall_seconds } else { wall_seconds.max(1e-9) };
-        let errors = if first_error.is_some() { cfg.iterations } else { errors };
+        let measured_wall = if samples_ms.is_empty() {
+            wall_seconds
+        } else {
+            wall_seconds.max(1e-9)
+        };
+        let errors = if first_error.is_some() {
+            cfg.iterations
+        } else {
+            errors
+        };
         let threshold_ms = threshold(cfg, q);
         results.push(QueryResult {
             name: q.name.clone(),
@@ -546,7 +615,9 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     drop(conns);
     // Closed backends flush their statistics; give the server a moment to publish them.
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    let _ = control.batch_execute("SELECT pg_stat_clear_snapshot()").await;
+    let _ = control
+        .batch_execute("SELECT pg_stat_clear_snapshot()")
+        .await;
     let after = cache_snapshot(&control).await;
     let cache = match (before, after) {
         (Some(b), Some(a)) => {
@@ -564,27 +635,49 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         }
         _ => CacheStats::default(),
     };
-    let statements = if has_statements { statements(&control, &cfg.queries).await } else { Vec::new() };
+    let statements = if has_statements {
+        statements(&control, &cfg.queries).await
+    } else {
+        Vec::new()
+    };
     let mut breaches = Vec::new();
     for r in &mut results {
         if r.errors > 0 {
-            breaches.push(Breach { query: r.name.clone(), what: "errors".into(), value: r.errors as f64, limit: 0.0 });
+            breaches.push(Breach {
+                query: r.name.clone(),
+                what: "errors".into(),
+                value: r.errors as f64,
+                limit: 0.0,
+            });
             r.breached = true;
         }
         if let Some(t) = r.threshold_ms {
             if r.latency_ms.count > 0 && r.latency_ms.p95 > t {
-                breaches.push(Breach { query: r.name.clone(), what: "p95_ms".into(), value: r.latency_ms.p95, limit: t });
+                breaches.push(Breach {
+                    query: r.name.clone(),
+                    what: "p95_ms".into(),
+                    value: r.latency_ms.p95,
+                    limit: t,
+                });
                 r.breached = true;
             }
         }
     }
-    let regressions = cfg.baseline.as_ref().map(|b| compare(&results, b)).unwrap_or_default();
+    let regressions = cfg
+        .baseline
+        .as_ref()
+        .map(|b| compare(&results, b))
+        .unwrap_or_default();
     Ok(BenchReport {
         schema_version: SCHEMA_VERSION,
         finseed_version: env!("CARGO_PKG_VERSION").to_string(),
         database: target.shown.clone(),
         server_version,
-        settings: Settings { iterations: cfg.iterations, warmup: cfg.warmup, concurrency: cfg.concurrency },
+        settings: Settings {
+            iterations: cfg.iterations,
+            warmup: cfg.warmup,
+            concurrency: cfg.concurrency,
+        },
         params: pools,
         queries: results,
         cache,

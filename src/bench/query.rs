@@ -5,17 +5,50 @@ use std::path::Path;
 
 /// Queries shipped in the binary, so `finseed bench` works from any directory.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("large_list_offset_busy.sql", include_str!("../../schemas/queries/large_list_offset_busy.sql")),
-    ("large_list_keyset_busy.sql", include_str!("../../schemas/queries/large_list_keyset_busy.sql")),
-    ("large_list_typical.sql", include_str!("../../schemas/queries/large_list_typical.sql")),
-    ("spending_trends_daily.sql", include_str!("../../schemas/queries/spending_trends_daily.sql")),
-    ("category_breakdown.sql", include_str!("../../schemas/queries/category_breakdown.sql")),
-    ("budget_tracking.sql", include_str!("../../schemas/queries/budget_tracking.sql")),
-    ("complex_analytics_12m.sql", include_str!("../../schemas/queries/complex_analytics_12m.sql")),
-    ("export_12m.sql", include_str!("../../schemas/queries/export_12m.sql")),
-    ("month_over_month.sql", include_str!("../../schemas/queries/month_over_month.sql")),
-    ("year_over_year.sql", include_str!("../../schemas/queries/year_over_year.sql")),
-    ("dashboard_summary.sql", include_str!("../../schemas/queries/dashboard_summary.sql")),
+    (
+        "large_list_offset_busy.sql",
+        include_str!("../../schemas/queries/large_list_offset_busy.sql"),
+    ),
+    (
+        "large_list_keyset_busy.sql",
+        include_str!("../../schemas/queries/large_list_keyset_busy.sql"),
+    ),
+    (
+        "large_list_typical.sql",
+        include_str!("../../schemas/queries/large_list_typical.sql"),
+    ),
+    (
+        "spending_trends_daily.sql",
+        include_str!("../../schemas/queries/spending_trends_daily.sql"),
+    ),
+    (
+        "category_breakdown.sql",
+        include_str!("../../schemas/queries/category_breakdown.sql"),
+    ),
+    (
+        "budget_tracking.sql",
+        include_str!("../../schemas/queries/budget_tracking.sql"),
+    ),
+    (
+        "complex_analytics_12m.sql",
+        include_str!("../../schemas/queries/complex_analytics_12m.sql"),
+    ),
+    (
+        "export_12m.sql",
+        include_str!("../../schemas/queries/export_12m.sql"),
+    ),
+    (
+        "month_over_month.sql",
+        include_str!("../../schemas/queries/month_over_month.sql"),
+    ),
+    (
+        "year_over_year.sql",
+        include_str!("../../schemas/queries/year_over_year.sql"),
+    ),
+    (
+        "dashboard_summary.sql",
+        include_str!("../../schemas/queries/dashboard_summary.sql"),
+    ),
 ];
 
 /// Kinds of parameters, resolved from the seeded data.
@@ -91,12 +124,19 @@ impl QuerySpec {
                 "params" => {
                     for p in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                         q.params.push(Param::parse(p).ok_or_else(|| {
-                            bad("params", "use busy_context, typical_context, user, as_of or busy_cursor")
+                            bad(
+                                "params",
+                                "use busy_context, typical_context, user, as_of or busy_cursor",
+                            )
                         })?);
                     }
                 }
                 "threshold_p95_ms" => {
-                    q.threshold_ms = Some(value.parse().map_err(|_| bad("threshold_p95_ms", "give milliseconds, e.g. 800"))?)
+                    q.threshold_ms = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad("threshold_p95_ms", "give milliseconds, e.g. 800"))?,
+                    )
                 }
                 "mode" => match value {
                     "copy" => q.copy = true,
@@ -106,16 +146,26 @@ impl QuerySpec {
                 _ => {}
             }
         }
-        q.sql = body.join("\n").trim().trim_end_matches(';').trim().to_string();
+        q.sql = body
+            .join("\n")
+            .trim()
+            .trim_end_matches(';')
+            .trim()
+            .to_string();
         if q.sql.is_empty() {
-            return Err(Error::Usage(format!("{file}: no SQL after the header\n  fix: add the query")));
+            return Err(Error::Usage(format!(
+                "{file}: no SQL after the header\n  fix: add the query"
+            )));
         }
         Ok(q)
     }
 
     /// Number of `$n` placeholders the parameters fill.
     pub fn arity(&self) -> usize {
-        self.params.iter().map(|p| if *p == Param::BusyCursor { 3 } else { 1 }).sum()
+        self.params
+            .iter()
+            .map(|p| if *p == Param::BusyCursor { 3 } else { 1 })
+            .sum()
     }
 }
 
@@ -150,7 +200,10 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<QuerySpec>> {
     let mut names = std::collections::BTreeSet::new();
     for q in &out {
         if !names.insert(q.name.clone()) {
-            return Err(Error::Usage(format!("query name `{}` appears twice\n  fix: give each file a unique -- name:", q.name)));
+            return Err(Error::Usage(format!(
+                "query name `{}` appears twice\n  fix: give each file a unique -- name:",
+                q.name
+            )));
         }
     }
     Ok(out)
@@ -170,7 +223,11 @@ mod tests {
             for i in 1..=q.arity() {
                 assert!(q.sql.contains(&format!("${i}")), "{} lacks ${i}", q.name);
             }
-            assert!(!q.sql.contains(&format!("${}", q.arity() + 1)), "{}", q.name);
+            assert!(
+                !q.sql.contains(&format!("${}", q.arity() + 1)),
+                "{}",
+                q.name
+            );
         }
         assert!(qs.iter().any(|q| q.copy));
     }

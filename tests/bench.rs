@@ -1,0 +1,214 @@
+//! `finseed bench` on a small seeded database: the report's fields, a forced threshold breach,
+//! and a baseline comparison that flags a real slowdown but not a rerun.
+
+mod common;
+
+use common::{fresh_database, psql};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+/// The tests time queries: run them one at a time so they do not disturb each other.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn finseed(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_finseed"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("CI", "1")
+        .output()
+        .expect("run finseed")
+}
+
+fn seeded(name: &str) -> String {
+    let url = fresh_database(name);
+    let out = finseed(&["seed", "-q", "-p", "ci", "--database-url", &url]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    url
+}
+
+fn report(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn report_has_every_field_in_every_format() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let url = seeded("bench_fields");
+    let dir = tempfile::tempdir().unwrap();
+    let (json, md, html) = (
+        dir.path().join("r.json"),
+        dir.path().join("r.md"),
+        dir.path().join("r.html"),
+    );
+    let out = finseed(&[
+        "bench",
+        "-q",
+        "--database-url",
+        &url,
+        "--iterations",
+        "12",
+        "--warmup",
+        "2",
+        "--concurrency",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&json);
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["settings"]["concurrency"], 2);
+    let queries = r["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 11);
+    for q in queries {
+        let name = q["name"].as_str().unwrap();
+        assert_eq!(q["count"], 12, "{name}");
+        assert_eq!(q["errors"], 0, "{name}: {}", q["first_error"]);
+        assert_eq!(q["samples_ms"].as_array().unwrap().len(), 12);
+        let l = &q["latency_ms"];
+        let get = |k: &str| l[k].as_f64().unwrap();
+        assert!(get("min") > 0.0 && get("min") <= get("p50") && get("p50") <= get("p95"));
+        assert!(
+            get("p95") <= get("p99") && get("p99") <= get("max"),
+            "{name}: {l}"
+        );
+        assert!(q["threshold_ms"].as_f64().unwrap() > 0.0);
+        assert!(q["throughput_qps"].as_f64().unwrap() > 0.0);
+        assert!(
+            q["explain"].as_str().unwrap().contains("actual time"),
+            "{name}"
+        );
+        assert!(stdout.contains(name));
+    }
+    // The ci profile's busiest contexts hold fewer than 5,000 rows, so page 5 by OFFSET is
+    // empty there; the keyset cursor sits at half the context instead.
+    let list = queries
+        .iter()
+        .find(|q| q["name"] == "large_list_keyset_busy")
+        .unwrap();
+    assert!(list["rows"].as_u64().unwrap() > 0 && list["bytes"].as_u64().unwrap() > 0);
+    let export = queries.iter().find(|q| q["name"] == "export_12m").unwrap();
+    assert_eq!(export["copy"], true);
+    assert!(export["bytes_per_second"].as_f64().unwrap() > 0.0);
+    assert!(r["cache"]["hit_ratio"].as_f64().unwrap() > 0.5);
+    assert!(r["params"]["busy_contexts"].as_array().unwrap().len() == 5);
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains("| large_list_offset_busy |") && md.contains("EXPLAIN")
+            || md.contains("<details>")
+    );
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("<svg") && html.contains("large_list_keyset_busy"));
+}
+
+#[test]
+fn a_breached_threshold_exits_1_and_says_which() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let url = seeded("bench_breach");
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.toml");
+    std::fs::write(&t, "[thresholds]\nlarge_list_typical = 0.001\n").unwrap();
+    let json = dir.path().join("r.json");
+    let out = finseed(&[
+        "bench",
+        "-q",
+        "--database-url",
+        &url,
+        "--iterations",
+        "5",
+        "--only",
+        "large_list_typical,dashboard_summary",
+        "--thresholds",
+        t.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("THRESHOLD BREACHED: large_list_typical p95_ms"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("THRESHOLD BREACHED: dashboard_summary"),
+        "{stdout}"
+    );
+    let r = report(&json);
+    assert_eq!(r["breaches"].as_array().unwrap().len(), 1);
+    assert_eq!(r["breaches"][0]["query"], "large_list_typical");
+}
+
+#[test]
+fn baseline_flags_a_dropped_index_but_not_a_rerun() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let url = seeded("bench_baseline");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let run = |json: &str, baseline: Option<&str>| {
+        let mut args = vec![
+            "bench".to_string(),
+            "-q".into(),
+            "--database-url".into(),
+            url.clone(),
+            "--iterations".into(),
+            "40".into(),
+            "--warmup".into(),
+            "10".into(),
+            "--only".into(),
+            "large_list_typical,large_list_offset_busy".into(),
+            "--json".into(),
+            json.to_string(),
+        ];
+        if let Some(b) = baseline {
+            args.extend(["--baseline".to_string(), b.to_string()]);
+        }
+        finseed(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let base = path("base.json");
+    assert!(run(&base, None).status.success());
+    let again = run(&path("again.json"), Some(&base));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(again.status.success(), "a rerun was flagged: {text}");
+    assert!(report(Path::new(&path("again.json")))["regressions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["significant"] == false));
+
+    psql(&url, "DROP INDEX transactions_context_date_idx");
+    let slow = run(&path("slow.json"), Some(&base));
+    let text = String::from_utf8_lossy(&slow.stdout);
+    assert_eq!(slow.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("REGRESSION: large_list_typical p95"),
+        "{text}"
+    );
+    let r = report(Path::new(&path("slow.json")));
+    let reg = r["regressions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["query"] == "large_list_typical" && g["kpi"] == "p95")
+        .unwrap();
+    assert_eq!(reg["significant"], true);
+    assert!(reg["test"]["p_greater"].as_f64().unwrap() < 0.01);
+    assert!(["low", "medium", "high", "critical"].contains(&reg["severity"].as_str().unwrap()));
+}
