@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# Cross-check of finseed's query timings against pgbench: one benchmark query, the exact same
+# SQL text with the same literal parameter values, on the same database, one connection,
+# extended protocol with a statement prepared once per connection, the same warm-up and the
+# same number of measured executions. Runs alternate (pgbench, finseed, pgbench, finseed, ...)
+# so drift in the machine favours neither side; the medians of the combined samples must
+# agree within TOLERANCE percent.
+#
+#   bash bench/pgbench_agree.sh                                # category_breakdown, small profile
+#   QUERY=large_list_keyset_busy bash bench/pgbench_agree.sh
+#   DATABASE_URL=postgres://... bash bench/pgbench_agree.sh     # an existing seeded database
+#
+# Settings (environment):
+#   QUERY      a query of schemas/queries (name or path to a .sql file)   [category_breakdown]
+#   PROFILE    seed profile for the embedded cluster                       [small]
+#   ITER       measured executions per run and tool                        [200]
+#   WARMUP     unmeasured executions first, on the same connection         [20]
+#   ROUNDS     alternating rounds (each: one pgbench run, one finseed run) [2]
+#   TOLERANCE  allowed difference of the medians, in percent               [10]
+#   DATABASE_URL  use this seeded database: nothing is seeded, started or stopped
+#   FINSEED    finseed binary to use (default: cargo build --release, target/release/finseed)
+#   PGBENCH, PSQL  client binaries (default: PATH, then /usr/lib/postgresql/*/bin)
+#
+# Exit status: 0 the medians agree, 1 they do not, 2 the comparison could not be run.
+#
+# How each side measures one execution:
+#   pgbench -M prepared: PQprepare once per connection, then per transaction Bind/Execute/Sync
+#     and all rows read into a PGresult (text format); latency per transaction from --log.
+#     The warm-up runs on the measured connection too (-t WARMUP+ITER, the first WARMUP
+#     transactions are dropped), exactly as finseed warms its prepared statement.
+#   finseed bench: prepare_typed once per connection, then per execution Bind/Execute/Sync
+#     streaming every row (binary format); latency per execution in .queries[0].samples_ms.
+# Percentiles interpolate linearly between closest ranks, as finseed's stats::percentile does.
+set -Eeuo pipefail
+trap 'rc=$?; [ "$BASHPID" = "$$" ] && echo "pgbench_agree: failed at line $LINENO (exit $rc)" >&2; exit 2' ERR
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+QUERY=${QUERY:-category_breakdown}
+PROFILE=${PROFILE:-small}
+ITER=${ITER:-200}
+WARMUP=${WARMUP:-20}
+ROUNDS=${ROUNDS:-2}
+TOLERANCE=${TOLERANCE:-10}
+
+die() { echo "pgbench_agree: $*" >&2; exit 2; }
+say() { echo "$*" >&2; }
+
+for v in ITER WARMUP ROUNDS; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
+done
+((ITER >= 1 && ROUNDS >= 1)) || die "ITER and ROUNDS must be at least 1"
+[[ $TOLERANCE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "TOLERANCE must be a number of percent, not '$TOLERANCE'"
+command -v python3 >/dev/null || die "python3 is required"
+
+# A client binary: $VAR, else PATH, else the newest /usr/lib/postgresql/*/bin.
+find_pg_bin() {
+    local name=$1 given=$2 c
+    if [ -n "$given" ]; then
+        [ -x "$given" ] || die "$name: $given is not executable"
+        echo "$given"
+        return
+    fi
+    if c=$(command -v "$name"); then
+        echo "$c"
+        return
+    fi
+    for c in $(ls -d /usr/lib/postgresql/*/bin/"$name" 2>/dev/null | sort -V -r || true); do
+        [ -x "$c" ] && { echo "$c"; return; }
+    done
+    die "$name not found on PATH nor in /usr/lib/postgresql/*/bin (set ${name^^}=/path/to/$name)"
+}
+PGBENCH=$(find_pg_bin pgbench "${PGBENCH:-}")
+PSQL=$(find_pg_bin psql "${PSQL:-}")
+
+if [ -n "${FINSEED:-}" ]; then
+    [ -x "$FINSEED" ] || die "FINSEED=$FINSEED is not executable"
+elif command -v cargo >/dev/null; then
+    say "building finseed (cargo build --release)..."
+    (cd "$REPO" && cargo build --release --quiet)
+    FINSEED=$REPO/target/release/finseed
+else
+    FINSEED=$REPO/target/release/finseed
+    [ -x "$FINSEED" ] || die "no cargo and no $FINSEED: build finseed or set FINSEED"
+fi
+
+if [ -f "$QUERY" ]; then
+    QFILE=$QUERY
+else
+    QFILE=$REPO/schemas/queries/${QUERY%.sql}.sql
+    [ -f "$QFILE" ] || die "no query $QUERY: try one of: $(cd "$REPO/schemas/queries" && ls -- *.sql | sed 's/\.sql$//' | tr '\n' ' ')"
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/finseed-agree.XXXXXX")
+chmod 755 "$WORK"
+STARTED=
+cleanup() {
+    if [ -n "$STARTED" ]; then
+        (cd "$WORK" && "$FINSEED" pg stop >/dev/null 2>&1) || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [ -n "${DATABASE_URL:-}" ]; then
+    URL=$DATABASE_URL
+    say "using the existing database in DATABASE_URL (not seeding)"
+else
+    STARTED=1
+    URL=$(cd "$WORK" && "$FINSEED" pg start)
+    say "embedded cluster: $URL; seeding profile $PROFILE..."
+    "$FINSEED" seed --profile "$PROFILE" --database-url "$URL" --quiet >"$WORK/seed.log" 2>&1 \
+        || { cat "$WORK/seed.log" >&2; die "seeding failed"; }
+fi
+
+sql() { "$PSQL" -X -A -t -q -v ON_ERROR_STOP=1 -d "$URL" -c "$1"; }
+
+# The parameter kinds in the query's header, in order.
+PARAMS=$(python3 - "$QFILE" <<'PY'
+import sys
+kinds = []
+for line in open(sys.argv[1], encoding="utf-8"):
+    rest = line.strip()
+    if rest.startswith("--") and ":" in rest:
+        key, value = rest[2:].split(":", 1)
+        if key.strip() == "params":
+            kinds += [p.strip() for p in value.split(",") if p.strip()]
+        if key.strip() == "mode" and value.strip() == "copy":
+            sys.exit("mode: copy queries run as COPY TO STDOUT, which pgbench cannot time the same way")
+print(" ".join(kinds))
+PY
+)
+
+# Literal values for $1, $2, ... drawn from the data the way finseed draws the first value of
+# each pool (its iteration 0): see resolve_params in src/bench/mod.rs.
+VALUES=()
+busy_ctx() {
+    sql "SELECT context_id FROM transactions GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+}
+for kind in $PARAMS; do
+    case $kind in
+    busy_context)
+        VALUES+=("int:$(busy_ctx)")
+        ;;
+    typical_context)
+        VALUES+=("int:$(sql "WITH a AS (SELECT context_id, row_number() OVER (ORDER BY count(*) DESC, context_id) - 1 AS i, count(*) OVER () AS n FROM transactions GROUP BY 1) SELECT context_id FROM a WHERE i = greatest(n / 2 - 2, 0)")")
+        ;;
+    as_of)
+        VALUES+=("text:$(sql "SELECT max(transaction_date)::text FROM transactions")")
+        ;;
+    busy_cursor)
+        ctx=$(busy_ctx)
+        n=$(sql "SELECT count(*) FROM transactions WHERE context_id = $ctx")
+        off=$((n > 4000 ? 3999 : n / 2))
+        IFS='|' read -r cdate cid < <(sql "SELECT transaction_date::text, id FROM transactions WHERE context_id = $ctx ORDER BY transaction_date DESC, id DESC OFFSET $off LIMIT 1")
+        VALUES+=("int:$ctx" "text:$cdate" "int:$cid")
+        ;;
+    *)
+        die "parameter kind '$kind' is not supported here (use busy_context, typical_context, as_of or busy_cursor)"
+        ;;
+    esac
+done
+for v in "${VALUES[@]}"; do
+    [ -n "${v#*:}" ] || die "a parameter came back empty: is the database seeded?"
+done
+
+# The query body exactly as finseed parses it (header and comment lines dropped, trimmed, no
+# trailing ';'), with $n replaced by literals, highest first so $1 does not eat $10.
+mkdir -p "$WORK/queries"
+python3 - "$QFILE" "$WORK/queries/q.sql" "$WORK/pgbench.sql" "${VALUES[@]}" <<'PY'
+import re, sys
+src, fin, pgb, values = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+body = [l for l in open(src, encoding="utf-8").read().splitlines() if not l.strip().startswith("--")]
+sql = "\n".join(body).strip().rstrip(";").strip()
+for i in range(len(values), 0, -1):
+    kind, v = values[i - 1].split(":", 1)
+    lit = v if kind == "int" else "'" + v.replace("'", "''") + "'"
+    sql = sql.replace("$%d" % i, lit)
+if re.search(r"\$[0-9]", sql):
+    sys.exit("placeholders left after substitution: the header's -- params: does not cover them")
+if re.search(r"(?<!:):[A-Za-z_]", sql):
+    sys.exit("the SQL holds ':name', which pgbench would take for a variable")
+if ";" in sql:
+    sys.exit("the SQL holds ';': keep one statement without semicolons inside")
+open(fin, "w", encoding="utf-8").write("-- name: agree\n" + sql + ";\n")
+open(pgb, "w", encoding="utf-8").write(sql + ";\n")
+PY
+ROWS=$(sql "SELECT count(*) FROM ($(cat "$WORK/pgbench.sql" | sed '$ s/;$//')) AS q")
+
+say "query $(basename "$QFILE" .sql) with ${VALUES[*]:-no parameters}: $ROWS rows per execution"
+say "each run: $WARMUP warm-up + $ITER measured executions, 1 connection; $ROUNDS rounds"
+
+for r in $(seq 1 "$ROUNDS"); do
+    say "round $r/$ROUNDS: pgbench..."
+    mkdir -p "$WORK/pgb$r"
+    "$PGBENCH" -n -M prepared -c 1 -j 1 -t $((WARMUP + ITER)) -f "$WORK/pgbench.sql" \
+        --log --log-prefix="$WORK/pgb$r/log" "$URL" >"$WORK/pgb$r/out" 2>&1 \
+        || { cat "$WORK/pgb$r/out" >&2; die "pgbench failed"; }
+    say "round $r/$ROUNDS: finseed bench..."
+    rc=0
+    "$FINSEED" bench --database-url "$URL" --queries "$WORK/queries" --iterations "$ITER" \
+        --warmup "$WARMUP" --concurrency 1 --json "$WORK/fin$r.json" -q >"$WORK/fin$r.out" 2>&1 || rc=$?
+    [ -s "$WORK/fin$r.json" ] || { cat "$WORK/fin$r.out" >&2; die "finseed bench failed (exit $rc)"; }
+done
+
+rc=0
+python3 - "$WORK" "$ROUNDS" "$WARMUP" "$ITER" "$TOLERANCE" "$ROWS" <<'PY' || rc=$?
+import glob, json, math, sys
+work, rounds, warmup, n, tol, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+
+def percentile(s, p):  # finseed's stats::percentile (numpy's default, linear)
+    rank = p / 100 * (len(s) - 1)
+    lo, hi = math.floor(rank), math.ceil(rank)
+    return s[lo] + (s[hi] - s[lo]) * (rank - lo)
+
+def summary(x):
+    s = sorted(x)
+    return percentile(s, 50), percentile(s, 95), sum(s) / len(s)
+
+def fail(msg):
+    print("pgbench_agree: " + msg, file=sys.stderr)
+    sys.exit(2)
+
+pg, fin, per_round = [], [], []
+for r in range(1, rounds + 1):
+    logs = glob.glob(f"{work}/pgb{r}/log.*")
+    if len(logs) != 1:
+        fail(f"round {r}: expected one pgbench log, found {logs}")
+    x = []
+    for line in open(logs[0]):
+        f = line.split()
+        # client_id transaction_no time_us script_no time_epoch time_us_part [...]
+        if int(f[1]) < warmup:
+            continue
+        if not f[2].isdigit():
+            fail(f"round {r}: pgbench transaction failed: {line.strip()}")
+        x.append(int(f[2]) / 1000.0)
+    if len(x) != n:
+        fail(f"round {r}: pgbench logged {len(x)} measured transactions, expected {n}")
+    rep = json.load(open(f"{work}/fin{r}.json"))
+    q = rep["queries"][0]
+    if q["errors"] or q["count"] != n or len(q["samples_ms"]) != n:
+        fail(f"round {r}: finseed ran {q['count']} of {n} with {q['errors']} errors: {q['first_error']}")
+    if q["rows"] != rows * n:
+        fail(f"round {r}: finseed fetched {q['rows']} rows, expected {rows} x {n}")
+    y = q["samples_ms"]
+    per_round.append((r, summary(x)[0], summary(y)[0]))
+    pg += x
+    fin += y
+
+print(f"{'round':<8}{'pgbench median ms':>20}{'finseed median ms':>20}")
+for r, a, b in per_round:
+    print(f"{r:<8}{a:>20.3f}{b:>20.3f}")
+print()
+print(f"{'tool':<10}{'runs':>6}{'median ms':>12}{'p95 ms':>12}{'mean ms':>12}")
+for name, x in (("pgbench", pg), ("finseed", fin)):
+    m, p95, mean = summary(x)
+    print(f"{name:<10}{len(x):>6}{m:>12.3f}{p95:>12.3f}{mean:>12.3f}")
+ratio = summary(fin)[0] / summary(pg)[0]
+ok = abs(ratio - 1) <= tol / 100
+print(f"median ratio finseed/pgbench = {ratio:.3f} (agree within {tol:g}%: {'yes' if ok else 'no'})")
+sys.exit(0 if ok else 1)
+PY
+exit "$rc"
