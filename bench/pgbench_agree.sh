@@ -20,6 +20,7 @@
 #   DATABASE_URL  use this seeded database: nothing is seeded, started or stopped
 #   FINSEED    finseed binary to use (default: cargo build --release, target/release/finseed)
 #   PGBENCH, PSQL  client binaries (default: PATH, then /usr/lib/postgresql/*/bin)
+#   KEEP=1     keep the temporary directory (SQL, pgbench logs, finseed JSON) for inspection
 #
 # Exit status: 0 the medians agree, 1 they do not, 2 the comparison could not be run.
 #
@@ -97,7 +98,11 @@ cleanup() {
     if [ -n "$STARTED" ]; then
         (cd "$WORK" && "$FINSEED" pg stop >/dev/null 2>&1) || true
     fi
-    rm -rf "$WORK"
+    if [ -n "${KEEP:-}" ]; then
+        echo "kept $WORK (pgbench logs, finseed JSON, the SQL)" >&2
+    else
+        rm -rf "$WORK"
+    fi
 }
 trap cleanup EXIT
 
@@ -226,11 +231,10 @@ for r in range(1, rounds + 1):
     if len(logs) != 1:
         fail(f"round {r}: expected one pgbench log, found {logs}")
     x = []
-    for line in open(logs[0]):
+    # client_id transaction_no time_us script_no time_epoch time_us_part [...], one line per
+    # transaction in order (one client): the first `warmup` lines are the warm-up.
+    for line in open(logs[0]).readlines()[warmup:]:
         f = line.split()
-        # client_id transaction_no time_us script_no time_epoch time_us_part [...]
-        if int(f[1]) < warmup:
-            continue
         if not f[2].isdigit():
             fail(f"round {r}: pgbench transaction failed: {line.strip()}")
         x.append(int(f[2]) / 1000.0)

@@ -307,3 +307,46 @@ fn seed_and_scale_change_the_data() {
     };
     assert_eq!(lines(c.path()), 2 * 6000 + 1);
 }
+
+#[test]
+fn plan_counts_match_the_generated_files() {
+    let d = tmp();
+    generate(d.path(), &["-p", "ci"]);
+    let plan = d.path().join("plan.json");
+    let out = finseed(&["plan", "-p", "ci", "--json", plan.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p: serde_json::Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("manifest.json")).unwrap()).unwrap();
+    for t in m["tables"].as_array().unwrap() {
+        let planned = p["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["table"] == t["table"])
+            .unwrap();
+        assert_eq!(planned["rows"], t["rows"], "{}", t["table"]);
+        assert!(planned["heap_bytes"].as_u64().unwrap() > 0);
+    }
+    assert!(p["load_seconds"].as_f64().unwrap() > 0.0);
+    assert!(p["disk_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn schema_and_profiles_print() {
+    let s = finseed(&["schema"]);
+    let text = String::from_utf8_lossy(&s.stdout);
+    assert!(
+        text.contains("CREATE TABLE IF NOT EXISTS transactions") && text.contains("FOREIGN KEY")
+    );
+    let p = finseed(&["profiles"]);
+    let text = String::from_utf8_lossy(&p.stdout);
+    for name in ["ci", "small", "transaction-flow", "volume"] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{text}");
+    }
+    assert!(text.contains("100000000"));
+}

@@ -429,12 +429,17 @@ pub fn severity(change_percent: f64, threshold_percent: f64) -> &'static str {
     }
 }
 
-/// Regressions against a baseline: p95 up more than 10% or throughput down more than 10%,
-/// significant only when a one-sided Mann–Whitney test on the raw samples gives p < 0.01.
+/// Regressions against a baseline: p95 up more than 10% or throughput down more than 10% (the
+/// plan's rules). One counts as significant only when the raw samples say the change is real:
+/// a one-sided Mann–Whitney U test gives p < 0.001 *and* the effect is large (a current sample
+/// is slower than a baseline one with probability at least 0.71, Vargha–Delaney's "large").
+/// Without the effect size, a few milliseconds of machine noise over a hundred samples would
+/// pass the test alone.
 pub fn compare(current: &[QueryResult], baseline: &BenchReport) -> Vec<Regression> {
     const P95_PERCENT: f64 = 10.0;
     const THROUGHPUT_PERCENT: f64 = 10.0;
-    const ALPHA: f64 = 0.01;
+    const ALPHA: f64 = 0.001;
+    const LARGE_EFFECT: f64 = 0.71;
     let mut out = Vec::new();
     for q in current {
         let Some(b) = baseline.queries.iter().find(|b| b.name == q.name) else {
@@ -444,7 +449,7 @@ pub fn compare(current: &[QueryResult], baseline: &BenchReport) -> Vec<Regressio
             continue;
         }
         let test = mann_whitney(&q.samples_ms, &b.samples_ms);
-        let significant = test.p_greater < ALPHA;
+        let significant = test.p_greater < ALPHA && test.prob_superiority >= LARGE_EFFECT;
         let p95_change = (q.latency_ms.p95 - b.latency_ms.p95) / b.latency_ms.p95 * 100.0;
         if p95_change > P95_PERCENT {
             out.push(Regression {
@@ -686,4 +691,79 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         regressions,
         baseline_file: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, samples: Vec<f64>) -> QueryResult {
+        let latency_ms = Summary::of(&samples);
+        QueryResult {
+            name: name.into(),
+            scenario: String::new(),
+            description: String::new(),
+            copy: false,
+            threshold_ms: None,
+            count: samples.len(),
+            errors: 0,
+            first_error: None,
+            rows: 0,
+            bytes: 0,
+            throughput_qps: 1000.0 / latency_ms.mean,
+            latency_ms,
+            wall_seconds: 1.0,
+            bytes_per_second: 0.0,
+            samples_ms: samples,
+            explain: None,
+            breached: false,
+        }
+    }
+
+    fn report(q: Vec<QueryResult>) -> BenchReport {
+        BenchReport {
+            schema_version: SCHEMA_VERSION,
+            finseed_version: String::new(),
+            database: String::new(),
+            server_version: String::new(),
+            settings: Settings {
+                iterations: 0,
+                warmup: 0,
+                concurrency: 1,
+            },
+            params: ParamPools::default(),
+            queries: q,
+            cache: CacheStats::default(),
+            statements: Vec::new(),
+            breaches: Vec::new(),
+            regressions: Vec::new(),
+            baseline_file: None,
+        }
+    }
+
+    /// Deterministic "noisy" latencies around `centre`.
+    fn noisy(centre: f64, n: usize, salt: u64) -> Vec<f64> {
+        (0..n as u64)
+            .map(|i| centre * (0.8 + 0.4 * (crate::rng::mix64(i ^ salt) % 1000) as f64 / 1000.0))
+            .collect()
+    }
+
+    #[test]
+    fn real_slowdowns_are_flagged_with_severity_and_noise_is_not() {
+        let base = report(vec![result("q", noisy(10.0, 60, 1))]);
+        let rerun = compare(&[result("q", noisy(10.0, 60, 2))], &base);
+        assert!(rerun.iter().all(|r| !r.significant), "{rerun:?}");
+        let slow = compare(&[result("q", noisy(14.0, 60, 3))], &base);
+        let p95 = slow
+            .iter()
+            .find(|r| r.kpi == "p95")
+            .expect("p95 regression");
+        assert!(p95.significant && p95.change_percent > 30.0);
+        assert_eq!(p95.severity, "critical");
+        assert!(slow.iter().any(|r| r.kpi == "throughput" && r.significant));
+        assert_eq!(severity(12.0, 10.0), "low");
+        assert_eq!(severity(16.0, 10.0), "medium");
+        assert_eq!(severity(25.0, 10.0), "high");
+        assert_eq!(severity(-35.0, 10.0), "critical");
+    }
 }
