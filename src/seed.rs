@@ -50,7 +50,6 @@ pub struct SeedConfig {
 pub struct TableReport {
     pub table: String,
     pub rows_loaded: u64,
-    pub rows_total: u64,
     pub bytes: i64,
 }
 
@@ -568,7 +567,6 @@ async fn table_reports(cfg: &SeedConfig) -> Result<Vec<TableReport>> {
         out.push(TableReport {
             table: t.name.to_string(),
             rows_loaded: rows as u64,
-            rows_total: rows as u64,
             bytes: row.get(1),
         });
     }
