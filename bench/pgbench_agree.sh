@@ -292,9 +292,10 @@ print(f"median ratio finseed/pgbench = {ratio:.3f} (agree within {tol:g}%: {'yes
 # too noisy (other load, CPU frequency) for the verdict to mean much either way.
 if rounds > 1:
     spread = max(pct(max(v), min(v)) for v in ([a for _, a, _ in per_round], [b for _, _, b in per_round]))
-    if spread > tol / 2:
-        print(f"note: one tool's round medians differ by {spread:.0f}% among themselves: the machine is noisy; "
-              f"rerun when it is idle (or with more ROUNDS) before trusting either verdict", file=sys.stderr)
+    if spread > tol:
+        print(f"note: one tool's round medians differ by {spread:.0f}% among themselves, more than the "
+              f"tolerance: the machine is noisy; rerun when it is idle (or with more ROUNDS) before "
+              f"trusting either verdict", file=sys.stderr)
 if zeros:
     print(f"note: pgbench logged {zeros} transactions as 0 us: its lazily read clock cannot time a query this fast", file=sys.stderr)
 sys.exit(0 if ok else 1)

@@ -55,39 +55,7 @@ pub enum Command {
     },
     /// Load the dataset into PostgreSQL over parallel binary COPY (resumable), then build keys,
     /// indexes and statistics. With no URL, uses finseed's own local cluster under .finseed/.
-    Seed {
-        #[command(flatten)]
-        profile: ProfileArgs,
-        #[command(flatten)]
-        db: DbArgs,
-        /// COPY connections (default: the number of cores).
-        #[arg(long, short = 'j')]
-        jobs: Option<usize>,
-        /// Steps to run, comma-separated: create,load,primary_keys,foreign_keys,indexes,analyze.
-        #[arg(long)]
-        steps: Option<String>,
-        /// Load only shard K of N (for example 2/4); shards may load into one database.
-        #[arg(long)]
-        shard: Option<String>,
-        /// Comma-separated tables to load (default: all).
-        #[arg(long)]
-        tables: Option<String>,
-        /// Load into UNLOGGED tables and set them LOGGED at the end.
-        #[arg(long)]
-        unlogged: bool,
-        /// Drop finseed's tables first and start over.
-        #[arg(long)]
-        fresh: bool,
-        /// Write even into tables holding rows finseed did not write.
-        #[arg(long)]
-        force: bool,
-        /// Also write the report as JSON to this file.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// No progress bars.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
+    Seed(SeedArgs),
     /// Check a seeded database: row counts, per-column checksums against the generator, and
     /// foreign keys. Exits 1 with the differences when anything is off.
     Verify {
@@ -127,15 +95,8 @@ pub enum Command {
         profile: ProfileArgs,
         #[command(flatten)]
         db: DbArgs,
-        /// COPY connections (default: the number of cores).
-        #[arg(long, short = 'j')]
-        jobs: Option<usize>,
-        /// Drop finseed's tables first and start over.
-        #[arg(long)]
-        fresh: bool,
-        /// Write even into tables holding rows finseed did not write.
-        #[arg(long)]
-        force: bool,
+        #[command(flatten)]
+        load: LoadArgs,
         #[command(flatten)]
         bench: BenchArgs,
     },
@@ -175,6 +136,48 @@ pub struct DbArgs {
     /// starts (or reuses) its own local cluster under .finseed/.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+}
+
+/// Flags shared by `seed` and `run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// COPY connections (default: the number of cores).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Drop finseed's tables first and start over.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Write even into tables holding rows finseed did not write.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Steps to run, comma-separated: create,load,primary_keys,foreign_keys,indexes,analyze.
+    #[arg(long)]
+    pub steps: Option<String>,
+    /// Load only shard K of N (for example 2/4); shards may load into one database.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Comma-separated tables to load (default: all).
+    #[arg(long)]
+    pub tables: Option<String>,
+    /// Load into UNLOGGED tables and set them LOGGED in the analyze step.
+    #[arg(long)]
+    pub unlogged: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]

@@ -1,6 +1,8 @@
 //! Command bodies: validate flags into configs, run, print human summaries.
 
-use crate::cli::{parse_shard, threads, BenchArgs, DbArgs, PgAction, ProfileArgs};
+use crate::cli::{
+    parse_shard, threads, BenchArgs, DbArgs, LoadArgs, PgAction, ProfileArgs, SeedArgs,
+};
 use crate::db::Target;
 use crate::error::Error;
 use crate::error::Result;
@@ -111,23 +113,9 @@ fn write_json<T: serde::Serialize>(path: &Option<PathBuf>, value: &T) -> Result<
     Ok(())
 }
 
-pub struct SeedArgs {
-    pub profile: ProfileArgs,
-    pub db: DbArgs,
-    pub jobs: Option<usize>,
-    pub steps: Option<String>,
-    pub shard: Option<String>,
-    pub tables: Option<String>,
-    pub unlogged: bool,
-    pub fresh: bool,
-    pub force: bool,
-    pub json: Option<PathBuf>,
-    pub quiet: bool,
-}
-
 pub fn seed(a: SeedArgs) -> Result<()> {
     let profile = a.profile.resolve()?;
-    let jobs = threads(a.jobs).map_err(|_| {
+    let jobs = threads(a.load.jobs).map_err(|_| {
         Error::Usage("--jobs: 0 connections cannot load anything\n  fix: give 1 or more".into())
     })?;
     let steps = crate::seed::parse_steps(a.steps.as_deref())?;
@@ -141,8 +129,8 @@ pub fn seed(a: SeedArgs) -> Result<()> {
         shard,
         tables,
         unlogged: a.unlogged,
-        fresh: a.fresh,
-        force: a.force,
+        fresh: a.load.fresh,
+        force: a.load.force,
         quiet: a.quiet,
     };
     if !a.quiet {
@@ -395,27 +383,18 @@ pub fn bench(
     Ok(())
 }
 
-pub fn run(
-    profile: ProfileArgs,
-    db: DbArgs,
-    jobs: Option<usize>,
-    fresh: bool,
-    force: bool,
-    b: BenchArgs,
-) -> Result<()> {
+pub fn run(profile: ProfileArgs, db: DbArgs, load: LoadArgs, b: BenchArgs) -> Result<()> {
     let p = profile.resolve()?;
     let thresholds = p.thresholds.clone();
     let seed_value = p.seed;
     seed(SeedArgs {
         profile,
         db: db.clone(),
-        jobs,
+        load,
         steps: None,
         shard: None,
         tables: None,
         unlogged: false,
-        fresh,
-        force,
         json: None,
         quiet: b.quiet,
     })?;

@@ -494,8 +494,14 @@ impl World {
         // Monthly series: the owner's salary and the bills of the household or business.
         let mut series = Vec::new();
         let mut s = self.keyed.stream(Domain::Budget, ctx_id ^ 0x5e41e5);
+        // A series on a day drawn from `days` (inclusive; a fixed day draws nothing).
         let mut add =
-            |name: &str, s: &mut crate::rng::KeyedStream, day: u32, amount: Option<i64>| {
+            |name: &str, s: &mut crate::rng::KeyedStream, days: (u32, u32), amount: Option<i64>| {
+                let day = if days.0 == days.1 {
+                    days.0
+                } else {
+                    s.range(days.0 as i64, days.1 as i64) as u32
+                };
                 let si = self.sub_index(name);
                 let info = &self.subs[si];
                 let sub = vocab_sub(info);
@@ -515,67 +521,49 @@ impl World {
         match kind {
             CtxKind::Personal | CtxKind::Family => {
                 let income = self.user_core(owner).monthly_income_cents;
-                add("Salário", &mut s, 5, Some(income));
+                add("Salário", &mut s, (5, 5), Some(income));
                 if s.chance(550) {
-                    add("Aluguel", &mut s, 10, None);
+                    add("Aluguel", &mut s, (10, 10), None);
                     if s.chance(600) {
-                        add("Condomínio", &mut s, 10, None);
+                        add("Condomínio", &mut s, (10, 10), None);
                     }
                 }
-                {
-                    let d = s.range(12, 20) as u32;
-                    add("Energia elétrica", &mut s, d, None);
-                }
+                add("Energia elétrica", &mut s, (12, 20), None);
                 if s.chance(700) {
-                    {
-                        let d = s.range(8, 15) as u32;
-                        add("Internet e TV", &mut s, d, None);
-                    }
+                    add("Internet e TV", &mut s, (8, 15), None);
                 }
                 if s.chance(650) {
-                    {
-                        let d = s.range(1, 28) as u32;
-                        add("Streaming", &mut s, d, None);
-                    }
+                    add("Streaming", &mut s, (1, 28), None);
                 }
                 if s.chance(450) {
-                    {
-                        let d = s.range(1, 28) as u32;
-                        add("Telefonia celular", &mut s, d, None);
-                    }
+                    add("Telefonia celular", &mut s, (1, 28), None);
                 }
                 if s.chance(250) {
-                    {
-                        let d = s.range(1, 10) as u32;
-                        add("Academia", &mut s, d, None);
-                    }
+                    add("Academia", &mut s, (1, 10), None);
                 }
                 if kind == CtxKind::Family {
-                    {
-                        let d = s.range(12, 20) as u32;
-                        add("Água e esgoto", &mut s, d, None);
-                    }
+                    add("Água e esgoto", &mut s, (12, 20), None);
                     if s.chance(450) {
-                        add("Mensalidade escolar", &mut s, 5, None);
+                        add("Mensalidade escolar", &mut s, (5, 5), None);
                     }
                     if s.chance(350) {
-                        add("Plano de saúde", &mut s, 10, None);
+                        add("Plano de saúde", &mut s, (10, 10), None);
                     }
                 }
             }
             CtxKind::Business => {
-                add("Aluguel", &mut s, 5, None);
-                add("Internet e TV", &mut s, 10, None);
-                add("Telefonia celular", &mut s, 15, None);
+                add("Aluguel", &mut s, (5, 5), None);
+                add("Internet e TV", &mut s, (10, 10), None);
+                add("Telefonia celular", &mut s, (15, 15), None);
                 if s.chance(500) {
-                    add("Seguros", &mut s, 20, None);
+                    add("Seguros", &mut s, (20, 20), None);
                 }
             }
             CtxKind::Shared => {
                 if subtype == Some("household") {
-                    add("Aluguel", &mut s, 10, None);
-                    add("Energia elétrica", &mut s, 15, None);
-                    add("Internet e TV", &mut s, 12, None);
+                    add("Aluguel", &mut s, (10, 10), None);
+                    add("Energia elétrica", &mut s, (15, 15), None);
+                    add("Internet e TV", &mut s, (12, 12), None);
                 }
             }
         }

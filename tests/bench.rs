@@ -3,22 +3,12 @@
 
 mod common;
 
-use common::{fresh_database, psql};
+use common::{finseed, fresh_database, psql};
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Mutex;
 
 /// The tests time queries: run them one at a time so they do not disturb each other.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn finseed(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_finseed"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env("CI", "1")
-        .output()
-        .expect("run finseed")
-}
 
 fn seeded(name: &str) -> String {
     let url = fresh_database(name);

@@ -3,18 +3,9 @@
 
 mod common;
 
-use common::{fresh_database, psql};
+use common::{finseed, fresh_database, psql};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn finseed(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_finseed"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env("CI", "1")
-        .output()
-        .expect("run finseed")
-}
 
 fn ok(out: &Output) -> String {
     let text = format!(

@@ -156,3 +156,14 @@ fn drop_abandoned_databases(url: &str) {
         }
     }
 }
+
+/// Run the finseed binary with the given arguments, never inheriting DATABASE_URL (tests pass
+/// URLs explicitly) and as in CI (no progress bars).
+pub fn finseed(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_finseed"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("CI", "1")
+        .output()
+        .expect("run finseed")
+}
