@@ -76,8 +76,8 @@ find_pg_bin() {
     done
     die "$name not found on PATH nor in /usr/lib/postgresql/*/bin (set ${name^^}=/path/to/$name)"
 }
-PGBENCH=$(find_pg_bin pgbench "${PGBENCH:-}")
-PSQL=$(find_pg_bin psql "${PSQL:-}")
+PGBENCH=$(find_pg_bin pgbench "${PGBENCH:-}") || exit 2
+PSQL=$(find_pg_bin psql "${PSQL:-}") || exit 2
 
 if [ -n "${FINSEED:-}" ]; then
     [ -x "$FINSEED" ] || die "FINSEED=$FINSEED is not executable"
@@ -201,7 +201,7 @@ if ";" in sql:
 open(fin, "w", encoding="utf-8").write("-- name: agree\n" + sql + ";\n")
 open(pgb, "w", encoding="utf-8").write(sql + ";\n")
 PY
-ROWS=$(sql "SELECT count(*) FROM ($(cat "$WORK/pgbench.sql" | sed '$ s/;$//')) AS q")
+ROWS=$(sql "SELECT count(*) FROM ($(sed '$ s/;$//' "$WORK/pgbench.sql")) AS q")
 
 say "query $(basename "$QFILE" .sql) with ${VALUES[*]:-no parameters}: $ROWS rows per execution"
 say "each run: $WARMUP warm-up + $ITER measured executions, 1 connection; $ROUNDS rounds"

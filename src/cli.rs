@@ -212,6 +212,10 @@ pub struct BenchArgs {
     /// Write the report as an HTML page with latency distributions.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Let PostgreSQL switch prepared statements to generic plans (its `auto` mode) instead of
+    /// planning each execution for its parameters.
+    #[arg(long)]
+    pub generic_plans: bool,
     /// Seed for choosing random users (default: the database's finseed seed, else 0).
     #[arg(long)]
     pub bench_seed: Option<u64>,

@@ -343,6 +343,7 @@ pub fn bench(
         thresholds,
         baseline,
         seed: a.bench_seed.unwrap_or(0),
+        generic_plans: a.generic_plans,
     };
     if !a.quiet {
         eprintln!(

@@ -95,6 +95,17 @@ fn report_has_every_field_in_every_format() {
     assert_eq!(export["copy"], true);
     assert!(export["bytes_per_second"].as_f64().unwrap() > 0.0);
     assert!(r["cache"]["hit_ratio"].as_f64().unwrap() > 0.5);
+    assert_eq!(r["settings"]["plan_cache_mode"], "force_custom_plan");
+    // The test cluster preloads pg_stat_statements when the server has it.
+    if let Some(st) = r["statements"].as_array().filter(|s| !s.is_empty()) {
+        let calls = |n: &str| {
+            st.iter()
+                .find(|s| s["query"] == n)
+                .map(|s| s["calls"].as_i64().unwrap())
+        };
+        assert_eq!(calls("export_12m"), Some(14));
+        assert_eq!(calls("dashboard_summary"), Some(14));
+    }
     assert!(r["params"]["busy_contexts"].as_array().unwrap().len() == 5);
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(

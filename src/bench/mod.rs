@@ -33,6 +33,8 @@ pub struct BenchConfig {
     pub baseline: Option<BenchReport>,
     /// Seeds the choice of random users, so reruns use the same ones.
     pub seed: u64,
+    /// Let PostgreSQL use generic plans for the prepared statements (its default `auto`).
+    pub generic_plans: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -40,6 +42,9 @@ pub struct Settings {
     pub iterations: usize,
     pub warmup: usize,
     pub concurrency: usize,
+    /// `force_custom_plan` (the default) or `auto` (with --generic-plans).
+    #[serde(default)]
+    pub plan_cache_mode: String,
 }
 
 /// The parameter values the run drew from the data.
@@ -302,7 +307,7 @@ async fn execute(
     if q.copy {
         let sql = format!(
             "COPY ({}) TO STDOUT (FORMAT csv, HEADER)",
-            inline(&q.sql, vals)
+            inline(&q.tagged_sql(), vals)
         );
         let stream = c.copy_out(sql.as_str()).await?;
         pin_mut!(stream);
@@ -337,7 +342,7 @@ async fn prepare(
         return Ok(None);
     }
     let types: Vec<Type> = values(q, pools, 0).iter().map(Value::sql_type).collect();
-    Ok(Some(c.prepare_typed(&q.sql, &types).await?))
+    Ok(Some(c.prepare_typed(&q.tagged_sql(), &types).await?))
 }
 
 async fn explain(c: &Client, q: &QuerySpec, pools: &ParamPools) -> Option<String> {
@@ -388,11 +393,10 @@ async fn statements(c: &Client, queries: &[QuerySpec]) -> Vec<StatementStats> {
     rows.iter()
         .filter_map(|r| {
             let text: String = r.get(0);
-            let name = queries.iter().find(|q| {
-                text.trim() == q.sql.trim()
-                    || text.contains(q.sql.lines().next().unwrap_or("\u{0}"))
-                        && text.starts_with("COPY")
-            })?;
+            if text.trim_start().starts_with("EXPLAIN") {
+                return None;
+            }
+            let name = queries.iter().find(|q| text.contains(&q.tag()))?;
             Some(StatementStats {
                 query: name.name.clone(),
                 calls: r.get(1),
@@ -404,7 +408,22 @@ async fn statements(c: &Client, queries: &[QuerySpec]) -> Vec<StatementStats> {
                 temp_blks_written: r.get(7),
             })
         })
-        .collect()
+        // COPY inlines its parameters, so one query has an entry per value: add them up.
+        .fold(Vec::<StatementStats>::new(), |mut acc, st| {
+            match acc.iter_mut().find(|a| a.query == st.query) {
+                Some(a) => {
+                    a.calls += st.calls;
+                    a.total_exec_ms += st.total_exec_ms;
+                    a.mean_exec_ms = a.total_exec_ms / a.calls.max(1) as f64;
+                    a.rows += st.rows;
+                    a.shared_blks_hit += st.shared_blks_hit;
+                    a.shared_blks_read += st.shared_blks_read;
+                    a.temp_blks_written += st.temp_blks_written;
+                }
+                None => acc.push(st),
+            }
+            acc
+        })
 }
 
 fn threshold(cfg: &BenchConfig, q: &QuerySpec) -> Option<f64> {
@@ -503,7 +522,17 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     let pools = resolve_params(&control, target, cfg.seed).await?;
     let mut conns = Vec::new();
     for _ in 0..cfg.concurrency {
-        conns.push(Arc::new(target.connect().await?));
+        let c = target.connect().await?;
+        if !cfg.generic_plans {
+            // Plan every execution for its own parameters, as drivers with unnamed statements
+            // do and as the EXPLAIN in the report shows. Otherwise PostgreSQL switches a
+            // prepared statement to a generic plan after five runs, which for skewed data
+            // (a busy context vs a typical one) can be a hundred times slower.
+            c.batch_execute("SET plan_cache_mode = force_custom_plan")
+                .await
+                .map_err(|e| target.error("cannot set plan_cache_mode", &e))?;
+        }
+        conns.push(Arc::new(c));
     }
     let has_statements = statements_available(&control).await;
     let before = cache_snapshot(&control).await;
@@ -682,6 +711,12 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
             iterations: cfg.iterations,
             warmup: cfg.warmup,
             concurrency: cfg.concurrency,
+            plan_cache_mode: if cfg.generic_plans {
+                "auto"
+            } else {
+                "force_custom_plan"
+            }
+            .into(),
         },
         params: pools,
         queries: results,
@@ -730,6 +765,7 @@ mod tests {
                 iterations: 0,
                 warmup: 0,
                 concurrency: 1,
+                plan_cache_mode: String::new(),
             },
             params: ParamPools::default(),
             queries: q,

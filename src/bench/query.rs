@@ -160,6 +160,16 @@ impl QuerySpec {
         Ok(q)
     }
 
+    /// A comment naming the query, kept by pg_stat_statements (which replaces constants, so
+    /// the text alone could not be matched back to a file).
+    pub fn tag(&self) -> String {
+        format!("/* finseed:{} */", self.name)
+    }
+
+    pub fn tagged_sql(&self) -> String {
+        format!("{} {}", self.tag(), self.sql)
+    }
+
     /// Number of `$n` placeholders the parameters fill.
     pub fn arity(&self) -> usize {
         self.params
