@@ -212,6 +212,9 @@ pub struct BenchArgs {
     /// Write the report as an HTML page with latency distributions.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// Smallest p95 rise in milliseconds that can count as a regression (machine noise floor).
+    #[arg(long, default_value_t = 1.0)]
+    pub min_change_ms: f64,
     /// Let PostgreSQL switch prepared statements to generic plans (its `auto` mode) instead of
     /// planning each execution for its parameters.
     #[arg(long)]

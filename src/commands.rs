@@ -344,6 +344,7 @@ pub fn bench(
         baseline,
         seed: a.bench_seed.unwrap_or(0),
         generic_plans: a.generic_plans,
+        min_change_ms: a.min_change_ms,
     };
     if !a.quiet {
         eprintln!(

@@ -35,6 +35,8 @@ pub struct BenchConfig {
     pub seed: u64,
     /// Let PostgreSQL use generic plans for the prepared statements (its default `auto`).
     pub generic_plans: bool,
+    /// Smallest p95 change (ms) that can count as a significant regression.
+    pub min_change_ms: f64,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -56,6 +58,8 @@ pub struct ParamPools {
     pub typical_contexts: Vec<i64>,
     pub typical_context_transactions: Vec<i64>,
     pub busy_cursors: Vec<(i64, String, i64)>,
+    #[serde(default)]
+    pub typical_cursors: Vec<(i64, String, i64)>,
     pub users: Vec<i64>,
 }
 
@@ -211,8 +215,13 @@ fn values(q: &QuerySpec, pools: &ParamPools, i: usize) -> Vec<Value> {
             )),
             Param::User => out.push(Value::Int(pools.users[i % pools.users.len()])),
             Param::AsOf => out.push(Value::Text(pools.as_of.clone())),
-            Param::BusyCursor => {
-                let (c, d, id) = &pools.busy_cursors[i % pools.busy_cursors.len()];
+            Param::BusyCursor | Param::TypicalCursor => {
+                let pool = if *p == Param::BusyCursor {
+                    &pools.busy_cursors
+                } else {
+                    &pools.typical_cursors
+                };
+                let (c, d, id) = &pool[i % pool.len()];
                 out.extend([Value::Int(*c), Value::Text(d.clone()), Value::Int(*id)]);
             }
         }
@@ -258,18 +267,26 @@ async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamP
     let mid = activity.len() / 2;
     let typical: Vec<(i64, i64)> =
         activity[mid.saturating_sub(2)..(mid + 3).min(activity.len())].to_vec();
+    // Keyset cursors: after row 4,000 of a busy context (page 5 of 1,000), after row 1,000 of
+    // a typical one (page 2), or half way through a context too small for that.
     let mut cursors = Vec::new();
-    for &(ctx, n) in &busy {
-        let offset = if n > 4000 { 3999 } else { n / 2 };
-        let row = c
-            .query_one(
-                "SELECT transaction_date::text, id FROM transactions WHERE context_id = $1 ORDER BY transaction_date DESC, id DESC OFFSET $2 LIMIT 1",
-                &[&ctx, &offset],
-            )
-            .await
-            .map_err(e("cannot find a keyset cursor"))?;
-        cursors.push((ctx, row.get::<_, String>(0), row.get::<_, i64>(1)));
+    for (pool, after) in [(&busy, 4000i64), (&typical, 1000)] {
+        let mut v = Vec::new();
+        for &(ctx, n) in pool.iter() {
+            let offset = if n > after { after - 1 } else { n / 2 };
+            let row = c
+                .query_one(
+                    "SELECT transaction_date::text, id FROM transactions WHERE context_id = $1 ORDER BY transaction_date DESC, id DESC OFFSET $2 LIMIT 1",
+                    &[&ctx, &offset],
+                )
+                .await
+                .map_err(e("cannot find a keyset cursor"))?;
+            v.push((ctx, row.get::<_, String>(0), row.get::<_, i64>(1)));
+        }
+        cursors.push(v);
     }
+    let typical_cursors = cursors.pop().expect("two pools");
+    let cursors = cursors.pop().expect("two pools");
     let users: Vec<i64> = c
         .query(
             "SELECT user_id FROM context_members WHERE role <> 'viewer' GROUP BY user_id ORDER BY md5(user_id::text || $1), user_id LIMIT 20",
@@ -293,6 +310,7 @@ async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamP
         typical_contexts: typical.iter().map(|b| b.0).collect(),
         typical_context_transactions: typical.iter().map(|b| b.1).collect(),
         busy_cursors: cursors,
+        typical_cursors,
         users,
     })
 }
@@ -453,8 +471,14 @@ pub fn severity(change_percent: f64, threshold_percent: f64) -> &'static str {
 /// a one-sided Mann–Whitney U test gives p < 0.001 *and* the effect is large (a current sample
 /// is slower than a baseline one with probability at least 0.71, Vargha–Delaney's "large").
 /// Without the effect size, a few milliseconds of machine noise over a hundred samples would
-/// pass the test alone.
-pub fn compare(current: &[QueryResult], baseline: &BenchReport) -> Vec<Regression> {
+/// pass the test alone. And the p95 must move by at least `min_change_ms`: below about a
+/// millisecond, scheduler and writeback noise on a shared machine shifts whole runs, and no
+/// such change is worth failing a build over.
+pub fn compare(
+    current: &[QueryResult],
+    baseline: &BenchReport,
+    min_change_ms: f64,
+) -> Vec<Regression> {
     const P95_PERCENT: f64 = 10.0;
     const THROUGHPUT_PERCENT: f64 = 10.0;
     const ALPHA: f64 = 0.001;
@@ -468,7 +492,9 @@ pub fn compare(current: &[QueryResult], baseline: &BenchReport) -> Vec<Regressio
             continue;
         }
         let test = mann_whitney(&q.samples_ms, &b.samples_ms);
-        let significant = test.p_greater < ALPHA && test.prob_superiority >= LARGE_EFFECT;
+        let significant = test.p_greater < ALPHA
+            && test.prob_superiority >= LARGE_EFFECT
+            && q.latency_ms.p95 - b.latency_ms.p95 >= min_change_ms;
         let p95_change = (q.latency_ms.p95 - b.latency_ms.p95) / b.latency_ms.p95 * 100.0;
         if p95_change > P95_PERCENT {
             out.push(Regression {
@@ -538,7 +564,9 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     let before = cache_snapshot(&control).await;
     let mut results = Vec::new();
     for q in &cfg.queries {
-        if q.params.contains(&Param::BusyCursor) && pools.busy_cursors.is_empty() {
+        if (q.params.contains(&Param::BusyCursor) && pools.busy_cursors.is_empty())
+            || (q.params.contains(&Param::TypicalCursor) && pools.typical_cursors.is_empty())
+        {
             continue;
         }
         let mut stmts = Vec::new();
@@ -700,7 +728,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     let regressions = cfg
         .baseline
         .as_ref()
-        .map(|b| compare(&results, b))
+        .map(|b| compare(&results, b, cfg.min_change_ms))
         .unwrap_or_default();
     Ok(BenchReport {
         schema_version: SCHEMA_VERSION,
@@ -787,9 +815,13 @@ mod tests {
     #[test]
     fn real_slowdowns_are_flagged_with_severity_and_noise_is_not() {
         let base = report(vec![result("q", noisy(10.0, 60, 1))]);
-        let rerun = compare(&[result("q", noisy(10.0, 60, 2))], &base);
+        let rerun = compare(&[result("q", noisy(10.0, 60, 2))], &base, 1.0);
         assert!(rerun.iter().all(|r| !r.significant), "{rerun:?}");
-        let slow = compare(&[result("q", noisy(14.0, 60, 3))], &base);
+        let slow = compare(&[result("q", noisy(14.0, 60, 3))], &base, 1.0);
+        // The same relative slowdown on a 0.1 ms query is below the noise floor.
+        let tiny = report(vec![result("q", noisy(0.1, 60, 1))]);
+        let small = compare(&[result("q", noisy(0.14, 60, 3))], &tiny, 1.0);
+        assert!(small.iter().all(|r| !r.significant));
         let p95 = slow
             .iter()
             .find(|r| r.kpi == "p95")

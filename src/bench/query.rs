@@ -18,6 +18,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../schemas/queries/large_list_typical.sql"),
     ),
     (
+        "large_list_keyset_typical.sql",
+        include_str!("../../schemas/queries/large_list_keyset_typical.sql"),
+    ),
+    (
         "spending_trends_daily.sql",
         include_str!("../../schemas/queries/spending_trends_daily.sql"),
     ),
@@ -60,6 +64,9 @@ pub enum Param {
     AsOf,
     /// Three values: a busy context and the (date, id) keyset cursor after its row 4,000.
     BusyCursor,
+    /// Three values: a typical context and the keyset cursor after its row 1,000 (or half way
+    /// through it when it holds fewer).
+    TypicalCursor,
 }
 
 impl Param {
@@ -70,6 +77,7 @@ impl Param {
             "user" => Param::User,
             "as_of" => Param::AsOf,
             "busy_cursor" => Param::BusyCursor,
+            "typical_cursor" => Param::TypicalCursor,
             _ => return None,
         })
     }
@@ -126,7 +134,7 @@ impl QuerySpec {
                         q.params.push(Param::parse(p).ok_or_else(|| {
                             bad(
                                 "params",
-                                "use busy_context, typical_context, user, as_of or busy_cursor",
+                                "use busy_context, typical_context, user, as_of, busy_cursor or typical_cursor",
                             )
                         })?);
                     }
@@ -174,7 +182,10 @@ impl QuerySpec {
     pub fn arity(&self) -> usize {
         self.params
             .iter()
-            .map(|p| if *p == Param::BusyCursor { 3 } else { 1 })
+            .map(|p| match p {
+                Param::BusyCursor | Param::TypicalCursor => 3,
+                _ => 1,
+            })
             .sum()
     }
 }
@@ -240,5 +251,16 @@ mod tests {
             );
         }
         assert!(qs.iter().any(|q| q.copy));
+    }
+
+    #[test]
+    fn every_file_in_schemas_queries_is_built_in_unchanged() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/queries");
+        let on_disk = load(Some(&dir)).unwrap();
+        assert_eq!(on_disk.len(), BUILTIN.len());
+        for (file, text) in BUILTIN {
+            let disk = std::fs::read_to_string(dir.join(file)).unwrap();
+            assert_eq!(&disk, text, "{file}");
+        }
     }
 }
