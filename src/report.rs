@@ -28,7 +28,7 @@ pub fn text(r: &BenchReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<24} {:>5} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  status",
+        "{:<26} {:>5} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  status",
         "query",
         "n",
         "err",
@@ -45,7 +45,7 @@ pub fn text(r: &BenchReport) -> String {
         let l = &q.latency_ms;
         let _ = writeln!(
             s,
-            "{:<24} {:>5} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  {}",
+            "{:<26} {:>5} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  {}",
             q.name,
             q.count,
             q.errors,
@@ -62,7 +62,7 @@ pub fn text(r: &BenchReport) -> String {
         if q.copy {
             let _ = writeln!(
                 s,
-                "{:<24} exported {:.1} MB at {:.1} MB/s",
+                "{:<26} exported {:.1} MB at {:.1} MB/s",
                 "",
                 q.bytes as f64 / 1e6 / q.count.max(1) as f64,
                 q.bytes_per_second / 1e6
