@@ -396,3 +396,53 @@ fn bad_urls_and_stopped_servers_give_clear_errors_without_the_password() {
     assert_ne!(out.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("Sup3rS3cret"));
 }
+
+#[test]
+fn shards_loaded_into_one_database_make_the_whole() {
+    let url = fresh_database("shards");
+    for k in ["1/2", "2/2"] {
+        let out = finseed(&[
+            "seed",
+            "-q",
+            "-p",
+            "small",
+            "--scale",
+            "0.3",
+            "--database-url",
+            &url,
+            "--steps",
+            "create,load",
+            "--shard",
+            k,
+        ]);
+        assert!(
+            out.status.success(),
+            "{k}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // 300K transactions are three chunks: shard 1 loads one, shard 2 the other two.
+    assert_eq!(ledger_chunks(&url), 3);
+    ok(&finseed(&[
+        "verify",
+        "-p",
+        "small",
+        "--scale",
+        "0.3",
+        "--database-url",
+        &url,
+    ]));
+    // The keys apply over the union.
+    ok(&finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "small",
+        "--scale",
+        "0.3",
+        "--database-url",
+        &url,
+        "--steps",
+        "primary_keys,foreign_keys",
+    ]));
+}
