@@ -103,7 +103,15 @@ CREATE TABLE IF NOT EXISTS finseed_ledger (
 );";
 
 fn wanted(cfg: &SeedConfig, t: &TableSpec) -> bool {
-    cfg.tables.as_ref().is_none_or(|l| l.contains(&t.name))
+    wanted_name(cfg, t.name)
+}
+
+/// Whether a name from the SQL refers to a table being loaded; names that are not finseed
+/// tables (an index name in `CREATE INDEX x ON t`) never exclude a statement.
+fn wanted_name(cfg: &SeedConfig, name: &str) -> bool {
+    cfg.tables
+        .as_ref()
+        .is_none_or(|l| l.contains(&name) || all_tables().all(|t| t.name != name))
 }
 
 /// Check that writing is safe, and set up finseed's own bookkeeping.
@@ -437,10 +445,8 @@ async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
     let mut skipped = 0;
     for stmt in schema::post_load_step(name) {
         let table = stmt.split_whitespace().nth(2).unwrap_or("");
-        if let Some(t) = all_tables().find(|t| t.name == table) {
-            if !wanted(cfg, t) {
-                continue;
-            }
+        if !wanted_name(cfg, table) {
+            continue;
         }
         if let Some(ix) = stmt.strip_prefix("CREATE INDEX ") {
             let ix_name = ix.split_whitespace().next().unwrap_or("");
@@ -449,10 +455,8 @@ async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
                 .nth(1)
                 .and_then(|s| s.split_whitespace().next())
                 .unwrap_or("");
-            if let Some(t) = all_tables().find(|t| t.name == on) {
-                if !wanted(cfg, t) {
-                    continue;
-                }
+            if !wanted_name(cfg, on) {
+                continue;
             }
             let exists: bool = c
                 .query_one("SELECT to_regclass($1) IS NOT NULL", &[&ix_name])
@@ -472,10 +476,8 @@ async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
                     .nth(1)
                     .and_then(|s| s.split_whitespace().next())
                     .unwrap_or("");
-                if let Some(t) = all_tables().find(|t| t.name == refd) {
-                    if !wanted(cfg, t) {
-                        continue;
-                    }
+                if !wanted_name(cfg, refd) {
+                    continue;
                 }
             }
             let exists: bool = c
