@@ -6,7 +6,7 @@ use crate::encode::Encoder;
 use crate::error::{Error, Result};
 use crate::gen::Group;
 use crate::model::World;
-use crate::pipeline::{ordered, produce, shard_chunks, Produced};
+use crate::pipeline::{ordered, produce, shard_chunks, Buffers, Produced};
 use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::sink::file::{FileSink, FileSummary, Format};
@@ -187,18 +187,20 @@ fn write_group<E: Encoder>(
         .unwrap_or("");
     let bar = progress.bar(label, parents);
     let window = pool.current_num_threads() + 2;
+    let bufs = Buffers::default();
     ordered(
         pool,
         chunks,
         window,
-        |c| produce::<E>(world, group, c, wanted),
+        |c| produce::<E>(world, group, c, wanted, &bufs),
         |p: Produced| {
             let ids = group.chunk_ids(world, p.chunk);
-            for (sink, (bytes, rows)) in sinks.iter_mut().zip(p.tables) {
+            for (sink, (bytes, rows)) in sinks.iter_mut().zip(&p.tables) {
                 if let Some(s) = sink {
-                    s.write(&bytes, rows)?;
+                    s.write(bytes, *rows)?;
                 }
             }
+            bufs.put_all(group, p);
             bar.inc(ids.end - ids.start);
             Ok(())
         },

@@ -6,7 +6,7 @@ use crate::encode::ColType;
 use crate::error::{Error, Result};
 use crate::gen::{Group, Out};
 use crate::model::World;
-use crate::pipeline::{ordered, produce};
+use crate::pipeline::{ordered, produce, Buffers};
 use crate::profile::Profile;
 use serde::Serialize;
 
@@ -84,10 +84,11 @@ pub fn plan(profile: Profile, threads: usize, jobs: usize) -> Result<Plan> {
         } else {
             (0..8).map(|i| i * chunks / 8).collect()
         };
+        let bufs = Buffers::default();
         let mut sample_bytes = vec![0u64; specs.len()];
         let mut sample_rows = vec![0u64; specs.len()];
         for &c in &sample {
-            let p = produce::<Binary>(&world, group, c, &vec![true; specs.len()]);
+            let p = produce::<Binary>(&world, group, c, &vec![true; specs.len()], &bufs);
             for (i, (b, n)) in p.tables.iter().enumerate() {
                 sample_bytes[i] += b.len() as u64;
                 sample_rows[i] += n;

@@ -10,11 +10,11 @@ use crate::encode::binary::Binary;
 use crate::error::{Error, Result};
 use crate::gen::{all_tables, Group, TableSpec};
 use crate::model::World;
-use crate::pipeline::{produce, shard_chunks, Produced};
+use crate::pipeline::{produce, shard_chunks, Buffers, Produced};
 use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::schema;
-use bytes::Bytes;
+use bytes::Buf;
 use futures_util::SinkExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -241,10 +241,38 @@ async fn done_chunks(target: &Target, group: Group, wanted: &[bool]) -> Result<H
     Ok(done.unwrap_or_default())
 }
 
-/// A produced chunk as shareable buffers, so a retry resends without copying.
+/// Bytes per CopyData message. The server reads each message whole into one buffer before
+/// parsing it, so one message per 19 MB chunk would make it grow that buffer every time.
+const COPY_MESSAGE: usize = 64 << 10;
+
+/// A produced chunk as shared buffers, so a retry resends without copying and the buffers go
+/// back to the pool once the chunk is committed.
 struct Ready {
     chunk: u64,
-    tables: Vec<(Bytes, u64)>,
+    tables: Vec<(Arc<Vec<u8>>, u64)>,
+}
+
+/// One CopyData message's worth of a shared chunk buffer.
+struct Piece {
+    buf: Arc<Vec<u8>>,
+    at: usize,
+    end: usize,
+}
+
+impl Buf for Piece {
+    fn remaining(&self) -> usize {
+        self.end - self.at
+    }
+    fn chunk(&self) -> &[u8] {
+        &self.buf[self.at..self.end]
+    }
+    fn advance(&mut self, n: usize) {
+        assert!(
+            n <= self.end - self.at,
+            "advance past the end of a COPY piece"
+        );
+        self.at += n;
+    }
 }
 
 /// COPY one produced chunk and its ledger rows in one transaction.
@@ -279,9 +307,19 @@ async fn load_chunk(
                 table.name,
                 cols.join(", ")
             );
-            let sink = tx.copy_in::<_, Bytes>(&stmt).await?;
+            let sink = tx.copy_in::<_, Piece>(&stmt).await?;
             futures_util::pin_mut!(sink);
-            sink.send(bytes.clone()).await?;
+            let mut at = 0;
+            while at < bytes.len() {
+                let end = (at + COPY_MESSAGE).min(bytes.len());
+                sink.feed(Piece {
+                    buf: bytes.clone(),
+                    at,
+                    end,
+                })
+                .await?;
+                at = end;
+            }
             let copied = sink.finish().await?;
             debug_assert_eq!(copied, *n);
             rows += copied;
@@ -329,29 +367,32 @@ async fn step_load(
         let todo = Arc::new(todo);
         let next = Arc::new(AtomicUsize::new(0));
         let wanted = Arc::new(wanted);
+        let bufs = Arc::new(Buffers::default());
         let mut tasks = Vec::new();
         for _ in 0..cfg.jobs.min(todo.len()) {
-            let (world, todo, next, wanted, target, bar) = (
+            let (world, todo, next, wanted, target, bar, bufs) = (
                 world.clone(),
                 todo.clone(),
                 next.clone(),
                 wanted.clone(),
                 target.clone(),
                 bar.clone(),
+                bufs.clone(),
             );
             tasks.push(tokio::spawn(async move {
                 let mut client = target.connect().await?;
                 let take = || todo.get(next.fetch_add(1, Ordering::SeqCst)).copied();
                 let gen = |chunk: u64| {
                     let (world, wanted) = (world.clone(), wanted.clone());
+                    let bufs = bufs.clone();
                     tokio::task::spawn_blocking(move || {
-                        let p: Produced = produce::<Binary>(&world, group, chunk, &wanted);
+                        let p: Produced = produce::<Binary>(&world, group, chunk, &wanted, &bufs);
                         Ready {
                             chunk: p.chunk,
                             tables: p
                                 .tables
                                 .into_iter()
-                                .map(|(b, n)| (Bytes::from(b), n))
+                                .map(|(b, n)| (Arc::new(b), n))
                                 .collect(),
                         }
                     })
@@ -389,6 +430,11 @@ async fn step_load(
                     }
                     let ids = group.chunk_ids(&world, produced.chunk);
                     bar.inc(ids.end - ids.start);
+                    for (t, (buf, _)) in group.tables().iter().zip(produced.tables) {
+                        if let Ok(buf) = Arc::try_unwrap(buf) {
+                            bufs.put(t.name, buf);
+                        }
+                    }
                 }
                 Ok::<u64, Error>(rows)
             }));

@@ -6,7 +6,7 @@ use crate::encode::digest::{self, DigestEncoder, TableDigest};
 use crate::error::{Error, Result};
 use crate::gen::Group;
 use crate::model::World;
-use crate::pipeline::{ordered, produce};
+use crate::pipeline::{ordered, produce, Buffers};
 use crate::profile::Profile;
 use crate::schema;
 use serde::Serialize;
@@ -54,7 +54,7 @@ pub fn expected(world: &World, threads: usize) -> Result<Vec<(&'static str, Tabl
             &pool,
             0..group.chunks(world),
             threads + 2,
-            |c| produce::<DigestEncoder>(world, group, c, &wanted),
+            |c| produce::<DigestEncoder>(world, group, c, &wanted, &Buffers::default()),
             |p| {
                 for ((sum, t), (bytes, _)) in sums.iter_mut().zip(tables).zip(&p.tables) {
                     sum.add(&TableDigest::from_bytes(bytes, t.columns.len()));

@@ -78,8 +78,8 @@ pub fn write_numeric(out: &mut Vec<u8>, units: i64, scale: u32) {
 }
 
 impl Encoder for Binary {
-    fn new(table: &'static TableSpec) -> Self {
-        let mut out = Vec::with_capacity(1 << 20);
+    fn new(table: &'static TableSpec, mut out: Vec<u8>) -> Self {
+        out.clear();
         out.extend_from_slice(HEADER);
         Binary {
             out,
@@ -148,9 +148,7 @@ impl Encoder for Binary {
     }
     fn take(&mut self) -> Vec<u8> {
         self.out.extend_from_slice(&(-1i16).to_be_bytes());
-        let mut next = Vec::with_capacity(1 << 20);
-        next.extend_from_slice(HEADER);
-        std::mem::replace(&mut self.out, next)
+        std::mem::take(&mut self.out)
     }
 }
 

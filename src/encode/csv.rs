@@ -46,9 +46,10 @@ impl Csv {
 }
 
 impl Encoder for Csv {
-    fn new(_table: &'static TableSpec) -> Self {
+    fn new(_table: &'static TableSpec, mut buf: Vec<u8>) -> Self {
+        buf.clear();
         Csv {
-            out: Vec::with_capacity(1 << 20),
+            out: buf,
             first: true,
         }
     }
@@ -108,6 +109,6 @@ impl Encoder for Csv {
         self.out.push(b'\n');
     }
     fn take(&mut self) -> Vec<u8> {
-        std::mem::replace(&mut self.out, Vec::with_capacity(1 << 20))
+        std::mem::take(&mut self.out)
     }
 }

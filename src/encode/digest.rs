@@ -87,7 +87,7 @@ impl DigestEncoder {
 }
 
 impl Encoder for DigestEncoder {
-    fn new(table: &'static TableSpec) -> Self {
+    fn new(table: &'static TableSpec, _buf: Vec<u8>) -> Self {
         DigestEncoder {
             table,
             d: TableDigest::new(table.columns.len()),

@@ -55,9 +55,10 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 }
 
 impl<const ARRAY: bool> Encoder for Json<ARRAY> {
-    fn new(table: &'static TableSpec) -> Self {
+    fn new(table: &'static TableSpec, mut buf: Vec<u8>) -> Self {
+        buf.clear();
         Json {
-            out: Vec::with_capacity(1 << 20),
+            out: buf,
             table,
             field: 0,
         }
@@ -116,6 +117,6 @@ impl<const ARRAY: bool> Encoder for Json<ARRAY> {
             .extend_from_slice(if ARRAY { b"}" } else { b"}\n" });
     }
     fn take(&mut self) -> Vec<u8> {
-        std::mem::replace(&mut self.out, Vec::with_capacity(1 << 20))
+        std::mem::take(&mut self.out)
     }
 }

@@ -51,7 +51,9 @@ pub const fn null_col(name: &'static str, ty: ColType) -> Column {
 
 /// One output format. Values are written in column order between `begin` and `end`.
 pub trait Encoder: Send {
-    fn new(table: &'static TableSpec) -> Self
+    /// An encoder writing into `buf` (cleared first): callers pass a recycled buffer so that a
+    /// chunk reuses memory that is already allocated and faulted in.
+    fn new(table: &'static TableSpec, buf: Vec<u8>) -> Self
     where
         Self: Sized;
     fn begin(&mut self);
@@ -66,7 +68,7 @@ pub trait Encoder: Send {
     fn timestamp(&mut self, secs: i64);
     fn boolean(&mut self, b: bool);
     fn end(&mut self);
-    /// Bytes written since the last `take`, leaving the encoder ready for the next chunk.
+    /// The chunk's bytes (with any trailer the format needs); the encoder is done after this.
     fn take(&mut self) -> Vec<u8>;
 
     #[inline]
