@@ -21,8 +21,11 @@ pub struct Produced {
 /// zeroing and the copies of each doubling), so consumers hand finished buffers back here.
 #[derive(Default)]
 pub struct Buffers {
-    spare: Mutex<Vec<(&'static str, Vec<Vec<u8>>)>>,
+    spare: Mutex<Vec<Spare>>,
 }
+
+/// A table's name and its spare buffers.
+type Spare = (&'static str, Vec<Vec<u8>>);
 
 /// At most this many spare buffers are kept per table: enough for every chunk in flight.
 const SPARE_PER_TABLE: usize = 8;
