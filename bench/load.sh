@@ -14,8 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-transaction-flow}
 JOBS=${JOBS:-$(nproc)}
-cargo build --release --quiet
+cargo build --release --quiet --bin finseed --example encode_cost
 FINSEED=$PWD/target/release/finseed
+# Generation shares the cores with the server: what it costs alone, before any loading.
+ENCODE=$("$PWD/target/release/examples/encode_cost" "$PROFILE" 100)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/finseed-load.XXXXXX")
 chmod 755 "$WORK"
 cleanup() { (cd "$WORK" && "$FINSEED" pg stop >/dev/null 2>&1 || true); rm -rf "$WORK"; }
@@ -94,6 +96,7 @@ print(f"finseed / psql time = {med['finseed'] / med['psql']:.2f} (target <= 0.40
 print(f"server ceiling / psql time = {med['ceiling'] / med['psql']:.2f} (the best any client could reach)")
 print(f"finseed / server ceiling = {med['finseed'] / med['ceiling']:.2f}")
 PY
+echo "$ENCODE"
 
 if [ "${FULL:-0}" = 1 ]; then
     echo

@@ -23,32 +23,6 @@ pub fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A fast 64-bit checksum of bytes (four independent lanes of `mix64`), for the load ledger:
-/// it identifies a chunk's bytes at memory speed; it is not meant to resist tampering.
-pub fn checksum(bytes: &[u8]) -> u64 {
-    let mut lanes = [
-        0x243f_6a88_85a3_08d3u64,
-        0x1319_8a2e_0370_7344,
-        0xa409_3822_299f_31d0,
-        0x082e_fa98_ec4e_6c89,
-    ];
-    let mut chunks = bytes.chunks_exact(32);
-    for c in &mut chunks {
-        for (i, lane) in lanes.iter_mut().enumerate() {
-            let w = u64::from_le_bytes(c[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-            *lane = mix64(*lane ^ w).rotate_left(17);
-        }
-    }
-    let mut h = bytes.len() as u64;
-    for &b in chunks.remainder() {
-        h = mix64(h ^ b as u64);
-    }
-    for l in lanes {
-        h = mix64(h ^ l);
-    }
-    h
-}
-
 /// Domains keep the keyed hashes of different facts independent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
