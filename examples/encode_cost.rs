@@ -15,7 +15,9 @@ use std::time::Instant;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let name = args.next().unwrap_or_else(|| "transaction-flow".to_string());
+    let name = args
+        .next()
+        .unwrap_or_else(|| "transaction-flow".to_string());
     let chunks: u64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(20);
     let profile = match Profile::load(&name) {
         Ok(p) => p,

@@ -242,4 +242,39 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn spare_buffers_stay_with_their_table_and_are_bounded() {
+        let b = Buffers::default();
+        assert_eq!(b.get("a").capacity(), 0);
+        b.put("a", Vec::with_capacity(100));
+        b.put("b", Vec::with_capacity(7));
+        b.put("a", Vec::new()); // nothing to keep
+        assert_eq!(b.get("b").capacity(), 7);
+        assert_eq!(b.get("b").capacity(), 0);
+        let a = b.get("a");
+        assert!(a.capacity() >= 100 && a.is_empty());
+        for _ in 0..SPARE_PER_TABLE + 5 {
+            b.put("c", vec![1, 2, 3]);
+        }
+        let kept = (0..SPARE_PER_TABLE + 5)
+            .filter(|_| b.get("c").capacity() > 0)
+            .count();
+        assert_eq!(kept, SPARE_PER_TABLE);
+    }
+
+    #[test]
+    fn a_recycled_buffer_gives_the_same_chunk_bytes() {
+        use crate::encode::csv::Csv;
+        let w = World::new(crate::profile::Profile::load("ci").expect("ci profile"));
+        let g = Group::Transactions;
+        let wanted = vec![true; g.tables().len()];
+        let fresh = produce::<Csv>(&w, g, 0, &wanted, &Buffers::default());
+        let bufs = Buffers::default();
+        // Fill the pool with buffers holding other bytes, then produce the same chunk again.
+        bufs.put("transactions", vec![b'x'; 1 << 20]);
+        bufs.put("transaction_splits", vec![b'y'; 1 << 20]);
+        let again = produce::<Csv>(&w, g, 0, &wanted, &bufs);
+        assert_eq!(fresh.tables, again.tables);
+    }
 }
