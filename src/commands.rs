@@ -402,6 +402,11 @@ pub fn run(profile: ProfileArgs, db: DbArgs, load: LoadArgs, b: BenchArgs) -> Re
     })?;
     let mut b = b;
     b.bench_seed.get_or_insert(seed_value);
+    // The seed step already said which embedded cluster it used; bench the same one quietly.
+    let mut db = db;
+    if db.database_url.as_deref().is_none_or(str::is_empty) {
+        db.database_url = Some(crate::pgctl::ensure_running(Path::new(EMBEDDED_ROOT))?.url());
+    }
     bench(db, b, thresholds)
 }
 

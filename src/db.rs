@@ -70,15 +70,20 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
     }
 }
 
-fn tls(verify: bool) -> tokio_postgres_rustls::MakeRustlsConnect {
+/// The TLS connector: verifying against `roots` (the web PKI when `None`) or accepting any
+/// certificate when `verify` is false.
+fn tls(
+    verify: bool,
+    roots: Option<rustls::RootCertStore>,
+) -> tokio_postgres_rustls::MakeRustlsConnect {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions");
     let config = if verify {
-        let roots = rustls::RootCertStore {
+        let roots = roots.unwrap_or_else(|| rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
+        });
         builder.with_root_certificates(roots).with_no_client_auth()
     } else {
         builder
@@ -89,13 +94,94 @@ fn tls(verify: bool) -> tokio_postgres_rustls::MakeRustlsConnect {
     tokio_postgres_rustls::MakeRustlsConnect::new(config)
 }
 
-/// Parsed connection settings plus whether the certificate must be verified.
+/// Parsed connection settings plus the TLS connector they call for.
 #[derive(Clone)]
 pub struct Target {
     pub config: Config,
     pub verify: bool,
     /// For messages: the URL without its password.
     pub shown: String,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+}
+
+/// Removes `key=value` from a connection string (URL query or key=value form) and returns the
+/// string without it and the value (percent-decoded in a URL). tokio-postgres refuses
+/// parameters it does not know, such as libpq's `sslrootcert`.
+fn take_param(url: &str, key: &str) -> (String, Option<String>) {
+    let is_url = url.contains("://");
+    let pat = format!("{key}=");
+    let mut search = 0;
+    while let Some(i) = url[search..].find(&pat).map(|i| search + i) {
+        let boundary = i == 0 || matches!(url.as_bytes()[i - 1], b'?' | b'&' | b' ');
+        if !boundary {
+            search = i + pat.len();
+            continue;
+        }
+        let start = i + pat.len();
+        let end = url[start..]
+            .find(if is_url { '&' } else { ' ' })
+            .map_or(url.len(), |j| start + j);
+        let raw = &url[start..end];
+        let value = if is_url {
+            percent_decode(raw)
+        } else {
+            raw.to_string()
+        };
+        // Drop the parameter with one separator, keeping the rest well formed.
+        let mut rest = String::from(&url[..i]);
+        let tail = &url[end..];
+        if tail.is_empty() {
+            while rest.ends_with(['&', '?', ' ']) {
+                rest.pop();
+            }
+        } else {
+            rest.push_str(&tail[1..]);
+        }
+        return (rest, Some(value));
+    }
+    (url.to_string(), None)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if let Ok(v) = u8::from_str_radix(s.get(i + 1..i + 3).unwrap_or(""), 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The certificates of a PEM file named by `sslrootcert`, as trust roots.
+fn load_roots(path: &str) -> Result<rustls::RootCertStore> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let bad = |why: String| {
+        Error::Usage(format!(
+            "--database-url: sslrootcert={path}: {why}\n  fix: point sslrootcert at the PEM file \
+             of the certificate authority that signed the server's certificate"
+        ))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| bad(e.to_string()))?;
+        roots
+            .add(cert)
+            .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("no certificate in the file".to_string()));
+    }
+    Ok(roots)
 }
 
 impl Target {
@@ -104,6 +190,12 @@ impl Target {
         // tokio-postgres knows disable/prefer/require; verify-ca/verify-full mean "require and
         // check the certificate", which the TLS connector does.
         let verify = url.contains("sslmode=verify-full") || url.contains("sslmode=verify-ca");
+        let (url, root_file) = take_param(url, "sslrootcert");
+        // libpq's `sslrootcert=system` means the system's trusted roots: the web PKI here.
+        let roots = match root_file.as_deref() {
+            None | Some("system") => None,
+            Some(path) => Some(load_roots(path)?),
+        };
         let normalised = url
             .replace("sslmode=verify-full", "sslmode=require")
             .replace("sslmode=verify-ca", "sslmode=require");
@@ -122,6 +214,7 @@ impl Target {
             config,
             verify,
             shown,
+            tls: tls(verify, roots),
         })
     }
 
@@ -139,7 +232,7 @@ impl Target {
                 });
                 return Ok(c);
             }
-            _ => self.config.connect(tls(self.verify)).await?,
+            _ => self.config.connect(self.tls.clone()).await?,
         };
         tokio::spawn(async move {
             let _ = conn.await;
@@ -199,7 +292,51 @@ pub fn transient(e: &tokio_postgres::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::*;
+    #[test]
+    fn sslrootcert_is_taken_out_of_either_form() {
+        let (u, v) = take_param(
+            "postgres://u:p@h/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&application_name=x",
+            "sslrootcert",
+        );
+        assert_eq!(
+            u,
+            "postgres://u:p@h/db?sslmode=verify-full&application_name=x"
+        );
+        assert_eq!(v.as_deref(), Some("/tmp/ca.pem"));
+        let (u, v) = take_param(
+            "postgres://h/db?sslmode=require&sslrootcert=/a b",
+            "sslrootcert",
+        );
+        assert_eq!(
+            (u.as_str(), v.as_deref()),
+            ("postgres://h/db?sslmode=require", Some("/a b"))
+        );
+        let (u, v) = take_param("postgres://h/db?sslrootcert=/ca", "sslrootcert");
+        assert_eq!((u.as_str(), v.as_deref()), ("postgres://h/db", Some("/ca")));
+        let (u, v) = take_param("host=h sslrootcert=/ca.pem dbname=x", "sslrootcert");
+        assert_eq!(
+            (u.as_str(), v.as_deref()),
+            ("host=h dbname=x", Some("/ca.pem"))
+        );
+        let (u, v) = take_param("host=h xsslrootcert=1", "sslrootcert");
+        assert_eq!((u.as_str(), v), ("host=h xsslrootcert=1", None));
+    }
+
+    #[test]
+    fn a_missing_root_file_is_a_usage_error_naming_it() {
+        let e =
+            Target::parse("postgres://u:hunter2@h/db?sslmode=verify-full&sslrootcert=/no/such.pem")
+                .err()
+                .expect("refused");
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Usage(_)), "{msg}");
+        assert!(
+            msg.contains("/no/such.pem") && msg.contains("fix:"),
+            "{msg}"
+        );
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
 
     #[test]
     fn passwords_never_shown() {
