@@ -260,7 +260,7 @@ struct Loadable {
 }
 
 /// One CopyData message's worth of a shared chunk buffer.
-struct Piece {
+pub struct Piece {
     buf: Arc<Vec<u8>>,
     at: usize,
     end: usize,
@@ -280,6 +280,27 @@ impl Buf for Piece {
         );
         self.at += n;
     }
+}
+
+/// Stream a complete binary COPY buffer (header, tuples, trailer) into a started COPY, in
+/// messages of [`COPY_MESSAGE`] bytes that share the buffer; returns the rows the server took.
+pub async fn send_copy(
+    sink: tokio_postgres::CopyInSink<Piece>,
+    bytes: &Arc<Vec<u8>>,
+) -> std::result::Result<u64, tokio_postgres::Error> {
+    futures_util::pin_mut!(sink);
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = (at + COPY_MESSAGE).min(bytes.len());
+        sink.feed(Piece {
+            buf: bytes.clone(),
+            at,
+            end,
+        })
+        .await?;
+        at = end;
+    }
+    sink.finish().await
 }
 
 /// COPY one produced chunk and its ledger rows in one transaction.
@@ -315,20 +336,7 @@ async fn load_chunk(
                 table.name,
                 cols.join(", ")
             );
-            let sink = tx.copy_in::<_, Piece>(&stmt).await?;
-            futures_util::pin_mut!(sink);
-            let mut at = 0;
-            while at < bytes.len() {
-                let end = (at + COPY_MESSAGE).min(bytes.len());
-                sink.feed(Piece {
-                    buf: bytes.clone(),
-                    at,
-                    end,
-                })
-                .await?;
-                at = end;
-            }
-            let copied = sink.finish().await?;
+            let copied = send_copy(tx.copy_in(&stmt).await?, bytes).await?;
             debug_assert_eq!(copied, *n);
             rows += copied;
         }
