@@ -13,7 +13,7 @@
 //! the difference is the writer's per-value path alone.
 
 use bytes::{BufMut, BytesMut};
-use finseed::encode::binary::{write_numeric, Binary};
+use finseed::encode::binary::{write_numeric, Binary, PG_EPOCH_DAYS};
 use finseed::encode::{ColType, Encoder};
 use finseed::gen::transactions::TRANSACTIONS;
 use finseed::gen::{Group, Out, TableSpec};
@@ -24,9 +24,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-
-/// Days from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
-const PG_EPOCH_DAYS: i32 = 10_957;
 
 /// One value, as an application would hold it before handing it to the writer.
 #[derive(Debug)]

@@ -325,24 +325,23 @@ async fn load_chunk(
         .collect();
     let mut rows = 0;
     for ((table, part), &want) in group.tables().iter().zip(&p.tables).zip(wanted) {
-        let (bytes, n) = (&part.bytes, &part.rows);
         if !want || present.contains(table.name) {
             continue;
         }
-        if *n > 0 {
+        if part.rows > 0 {
             let cols: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
             let stmt = format!(
                 "COPY {} ({}) FROM STDIN (FORMAT binary)",
                 table.name,
                 cols.join(", ")
             );
-            let copied = send_copy(tx.copy_in(&stmt).await?, bytes).await?;
-            debug_assert_eq!(copied, *n);
+            let copied = send_copy(tx.copy_in(&stmt).await?, &part.bytes).await?;
+            debug_assert_eq!(copied, part.rows);
             rows += copied;
         }
         tx.execute(
             "INSERT INTO finseed_ledger (table_name, chunk, rows, checksum) VALUES ($1, $2, $3, $4)",
-            &[&table.name, &(p.chunk as i64), &(*n as i64), &part.checksum],
+            &[&table.name, &(p.chunk as i64), &(part.rows as i64), &part.checksum],
         )
         .await?;
     }

@@ -9,7 +9,7 @@ use crate::gen::TableSpec;
 
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// Days from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
-const PG_EPOCH_DAYS: i32 = 10_957;
+pub const PG_EPOCH_DAYS: i32 = 10_957;
 
 pub struct Binary {
     out: Vec<u8>,
