@@ -98,7 +98,6 @@ fn tls(
 #[derive(Clone)]
 pub struct Target {
     pub config: Config,
-    pub verify: bool,
     /// For messages: the URL without its password.
     pub shown: String,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
@@ -212,7 +211,6 @@ impl Target {
         config.connect_timeout(Duration::from_secs(10));
         Ok(Target {
             config,
-            verify,
             shown,
             tls: tls(verify, roots),
         })
