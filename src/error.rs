@@ -14,19 +14,20 @@ pub enum Error {
         fix: String,
     },
     /// Bad command-line input, with the fix in the message.
-    #[error("{0}")]
+    #[error("{}", crate::db::redact(.0))]
     Usage(String),
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", crate::db::redact(&path.display().to_string()), crate::db::redact(&source.to_string()))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    /// A database error, with any connection string already redacted.
-    #[error("{0}")]
+    /// A database error. Every message goes through `db::redact` when shown, so no password
+    /// in it (a connection string, a server's echo) ever leaves the process.
+    #[error("{}", crate::db::redact(.0))]
     Db(String),
     /// Work that finished but found something wrong (verification differences, …).
-    #[error("{0}")]
+    #[error("{}", crate::db::redact(.0))]
     Failed(String),
 }
 

@@ -7,6 +7,7 @@ use finseed::error::Error;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    finseed::db::install_redacting_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
