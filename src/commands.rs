@@ -342,7 +342,7 @@ pub fn bench(
         concurrency: a.concurrency,
         thresholds,
         baseline,
-        seed: a.bench_seed.unwrap_or(0),
+        seed: a.bench_seed,
         generic_plans: a.generic_plans,
         min_change_ms: a.min_change_ms,
     };
@@ -368,6 +368,9 @@ pub fn bench(
     }
     if report.failed() {
         let mut why = Vec::new();
+        if !report.failures.is_empty() {
+            why.push(format!("{} query(ies) failed", report.failures.len()));
+        }
         if !report.breaches.is_empty() {
             why.push(format!("{} threshold breach(es)", report.breaches.len()));
         }

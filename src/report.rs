@@ -14,9 +14,10 @@ fn ms(v: f64) -> String {
     }
 }
 
+/// A failed query is FAILED (not timed, its server message shown), never a breach.
 fn status(q: &QueryResult) -> &'static str {
     if q.errors > 0 {
-        "ERRORS"
+        "FAILED"
     } else if q.breached {
         "BREACH"
     } else {
@@ -78,6 +79,13 @@ pub fn text(r: &BenchReport) -> String {
             r.cache.blks_read,
             r.cache.temp_files,
             r.cache.temp_bytes / 1_000_000
+        );
+    }
+    for f in &r.failures {
+        let _ = writeln!(
+            s,
+            "QUERY FAILED: {} ({} failed execution(s)): {}",
+            f.query, f.errors, f.message
         );
     }
     for b in &r.breaches {
@@ -151,6 +159,18 @@ pub fn markdown(r: &BenchReport) -> String {
             r.cache.blks_hit,
             r.cache.blks_read
         );
+    }
+    if !r.failures.is_empty() {
+        let _ = writeln!(s, "\n## Failed queries\n");
+        for f in &r.failures {
+            let _ = writeln!(
+                s,
+                "- **{}** ({} failed execution(s)):\n\n  ```\n  {}\n  ```",
+                f.query,
+                f.errors,
+                f.message.replace('\n', "\n  ")
+            );
+        }
     }
     if !r.breaches.is_empty() {
         let _ = writeln!(s, "\n## Threshold breaches\n");
@@ -278,7 +298,7 @@ fn svg(q: &QueryResult) -> String {
 }
 
 pub fn html(r: &BenchReport) -> String {
-    let mut s = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>finseed benchmark</title><style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.BREACH,.ERRORS{color:#C1292E;font-weight:bold}pre{background:#f4f4f4;padding:1em;overflow:auto;font-size:12px}</style></head><body>");
+    let mut s = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>finseed benchmark</title><style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.BREACH,.FAILED{color:#C1292E;font-weight:bold}pre{background:#f4f4f4;padding:1em;overflow:auto;font-size:12px}</style></head><body>");
     let _ = write!(s, "<h1>finseed volume query benchmark</h1><p>{} — PostgreSQL {} — {} iterations, {} warm-up, concurrency {} — as of {}</p>", esc(&r.database), esc(&r.server_version), r.settings.iterations, r.settings.warmup, r.settings.concurrency, esc(&r.params.as_of));
     s.push_str("<table><tr><th>query</th><th>n</th><th>errors</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>p95 limit</th><th>status</th></tr>");
     for q in &r.queries {
@@ -286,6 +306,29 @@ pub fn html(r: &BenchReport) -> String {
         let _ = write!(s, "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td><td>{7}</td><td class=\"{8}\">{8}</td></tr>", esc(&q.name), q.count, q.errors, ms(l.p50), ms(l.p95), ms(l.p99), ms(l.max), q.threshold_ms.map_or("-".into(), |t| format!("{t:.0}")), status(q));
     }
     s.push_str("</table>");
+    if !r.failures.is_empty() {
+        s.push_str("<h2>Failed queries</h2><ul>");
+        for f in &r.failures {
+            let _ = write!(
+                s,
+                "<li class=\"FAILED\">{} ({} failed execution(s)): <code>{}</code></li>",
+                esc(&f.query),
+                f.errors,
+                esc(&f.message)
+            );
+        }
+        s.push_str("</ul>");
+    }
+    for b in &r.breaches {
+        let _ = write!(
+            s,
+            "<p class=\"BREACH\">Threshold breached: {} {} = {:.1} (limit {:.1})</p>",
+            esc(&b.query),
+            esc(&b.what),
+            b.value,
+            b.limit
+        );
+    }
     for g in &r.regressions {
         let _ = write!(
             s,

@@ -232,3 +232,143 @@ fn baseline_flags_a_dropped_index_but_not_a_rerun() {
     assert!(reg["test"]["prob_superiority"].as_f64().unwrap() >= 0.71);
     assert!(["low", "medium", "high", "critical"].contains(&reg["severity"].as_str().unwrap()));
 }
+
+#[test]
+fn a_failing_query_is_reported_as_failed_with_the_servers_message_not_as_a_breach() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let url = seeded("bench_failing");
+    let dir = tempfile::tempdir().unwrap();
+    let queries = dir.path().join("q");
+    std::fs::create_dir(&queries).unwrap();
+    std::fs::write(
+        queries.join("broken.sql"),
+        "-- name: broken\n-- scenario: test\n-- params: busy_context\nSELECT no_such_column FROM transactions WHERE context_id = $1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        queries.join("fine.sql"),
+        "-- name: fine\n-- scenario: test\n-- params: busy_context\nSELECT count(*) FROM transactions WHERE context_id = $1\n",
+    )
+    .unwrap();
+    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let (json, md, html) = (p("r.json"), p("r.md"), p("r.html"));
+    let out = finseed(&[
+        "bench",
+        "-q",
+        "--database-url",
+        &url,
+        "--queries",
+        queries.to_str().unwrap(),
+        "--iterations",
+        "3",
+        "--warmup",
+        "1",
+        "--json",
+        &json,
+        "--markdown",
+        &md,
+        "--html",
+        &html,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let server_says = "column \"no_such_column\" does not exist";
+    assert!(stdout.contains("QUERY FAILED: broken"), "{stdout}");
+    assert!(stdout.contains(server_says), "{stdout}");
+    assert!(!stdout.contains("BREACH"), "{stdout}");
+    assert!(stderr.contains("1 query(ies) failed"), "{stderr}");
+    assert!(!stderr.contains("breach"), "{stderr}");
+    let r = report(Path::new(&json));
+    assert_eq!(r["breaches"].as_array().unwrap().len(), 0, "{r}");
+    assert_eq!(r["failures"][0]["query"], "broken");
+    assert!(r["failures"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains(server_says));
+    let fine = r["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "fine")
+        .unwrap();
+    assert_eq!(
+        (fine["errors"].as_u64(), fine["breached"].as_bool()),
+        (Some(0), Some(false))
+    );
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains("## Failed queries") && md.contains(server_says),
+        "{md}"
+    );
+    assert!(
+        md.contains("| broken |") && md.contains("| FAILED |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("Failed queries"), "{html}");
+    assert!(
+        html.contains("column &quot;no_such_column&quot; does not exist"),
+        "{html}"
+    );
+}
+
+#[test]
+fn bench_alone_uses_the_seed_recorded_in_the_database() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let url = fresh_database("bench_seed");
+    let out = finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--seed",
+        "7",
+        "--database-url",
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let users = |extra: &[&str], name: &str| {
+        let json = dir.path().join(name);
+        let mut args = vec![
+            "bench",
+            "-q",
+            "--database-url",
+            &url,
+            "--iterations",
+            "1",
+            "--warmup",
+            "0",
+            "--only",
+            "dashboard_summary",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = finseed(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r = report(&json);
+        (
+            r["params"]["users"].clone(),
+            r["settings"]["bench_seed"].clone(),
+        )
+    };
+    let (default_users, default_seed) = users(&[], "default.json");
+    let (seven, _) = users(&["--bench-seed", "7"], "seven.json");
+    let (zero, _) = users(&["--bench-seed", "0"], "zero.json");
+    assert_eq!(default_seed, 7);
+    assert_eq!(
+        default_users, seven,
+        "bench alone must pick what `run` picks"
+    );
+    assert_ne!(default_users, zero, "seed 0 should choose other users");
+}

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::Client;
 
@@ -31,8 +31,9 @@ pub struct BenchConfig {
     /// Threshold overrides in ms, by query name or scenario.
     pub thresholds: BTreeMap<String, f64>,
     pub baseline: Option<BenchReport>,
-    /// Seeds the choice of random users, so reruns use the same ones.
-    pub seed: u64,
+    /// Seeds the choice of random users, so reruns use the same ones. `None`: the seed recorded
+    /// in the seeded database (`finseed_run.seed`), else 0, so `bench` alone and `run` agree.
+    pub seed: Option<u64>,
     /// Let PostgreSQL use generic plans for the prepared statements (its default `auto`).
     pub generic_plans: bool,
     /// Smallest p95 change (ms) that can count as a significant regression.
@@ -47,6 +48,9 @@ pub struct Settings {
     /// `force_custom_plan` (the default) or `auto` (with --generic-plans).
     #[serde(default)]
     pub plan_cache_mode: String,
+    /// The seed that chose the random users (`--bench-seed`, else the database's).
+    #[serde(default)]
+    pub bench_seed: u64,
 }
 
 /// The parameter values the run drew from the data.
@@ -118,6 +122,16 @@ pub struct Breach {
     pub limit: f64,
 }
 
+/// A query that failed: it is not timed, and it fails the run apart from threshold breaches.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Failure {
+    pub query: String,
+    /// Failed executions (all of them when the query could not be prepared).
+    pub errors: usize,
+    /// The server's (or driver's) message for the first failure.
+    pub message: String,
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Regression {
     pub query: String,
@@ -144,6 +158,9 @@ pub struct BenchReport {
     /// From pg_stat_statements when the extension is available.
     pub statements: Vec<StatementStats>,
     pub breaches: Vec<Breach>,
+    /// Queries that failed, with the server's message (never counted as breaches).
+    #[serde(default)]
+    pub failures: Vec<Failure>,
     /// Compared with `baseline_file`; only significant ones fail the run.
     pub regressions: Vec<Regression>,
     pub baseline_file: Option<String>,
@@ -151,7 +168,9 @@ pub struct BenchReport {
 
 impl BenchReport {
     pub fn failed(&self) -> bool {
-        !self.breaches.is_empty() || self.regressions.iter().any(|r| r.significant)
+        !self.breaches.is_empty()
+            || !self.failures.is_empty()
+            || self.regressions.iter().any(|r| r.significant)
     }
 }
 
@@ -239,30 +258,83 @@ fn inline(sql: &str, vals: &[Value]) -> String {
     s
 }
 
+/// Longest wait for one control query (parameters, statistics) before the run says why.
+const CONTROL_LIMIT: Duration = Duration::from_secs(60);
+
+/// Longest wait for one measured execution: ten times its threshold, at least a minute.
+fn execution_limit(threshold_ms: Option<f64>) -> Duration {
+    let ten_times = threshold_ms.map_or(0.0, |t| t * 10.0 / 1000.0);
+    Duration::from_secs_f64(ten_times.clamp(60.0, 3600.0))
+}
+
+async fn limited<F: std::future::Future>(
+    f: F,
+) -> std::result::Result<F::Output, tokio::time::error::Elapsed> {
+    tokio::time::timeout(CONTROL_LIMIT, f).await
+}
+
+/// A control query bounded by [`CONTROL_LIMIT`], failing with a message that says so.
+async fn bounded<F: std::future::Future>(target: &Target, f: F) -> Result<F::Output> {
+    limited(f).await.map_err(|_| {
+        Error::Db(format!(
+            "{}: timeout: the server did not answer within {} s\n  fix: check that the server is up and not blocked (pg_stat_activity), then rerun",
+            target.shown,
+            CONTROL_LIMIT.as_secs()
+        ))
+    })
+}
+
+/// The seed finseed recorded in the seeded database, if any.
+async fn recorded_seed(c: &Client, target: &Target) -> Result<Option<u64>> {
+    let row = bounded(
+        target,
+        c.query_typed_one(
+            "SELECT CASE WHEN to_regclass('finseed_run') IS NULL THEN NULL ELSE 1 END::int",
+            &[],
+        ),
+    )
+    .await?
+    .map_err(|e| target.error("cannot look for finseed_run", &e))?;
+    if row.get::<_, Option<i32>>(0).is_none() {
+        return Ok(None);
+    }
+    let row = bounded(
+        target,
+        c.query_typed_opt("SELECT seed FROM finseed_run WHERE id = 1", &[]),
+    )
+    .await?
+    .map_err(|e| target.error("cannot read finseed_run", &e))?;
+    Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+}
+
 /// Draw the parameter pools from the seeded data, deterministically.
 async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamPools> {
     let e = |what: &'static str| move |err: tokio_postgres::Error| target.error(what, &err);
-    let as_of: Option<String> = c
-        .query_one("SELECT max(transaction_date)::text FROM transactions", &[])
-        .await
-        .map_err(e("cannot read transactions (is the database seeded?)"))?
-        .get(0);
+    let as_of: Option<String> = bounded(
+        target,
+        c.query_typed_one("SELECT max(transaction_date)::text FROM transactions", &[]),
+    )
+    .await?
+    .map_err(e("cannot read transactions (is the database seeded?)"))?
+    .get(0);
     let as_of = as_of.ok_or_else(|| {
         Error::Failed(format!(
             "{}: transactions is empty; seed it first",
             target.shown
         ))
     })?;
-    let activity: Vec<(i64, i64)> = c
-        .query(
+    let activity: Vec<(i64, i64)> = bounded(
+        target,
+        c.query_typed(
             "SELECT context_id, count(*) FROM transactions GROUP BY 1 ORDER BY 2 DESC, 1",
             &[],
-        )
-        .await
-        .map_err(e("cannot rank contexts by activity"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+        ),
+    )
+    .await?
+    .map_err(e("cannot rank contexts by activity"))?
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
     let busy: Vec<(i64, i64)> = activity.iter().take(5).copied().collect();
     let mid = activity.len() / 2;
     let typical: Vec<(i64, i64)> =
@@ -274,26 +346,30 @@ async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamP
         let mut v = Vec::new();
         for &(ctx, n) in pool.iter() {
             let offset = if n > after { after - 1 } else { n / 2 };
-            let row = c
-                .query_one(
+            let row = bounded(
+                target,
+                c.query_typed_one(
                     "SELECT transaction_date::text, id FROM transactions WHERE context_id = $1 ORDER BY transaction_date DESC, id DESC OFFSET $2 LIMIT 1",
-                    &[&ctx, &offset],
-                )
-                .await
-                .map_err(e("cannot find a keyset cursor"))?;
+                    &[(&ctx, Type::INT8), (&offset, Type::INT8)],
+                ),
+            )
+            .await?
+            .map_err(e("cannot find a keyset cursor"))?;
             v.push((ctx, row.get::<_, String>(0), row.get::<_, i64>(1)));
         }
         cursors.push(v);
     }
     let typical_cursors = cursors.pop().expect("two pools");
     let cursors = cursors.pop().expect("two pools");
-    let users: Vec<i64> = c
-        .query(
+    let users: Vec<i64> = bounded(
+        target,
+        c.query_typed(
             "SELECT user_id FROM context_members WHERE role <> 'viewer' GROUP BY user_id ORDER BY md5(user_id::text || $1), user_id LIMIT 20",
-            &[&seed.to_string()],
-        )
-        .await
-        .map_err(e("cannot pick users"))?
+            &[(&seed.to_string(), Type::TEXT)],
+        ),
+    )
+    .await?
+    .map_err(e("cannot pick users"))?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -316,6 +392,11 @@ async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamP
 }
 
 /// One execution: (rows, bytes).
+///
+/// Only what a transaction-mode pooler (PgBouncer) supports: a query is one unnamed statement
+/// (parse, bind, execute and sync in one round trip, planned for its own parameters, no Close
+/// to send afterwards); COPY's statement lives and dies inside one transaction. A prepared
+/// (named) statement is used only with `--generic-plans`, which needs one server session.
 async fn execute(
     c: &Client,
     q: &QuerySpec,
@@ -327,19 +408,39 @@ async fn execute(
             "COPY ({}) TO STDOUT (FORMAT csv, HEADER)",
             inline(&q.tagged_sql(), vals)
         );
-        let stream = c.copy_out(sql.as_str()).await?;
-        pin_mut!(stream);
-        let (mut bytes, mut lines) = (0u64, 0u64);
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            bytes += chunk.len() as u64;
-            lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        c.batch_execute("BEGIN").await?;
+        let copied = async {
+            let st = c.prepare(&sql).await?;
+            let stream = c.copy_out(&st).await?;
+            pin_mut!(stream);
+            let (mut bytes, mut lines) = (0u64, 0u64);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                bytes += chunk.len() as u64;
+                lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            }
+            Ok::<_, tokio_postgres::Error>((lines.saturating_sub(1), bytes))
         }
-        return Ok((lines.saturating_sub(1), bytes));
+        .await;
+        // The statement was closed inside the transaction; end it either way.
+        let end = c
+            .batch_execute(if copied.is_ok() { "COMMIT" } else { "ROLLBACK" })
+            .await;
+        let copied = copied?;
+        end?;
+        return Ok(copied);
     }
-    let stmt = stmt.expect("prepared");
-    let params: Vec<&(dyn ToSql + Sync)> = vals.iter().map(|v| v.as_sql()).collect();
-    let rows = c.query_raw(stmt, params).await?;
+    let rows = match stmt {
+        Some(stmt) => {
+            let params: Vec<&(dyn ToSql + Sync)> = vals.iter().map(|v| v.as_sql()).collect();
+            c.query_raw(stmt, params).await?
+        }
+        None => {
+            let params: Vec<(&(dyn ToSql + Sync), Type)> =
+                vals.iter().map(|v| (v.as_sql(), v.sql_type())).collect();
+            c.query_typed_raw(&q.tagged_sql(), params).await?
+        }
+    };
     pin_mut!(rows);
     let (mut n, mut bytes) = (0u64, 0u64);
     while let Some(row) = rows.try_next().await? {
@@ -351,12 +452,15 @@ async fn execute(
     Ok((n, bytes))
 }
 
+/// A named prepared statement, only for `--generic-plans` (PostgreSQL switches a statement to a
+/// generic plan after five runs); otherwise queries run as unnamed statements.
 async fn prepare(
     c: &Client,
     q: &QuerySpec,
     pools: &ParamPools,
+    generic_plans: bool,
 ) -> std::result::Result<Option<tokio_postgres::Statement>, tokio_postgres::Error> {
-    if q.copy {
+    if q.copy || !generic_plans {
         return Ok(None);
     }
     let types: Vec<Type> = values(q, pools, 0).iter().map(Value::sql_type).collect();
@@ -366,7 +470,7 @@ async fn prepare(
 async fn explain(c: &Client, q: &QuerySpec, pools: &ParamPools) -> Option<String> {
     let vals = values(q, pools, 0);
     let sql = format!("EXPLAIN (ANALYZE, BUFFERS) {}", inline(&q.sql, &vals));
-    let rows = c.query(sql.as_str(), &[]).await.ok()?;
+    let rows = limited(c.query_typed(sql.as_str(), &[])).await.ok()?.ok()?;
     Some(
         rows.iter()
             .map(|r| r.get::<_, String>(0))
@@ -376,13 +480,13 @@ async fn explain(c: &Client, q: &QuerySpec, pools: &ParamPools) -> Option<String
 }
 
 async fn cache_snapshot(c: &Client) -> Option<[i64; 6]> {
-    let r = c
-        .query_one(
-            "SELECT blks_hit, blks_read, tup_returned, tup_fetched, temp_files, temp_bytes FROM pg_stat_database WHERE datname = current_database()",
-            &[],
-        )
-        .await
-        .ok()?;
+    let r = limited(c.query_typed_one(
+        "SELECT blks_hit, blks_read, tup_returned, tup_fetched, temp_files, temp_bytes FROM pg_stat_database WHERE datname = current_database()",
+        &[],
+    ))
+    .await
+    .ok()?
+    .ok()?;
     Some([r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)])
 }
 
@@ -397,14 +501,13 @@ async fn statements_available(c: &Client) -> bool {
 }
 
 async fn statements(c: &Client, queries: &[QuerySpec]) -> Vec<StatementStats> {
-    let Ok(rows) = c
-        .query(
-            "SELECT query, calls, mean_exec_time, total_exec_time, rows, shared_blks_hit, shared_blks_read, temp_blks_written
+    let Ok(Ok(rows)) = limited(c.query_typed(
+        "SELECT query, calls, mean_exec_time, total_exec_time, rows, shared_blks_hit, shared_blks_read, temp_blks_written
              FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
              ORDER BY total_exec_time DESC LIMIT 50",
-            &[],
-        )
-        .await
+        &[],
+    ))
+    .await
     else {
         return Vec::new();
     };
@@ -540,25 +643,24 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
 async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     let target = &cfg.target;
     let control = target.connect().await?;
-    let server_version: String = control
-        .query_one("SHOW server_version", &[])
-        .await
-        .map_err(|e| target.error("cannot read the server version", &e))?
-        .get(0);
-    let pools = resolve_params(&control, target, cfg.seed).await?;
+    let server_version: String =
+        bounded(target, control.query_typed_one("SHOW server_version", &[]))
+            .await?
+            .map_err(|e| target.error("cannot read the server version", &e))?
+            .get(0);
+    let bench_seed = match cfg.seed {
+        Some(s) => s,
+        None => recorded_seed(&control, target).await?.unwrap_or(0),
+    };
+    let pools = resolve_params(&control, target, bench_seed).await?;
+    // No session state: every execution is planned for its own parameters because queries run
+    // as unnamed statements (what the EXPLAIN in the report shows, and what works through a
+    // transaction-mode pooler). With --generic-plans, named prepared statements let PostgreSQL
+    // switch to a generic plan after five runs, which for skewed data (a busy context vs a
+    // typical one) can be a hundred times slower.
     let mut conns = Vec::new();
     for _ in 0..cfg.concurrency {
-        let c = target.connect().await?;
-        if !cfg.generic_plans {
-            // Plan every execution for its own parameters, as drivers with unnamed statements
-            // do and as the EXPLAIN in the report shows. Otherwise PostgreSQL switches a
-            // prepared statement to a generic plan after five runs, which for skewed data
-            // (a busy context vs a typical one) can be a hundred times slower.
-            c.batch_execute("SET plan_cache_mode = force_custom_plan")
-                .await
-                .map_err(|e| target.error("cannot set plan_cache_mode", &e))?;
-        }
-        conns.push(Arc::new(c));
+        conns.push(Arc::new(target.connect().await?));
     }
     let has_statements = statements_available(&control).await;
     let before = cache_snapshot(&control).await;
@@ -572,14 +674,10 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         let mut stmts = Vec::new();
         let mut first_error = None;
         for c in &conns {
-            match prepare(c, q, &pools).await {
+            match prepare(c, q, &pools, cfg.generic_plans).await {
                 Ok(s) => stmts.push(s),
                 Err(e) => {
-                    first_error = Some(crate::db::redact(
-                        &target
-                            .error(&format!("cannot prepare {}", q.name), &e)
-                            .to_string(),
-                    ));
+                    first_error = Some(crate::db::redact(&crate::db::detail(&e)));
                     break;
                 }
             }
@@ -591,7 +689,9 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
             // Warm every connection (plans, caches), then start the clock.
             for i in 0..cfg.warmup {
                 let k = i % conns.len();
-                let _ = execute(&conns[k], q, stmts[k].as_ref(), &values(q, &pools, i)).await;
+                let vals = values(q, &pools, i);
+                let run = execute(&conns[k], q, stmts[k].as_ref(), &vals);
+                let _ = tokio::time::timeout(execution_limit(threshold(cfg, q)), run).await;
             }
             wall = Instant::now();
             let next = Arc::new(AtomicUsize::new(0));
@@ -607,6 +707,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
                 );
                 let n = cfg.iterations;
                 let warm = cfg.warmup;
+                let limit = execution_limit(threshold(cfg, &q));
                 tasks.push(tokio::spawn(async move {
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
@@ -615,19 +716,32 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
                         }
                         let vals = values(&q, &pools, warm + i);
                         let t = Instant::now();
-                        let r = execute(&c, &q, s.as_ref(), &vals).await;
+                        let r =
+                            tokio::time::timeout(limit, execute(&c, &q, s.as_ref(), &vals)).await;
                         let ms = t.elapsed().as_secs_f64() * 1000.0;
                         let mut tot = totals.lock().expect("totals");
                         match r {
-                            Ok((rows, bytes)) => {
+                            Ok(Ok((rows, bytes))) => {
                                 samples.lock().expect("samples").push((i, ms));
                                 tot.0 += rows;
                                 tot.1 += bytes;
                             }
-                            Err(e) => {
+                            Ok(Err(e)) => {
                                 tot.2 += 1;
-                                tot.3
-                                    .get_or_insert_with(|| crate::db::redact(&e.to_string()));
+                                tot.3.get_or_insert_with(|| {
+                                    crate::db::redact(&crate::db::detail(&e))
+                                });
+                            }
+                            Err(_) => {
+                                // The connection still owes an answer: stop using it.
+                                tot.2 += 1 + n.saturating_sub(next.load(Ordering::SeqCst));
+                                tot.3.get_or_insert_with(|| {
+                                    format!(
+                                        "timeout: no answer from the server within {} s",
+                                        limit.as_secs()
+                                    )
+                                });
+                                break;
                             }
                         }
                     }
@@ -703,15 +817,17 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         Vec::new()
     };
     let mut breaches = Vec::new();
+    let mut failures = Vec::new();
     for r in &mut results {
         if r.errors > 0 {
-            breaches.push(Breach {
+            failures.push(Failure {
                 query: r.name.clone(),
-                what: "errors".into(),
-                value: r.errors as f64,
-                limit: 0.0,
+                errors: r.errors,
+                message: r
+                    .first_error
+                    .clone()
+                    .unwrap_or_else(|| "unknown error".into()),
             });
-            r.breached = true;
         }
         if let Some(t) = r.threshold_ms {
             if r.latency_ms.count > 0 && r.latency_ms.p95 > t {
@@ -745,12 +861,14 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
                 "force_custom_plan"
             }
             .into(),
+            bench_seed,
         },
         params: pools,
         queries: results,
         cache,
         statements,
         breaches,
+        failures,
         regressions,
         baseline_file: None,
     })
@@ -794,12 +912,14 @@ mod tests {
                 warmup: 0,
                 concurrency: 1,
                 plan_cache_mode: String::new(),
+                bench_seed: 0,
             },
             params: ParamPools::default(),
             queries: q,
             cache: CacheStats::default(),
             statements: Vec::new(),
             breaches: Vec::new(),
+            failures: Vec::new(),
             regressions: Vec::new(),
             baseline_file: None,
         }
