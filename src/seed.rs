@@ -438,6 +438,13 @@ async fn step_load(
                             }
                             Err(e) if attempt < 5 && crate::db::transient(&e) => {
                                 attempt += 1;
+                                eprintln!(
+                                    "finseed: loading chunk {} of {:?} failed, attempt {attempt} of 6: {}; waiting {:.1} s, then reconnecting to retry it",
+                                    produced.chunk,
+                                    group,
+                                    crate::db::redact(&crate::db::detail(&e)),
+                                    (500u64 << attempt) as f64 / 1000.0
+                                );
                                 tokio::time::sleep(std::time::Duration::from_millis(
                                     500 << attempt,
                                 ))
@@ -573,13 +580,13 @@ async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
         let (todo, next, target) = (todo.clone(), next.clone(), target.clone());
         tasks.push(tokio::spawn(async move {
             let client = target.connect().await?;
-            client
-                .batch_execute("SET maintenance_work_mem = '1GB'")
-                .await
-                .map_err(|e| target.error("cannot set maintenance_work_mem", &e))?;
             while let Some(stmt) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
+                // SET LOCAL in the statement's own transaction: no session state, which a
+                // transaction-mode pooler would leak to other clients or lose.
                 client
-                    .batch_execute(stmt)
+                    .batch_execute(&format!(
+                        "BEGIN; SET LOCAL maintenance_work_mem = '1GB'; {stmt}; COMMIT"
+                    ))
                     .await
                     .map_err(|e| target.error(&format!("failed: {stmt}"), &e))?;
             }

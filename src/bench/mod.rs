@@ -284,6 +284,18 @@ async fn bounded<F: std::future::Future>(target: &Target, f: F) -> Result<F::Out
     })
 }
 
+/// The error's message, with what `--generic-plans` needs when the statement vanished (a
+/// transaction-mode pooler moved the session to another server connection).
+fn with_hint(e: &tokio_postgres::Error, generic_plans: bool) -> String {
+    let msg = crate::db::detail(e);
+    let lost = e.code() == Some(&tokio_postgres::error::SqlState::INVALID_SQL_STATEMENT_NAME);
+    if generic_plans && lost {
+        format!("{msg} (--generic-plans keeps prepared statements in the server session: connect directly or through a session-mode pool, or drop --generic-plans)")
+    } else {
+        msg
+    }
+}
+
 /// The seed finseed recorded in the seeded database, if any.
 async fn recorded_seed(c: &Client, target: &Target) -> Result<Option<u64>> {
     let row = bounded(
@@ -677,7 +689,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
             match prepare(c, q, &pools, cfg.generic_plans).await {
                 Ok(s) => stmts.push(s),
                 Err(e) => {
-                    first_error = Some(crate::db::redact(&crate::db::detail(&e)));
+                    first_error = Some(crate::db::redact(&with_hint(&e, cfg.generic_plans)));
                     break;
                 }
             }
@@ -708,6 +720,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
                 let n = cfg.iterations;
                 let warm = cfg.warmup;
                 let limit = execution_limit(threshold(cfg, &q));
+                let generic = cfg.generic_plans;
                 tasks.push(tokio::spawn(async move {
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
@@ -729,7 +742,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
                             Ok(Err(e)) => {
                                 tot.2 += 1;
                                 tot.3.get_or_insert_with(|| {
-                                    crate::db::redact(&crate::db::detail(&e))
+                                    crate::db::redact(&with_hint(&e, generic))
                                 });
                             }
                             Err(_) => {

@@ -1,0 +1,211 @@
+//! Through PgBouncer in transaction mode (Debian's `pgbouncer`): `seed`, `verify` and `bench`
+//! work, each within a time limit. Session state or named prepared statements carried across
+//! transactions break here (bench used to hang, pgbouncer logging `got packet '3' from server
+//! when not linked`). The pool is kept small so that clients share server connections.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PGBOUNCER: &str = "/usr/sbin/pgbouncer";
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A pgbouncer started for this test; stopped (by its pid) when dropped, also on failure.
+struct Bouncer {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Bouncer {
+    fn start(server_port: u16) -> Bouncer {
+        let dir = std::env::temp_dir().join(format!("finseed-pgbouncer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        std::fs::write(dir.join("userlist.txt"), "\"postgres\" \"\"\n").unwrap();
+        std::fs::write(
+            dir.join("pgbouncer.ini"),
+            format!(
+                "[databases]\n\
+                 * = host=127.0.0.1 port={server_port}\n\
+                 [pgbouncer]\n\
+                 listen_addr = 127.0.0.1\n\
+                 listen_port = {port}\n\
+                 unix_socket_dir =\n\
+                 auth_type = trust\n\
+                 auth_file = {dir}/userlist.txt\n\
+                 pool_mode = transaction\n\
+                 default_pool_size = 4\n\
+                 max_client_conn = 100\n\
+                 ignore_startup_parameters = extra_float_digits,options\n\
+                 logfile = {dir}/pgbouncer.log\n\
+                 pidfile = {dir}/pgbouncer.pid\n",
+                dir = dir.display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = if is_root() {
+            // pgbouncer refuses to run as root.
+            let status = Command::new("chown")
+                .args(["-R", "postgres", dir.to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(status.success(), "cannot chown {}", dir.display());
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", PGBOUNCER]);
+            c
+        } else {
+            Command::new(PGBOUNCER)
+        };
+        let out = cmd
+            .args(["-d", dir.join("pgbouncer.ini").to_str().unwrap()])
+            .output()
+            .expect("run pgbouncer");
+        let b = Bouncer { dir, port };
+        assert!(
+            out.status.success(),
+            "pgbouncer did not start: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            b.log()
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "pgbouncer is not listening on {port}: {}",
+                b.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        b
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let pidfile = self.dir.join("pgbouncer.pid");
+        if let Ok(pid) = std::fs::read_to_string(&pidfile) {
+            let pid = pid.trim().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Run finseed, killing it after `limit`.
+fn finseed_within(limit: Duration, args: &[&str]) -> (Output, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, e) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_finseed"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("CI", "1")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .spawn()
+        .expect("run finseed");
+    let deadline = Instant::now() + limit;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = Output {
+        status,
+        stdout: std::fs::read(&o).unwrap_or_default(),
+        stderr: std::fs::read(&e).unwrap_or_default(),
+    };
+    (out, timed_out)
+}
+
+#[test]
+fn seed_verify_and_bench_work_through_pgbouncer_in_transaction_mode() {
+    if !Path::new(PGBOUNCER).exists() {
+        if is_root() || std::env::var_os("CI").is_some() {
+            panic!("{PGBOUNCER} is not installed: `apt-get install -y pgbouncer` (.ci/run does)");
+        }
+        eprintln!("NOTICE: skipping the pooler test: {PGBOUNCER} is not installed and this is not root or CI (apt-get install pgbouncer)");
+        return;
+    }
+    let direct = common::fresh_database("pooler");
+    let (server_port, database) = {
+        let after_host = direct
+            .split("@127.0.0.1:")
+            .nth(1)
+            .expect("a loopback test server URL");
+        let (port, rest) = after_host.split_once('/').unwrap();
+        (
+            port.parse::<u16>().unwrap(),
+            rest.split('?').next().unwrap().to_string(),
+        )
+    };
+    let bouncer = Bouncer::start(server_port);
+    let url = format!("postgres://postgres@127.0.0.1:{}/{database}", bouncer.port);
+    let limit = Duration::from_secs(120);
+    for args in [
+        vec!["seed", "-q", "-p", "ci", "-j", "2", "--database-url", &url],
+        vec!["verify", "-p", "ci", "--database-url", &url],
+        vec![
+            "bench",
+            "-q",
+            "--iterations",
+            "5",
+            "--warmup",
+            "1",
+            "--concurrency",
+            "2",
+            "--database-url",
+            &url,
+        ],
+    ] {
+        let (out, timed_out) = finseed_within(limit, &args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !timed_out,
+            "{args:?} through pgbouncer hung past {limit:?}:\n{text}\npgbouncer log:\n{}",
+            bouncer.log()
+        );
+        assert!(
+            out.status.success(),
+            "{args:?} through pgbouncer failed:\n{text}\npgbouncer log:\n{}",
+            bouncer.log()
+        );
+    }
+    let log = bouncer.log();
+    assert!(
+        !log.contains("when not linked"),
+        "pgbouncer complained:\n{log}"
+    );
+}

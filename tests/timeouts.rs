@@ -1,0 +1,90 @@
+//! Time limits on loopback servers that never answer: finseed gives up within the connect
+//! timeout (10 s by default, or the URL's `connect_timeout`) and says it timed out, instead of
+//! waiting silently.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A loopback listener that accepts connections and never sends a byte, for the life of the
+/// test process.
+fn silent_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn); // keep it open, say nothing
+        }
+    });
+    port
+}
+
+/// Run finseed, killing it after `limit`; returns (exit code, stderr, seconds taken).
+fn run_bounded(args: &[&str], limit: Duration) -> (Option<i32>, String, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let err = dir.path().join("err");
+    let t = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_finseed"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("CI", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let secs = t.elapsed().as_secs_f64();
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    (status.and_then(|s| s.code()), stderr, secs)
+}
+
+#[test]
+fn a_server_that_never_answers_fails_within_the_connect_timeout() {
+    let port = silent_server();
+    let url = format!("postgres://u:pw@127.0.0.1:{port}/db");
+    let (code, stderr, secs) = run_bounded(
+        &["seed", "--database-url", &url, "-p", "ci"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, Some(1), "after {secs:.1} s: {stderr}");
+    assert!(secs < 15.0, "took {secs:.1} s: {stderr}");
+    assert!(
+        stderr.contains("timeout") && stderr.contains("connect_timeout"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(":pw@"), "{stderr}");
+}
+
+#[test]
+fn connect_timeout_in_the_url_or_key_value_form_is_honoured() {
+    let port = silent_server();
+    for url in [
+        format!("postgres://u@127.0.0.1:{port}/db?connect_timeout=2"),
+        format!("host=127.0.0.1 port={port} user=u dbname=db connect_timeout=2"),
+    ] {
+        let (code, stderr, secs) = run_bounded(
+            &["verify", "-p", "ci", "--database-url", &url],
+            Duration::from_secs(30),
+        );
+        assert_eq!(code, Some(1), "{url}: {stderr}");
+        assert!(
+            (1.5..8.0).contains(&secs),
+            "{url}: took {secs:.1} s: {stderr}"
+        );
+        assert!(stderr.contains("within 2 s"), "{url}: {stderr}");
+    }
+}
