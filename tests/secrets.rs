@@ -103,6 +103,10 @@ fn assert_hidden(what: &str, text: &str, secret_parts: &[&str]) {
     }
 }
 
+/// A connection string, the environment it is used with, and the parts of the password that
+/// must never show.
+type Form<'a> = (String, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
 #[test]
 fn no_form_of_password_shows_in_any_output() {
     let port = echo_server();
@@ -113,7 +117,7 @@ fn no_form_of_password_shows_in_any_output() {
     std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
     let passfile = passfile.to_str().unwrap().to_string();
     // (connection string, environment, parts of the password that must never show)
-    let forms: Vec<(String, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let forms: Vec<Form> = vec![
         (
             format!("postgres://bob:p@2Secret@127.0.0.1:{port}/fs"),
             vec![],
