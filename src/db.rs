@@ -436,7 +436,14 @@ enum ConnectFailure {
     Pg(tokio_postgres::Error),
     /// No answer within the connect timeout (TCP connect, TLS and startup included).
     Timeout(Duration),
+    /// Logged in, but a first trivial query got no answer (a pooler whose server is gone, a
+    /// stuck server).
+    Silent(Duration),
 }
+
+/// How long a new connection's first trivial query may wait: six connect timeouts (a minute by
+/// default), leaving a busy pooler time to hand out a server connection.
+const PROBE_TIMEOUTS: u32 = 6;
 
 fn timed_out(e: &tokio_postgres::Error) -> bool {
     let mut src = std::error::Error::source(e);
@@ -554,10 +561,18 @@ impl Target {
             });
             Ok(client)
         };
-        match tokio::time::timeout(limit, attempt).await {
-            Err(_) => Err(ConnectFailure::Timeout(limit)),
-            Ok(Err(e)) if timed_out(&e) => Err(ConnectFailure::Timeout(limit)),
-            Ok(r) => r.map_err(ConnectFailure::Pg),
+        let client = match tokio::time::timeout(limit, attempt).await {
+            Err(_) => return Err(ConnectFailure::Timeout(limit)),
+            Ok(Err(e)) if timed_out(&e) => return Err(ConnectFailure::Timeout(limit)),
+            Ok(r) => r.map_err(ConnectFailure::Pg)?,
+        };
+        // A server (or pooler) that logs us in and then answers nothing would otherwise hang
+        // the first real query forever.
+        let probe = self.connect_timeout() * PROBE_TIMEOUTS;
+        match tokio::time::timeout(probe, client.simple_query("SELECT 1")).await {
+            Err(_) => Err(ConnectFailure::Silent(probe)),
+            Ok(Err(e)) => Err(ConnectFailure::Pg(e)),
+            Ok(Ok(_)) => Ok(client),
         }
     }
 
@@ -571,6 +586,13 @@ impl Target {
                 Err(ConnectFailure::Timeout(limit)) => {
                     return Err(Error::Db(format!(
                         "cannot connect ({}): timeout: no answer from the server within {} s (connect_timeout)\n  fix: check that host and port are a reachable PostgreSQL server, or raise connect_timeout=SECONDS in the URL",
+                        self.shown,
+                        limit.as_secs_f64()
+                    )))
+                }
+                Err(ConnectFailure::Silent(limit)) => {
+                    return Err(Error::Db(format!(
+                        "cannot use the connection ({}): timeout: the server logged us in but answered no query within {} s (six times connect_timeout)\n  fix: check the server (a pooler in front of a server that is down, or a stuck server: see pg_stat_activity), or raise connect_timeout=SECONDS in the URL",
                         self.shown,
                         limit.as_secs_f64()
                     )))

@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -86,5 +87,54 @@ fn connect_timeout_in_the_url_or_key_value_form_is_honoured() {
             "{url}: took {secs:.1} s: {stderr}"
         );
         assert!(stderr.contains("within 2 s"), "{url}: {stderr}");
+    }
+}
+
+/// Log any client in (no TLS, no password), say it is ready, then answer nothing more.
+fn login_then_silence(mut s: TcpStream) -> std::io::Result<()> {
+    let read_body = |s: &mut TcpStream| -> std::io::Result<Vec<u8>> {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len)?;
+        let mut body = vec![0u8; (u32::from_be_bytes(len) as usize).saturating_sub(4)];
+        s.read_exact(&mut body)?;
+        Ok(body)
+    };
+    let mut startup = read_body(&mut s)?;
+    if startup == [0x04, 0xd2, 0x16, 0x2f] {
+        s.write_all(b"N")?; // SSLRequest: no TLS
+        startup = read_body(&mut s)?;
+    }
+    let _ = startup;
+    s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 0])?; // AuthenticationOk
+    s.write_all(&[b'Z', 0, 0, 0, 5, b'I'])?; // ReadyForQuery
+    let mut sink = [0u8; 4096];
+    while s.read(&mut sink)? > 0 {}
+    Ok(())
+}
+
+#[test]
+fn a_server_that_logs_in_then_goes_silent_fails_with_a_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = login_then_silence(conn);
+            });
+        }
+    });
+    // connect_timeout=1: the first query may wait six times that.
+    let url = format!("postgres://u:pw@127.0.0.1:{port}/db?connect_timeout=1");
+    for args in [
+        vec!["seed", "-p", "ci", "--database-url", &url],
+        vec!["bench", "--iterations", "1", "--database-url", &url],
+    ] {
+        let (code, stderr, secs) = run_bounded(&args, Duration::from_secs(30));
+        assert_eq!(code, Some(1), "{args:?} after {secs:.1} s: {stderr}");
+        assert!(secs < 12.0, "{args:?} took {secs:.1} s: {stderr}");
+        assert!(
+            stderr.contains("timeout") && stderr.contains("answered no query within 6 s"),
+            "{args:?}: {stderr}"
+        );
     }
 }
