@@ -22,6 +22,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 pub const STEPS: [&str; 6] = [
@@ -119,14 +120,14 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<()> {
     let t = &cfg.target;
     let q = |e| t.error("cannot inspect the database", &e);
     let has_run: bool = c
-        .query_one("SELECT to_regclass('finseed_run') IS NOT NULL", &[])
+        .query_typed_one("SELECT to_regclass('finseed_run') IS NOT NULL", &[])
         .await
         .map_err(q)?
         .get(0);
     let fp = fingerprint(&cfg.profile);
     if has_run {
         let row = c
-            .query_opt(
+            .query_typed_opt(
                 "SELECT profile, seed, fingerprint FROM finseed_run WHERE id = 1",
                 &[],
             )
@@ -145,7 +146,10 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<()> {
     } else {
         for table in all_tables() {
             let exists: bool = c
-                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table.name])
+                .query_typed_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[(&table.name, Type::TEXT)],
+                )
                 .await
                 .map_err(q)?
                 .get(0);
@@ -153,7 +157,7 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<()> {
                 continue;
             }
             let has_rows: bool = c
-                .query_one(
+                .query_typed_one(
                     &format!("SELECT EXISTS (SELECT 1 FROM {})", table.name),
                     &[],
                 )
@@ -198,16 +202,16 @@ async fn step_create(cfg: &SeedConfig, c: &Client) -> Result<String> {
         .await
         .map_err(|e| t.error("cannot create finseed's ledger", &e))?;
     let p = &cfg.profile;
-    c.execute(
+    c.query_typed(
         "INSERT INTO finseed_run (id, profile, seed, scale, fingerprint, finseed_version)
          VALUES (1, $1, $2, $3, $4, $5)
          ON CONFLICT (id) DO NOTHING",
         &[
-            &p.name,
-            &(p.seed as i64),
-            &p.scale,
-            &fingerprint(p),
-            &env!("CARGO_PKG_VERSION"),
+            (&p.name, Type::TEXT),
+            (&(p.seed as i64), Type::INT8),
+            (&p.scale, Type::FLOAT8),
+            (&fingerprint(p), Type::TEXT),
+            (&env!("CARGO_PKG_VERSION"), Type::TEXT),
         ],
     )
     .await
@@ -226,9 +230,9 @@ async fn done_chunks(target: &Target, group: Group, wanted: &[bool]) -> Result<H
     let mut done: Option<HashSet<u64>> = None;
     for (t, _) in group.tables().iter().zip(wanted).filter(|(_, &w)| w) {
         let rows = c
-            .query(
+            .query_typed(
                 "SELECT chunk FROM finseed_ledger WHERE table_name = $1",
-                &[&t.name],
+                &[(&t.name, Type::TEXT)],
             )
             .await
             .map_err(|e| target.error("cannot read the ledger", &e))?;
@@ -536,7 +540,10 @@ async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
                 continue;
             }
             let exists: bool = c
-                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&ix_name])
+                .query_typed_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[(&ix_name, Type::TEXT)],
+                )
                 .await
                 .map_err(|e| target.error("cannot inspect indexes", &e))?
                 .get(0);
@@ -558,9 +565,9 @@ async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
                 }
             }
             let exists: bool = c
-                .query_one(
+                .query_typed_one(
                     "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1)",
-                    &[&con],
+                    &[(&con, Type::TEXT)],
                 )
                 .await
                 .map_err(|e| target.error("cannot inspect constraints", &e))?
@@ -627,7 +634,10 @@ async fn table_reports(cfg: &SeedConfig) -> Result<Vec<TableReport>> {
     let mut out = Vec::new();
     for t in all_tables() {
         let exists: bool = c
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&t.name])
+            .query_typed_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[(&t.name, Type::TEXT)],
+            )
             .await
             .map_err(|e| target.error("cannot inspect tables", &e))?
             .get(0);
@@ -635,10 +645,10 @@ async fn table_reports(cfg: &SeedConfig) -> Result<Vec<TableReport>> {
             continue;
         }
         let row = c
-            .query_one(
+            .query_typed_one(
                 "SELECT coalesce((SELECT sum(rows) FROM finseed_ledger WHERE table_name = $1), 0)::bigint,
                         pg_total_relation_size($1::regclass)",
-                &[&t.name],
+                &[(&t.name, Type::TEXT)],
             )
             .await
             .map_err(|e| target.error("cannot read table sizes", &e))?;

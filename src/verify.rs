@@ -10,6 +10,7 @@ use crate::pipeline::{ordered, produce, Buffers};
 use crate::profile::Profile;
 use crate::schema;
 use serde::Serialize;
+use tokio_postgres::types::Type;
 
 #[derive(Serialize, Debug)]
 pub struct TableCheck {
@@ -104,7 +105,7 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
         for (name, d) in &want {
             let spec = crate::gen::all_tables().find(|t| t.name == *name).expect("known table");
             let exists: bool = c
-                .query_one("SELECT to_regclass($1) IS NOT NULL", &[name])
+                .query_typed_one("SELECT to_regclass($1) IS NOT NULL", &[(name, Type::TEXT)])
                 .await
                 .map_err(|e| target.error("cannot inspect tables", &e))?
                 .get(0);
@@ -119,7 +120,7 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
                 continue;
             }
             let row = c
-                .query_one(&digest::sql(spec), &[])
+                .query_typed_one(&digest::sql(spec), &[])
                 .await
                 .map_err(|e| target.error(&format!("cannot digest {name}"), &e))?;
             let values: Vec<String> = (0..row.len()).map(|i| row.get::<_, String>(i)).collect();
@@ -143,9 +144,9 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
         let mut keys = Vec::new();
         for (con, table, cols, rt, rcols) in foreign_keys() {
             let validated: bool = c
-                .query_one(
+                .query_typed_one(
                     "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1 AND convalidated)",
-                    &[&con],
+                    &[(&con, Type::TEXT)],
                 )
                 .await
                 .map_err(|e| target.error("cannot inspect constraints", &e))?
@@ -159,7 +160,7 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
             let not_null = cs.iter().map(|c| format!("t.{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND ");
             let join = cs.iter().zip(&rs).map(|(a, b)| format!("r.{b} = t.{a}")).collect::<Vec<_>>().join(" AND ");
             let q = format!("SELECT count(*) FROM {table} t WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {rt} r WHERE {join})");
-            let orphans: i64 = match c.query_one(&q, &[]).await {
+            let orphans: i64 = match c.query_typed_one(&q, &[]).await {
                 Ok(r) => r.get(0),
                 Err(_) => -1,
             };
