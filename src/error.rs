@@ -25,6 +25,9 @@ pub enum Error {
     /// A database error, with any connection string already redacted.
     #[error("{0}")]
     Db(String),
+    /// Stopped by a signal; `code` is the exit code (128 + the signal's number).
+    #[error("{message}")]
+    Interrupted { code: i32, message: String },
     /// Work that finished but found something wrong (verification differences, …).
     #[error("{0}")]
     Failed(String),
@@ -35,6 +38,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Profile { .. } | Error::Usage(_) => 2,
+            Error::Interrupted { code, .. } => *code,
             _ => 1,
         }
     }
