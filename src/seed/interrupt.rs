@@ -128,7 +128,7 @@ mod tests {
         let r = resume_command(&args);
         assert_eq!(
             r,
-            "finseed seed -p small --database-url postgres://bob:***@h/db --tables 'a b'"
+            "finseed seed -p small --database-url 'postgres://bob:***@h/db' --tables 'a b'"
         );
         let kv = resume_command(&["finseed".into(), "--database-url=host=h password=pw".into()]);
         assert!(!kv.contains("pw'") && kv.contains("***"), "{kv}");
