@@ -23,12 +23,11 @@ DATA=$("$FINSEED" pg status | sed -n 's/.*(data: \(.*\))$/\1/p')
 PGCTL=$(dirname "$(command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb | tail -1)")/pg_ctl
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 echo "cluster: $BASE (data $DATA)"
-n=0
-newdb() { n=$((n + 1)); psql -qX "$BASE" -c "CREATE DATABASE faults_$n" >/dev/null; echo "${BASE%/*}/faults_$n"; }
+newdb() { psql -qX "$BASE" -c "CREATE DATABASE faults_$1" >/dev/null; echo "${BASE%/*}/faults_$1"; }
 STEPS=(load primary_keys foreign_keys indexes analyze)
 
 # Calibrate: when each step starts and how long it takes, from one uninterrupted seed.
-URL=$(newdb)
+URL=$(newdb calibration)
 declare -A START DUR
 t0=$(date +%s.%N)
 prev=0
@@ -58,7 +57,7 @@ total_fail=0
 for i in $(seq 1 "$MOMENTS"); do
     step=${STEPS[$(( (i - 1) % ${#STEPS[@]} ))]}
     at=$(echo "${START[$step]} + ${DUR[$step]} * $((RANDOM % 90 + 5)) / 100" | bc -l)
-    URL=$(newdb)
+    URL=$(newdb "$i")
     "$FINSEED" seed -q -p "$PROFILE" --database-url "$URL" >/dev/null 2>&1 &
     pid=$!
     sleep "$at"
@@ -66,12 +65,12 @@ for i in $(seq 1 "$MOMENTS"); do
     if "$FINSEED" seed -q -p "$PROFILE" --database-url "$URL" >"$WORK/rerun.log" 2>&1; then rerun=yes; else rerun=no; total_fail=$((total_fail + 1)); sed 's/^/    /' "$WORK/rerun.log" | tail -3; fi
     read -r lost dup verified <<<"$(verify_figures "$URL")"
     printf '%-3s %-9.2f %-13s %-10s %-10s %-11s %-8s\n' "$i" "$at" "$step" "$lost" "$dup" "$rerun" "$verified"
-    psql -qX "$BASE" -c "DROP DATABASE faults_$n" >/dev/null
+    psql -qX "$BASE" -c "DROP DATABASE faults_$i" >/dev/null
 done
 
 # The server stopped hard (pg_ctl stop -m immediate) mid-load and mid-index, then started.
 for step in load indexes; do
-    URL=$(newdb)
+    URL=$(newdb "stop_$step")
     at=$(echo "${START[$step]} + ${DUR[$step]} / 2" | bc -l)
     "$FINSEED" seed -q -p "$PROFILE" --database-url "$URL" >/dev/null 2>&1 &
     pid=$!
