@@ -144,10 +144,13 @@ pub struct LoadArgs {
     /// COPY connections (default: the number of cores).
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
-    /// Drop finseed's tables first and start over.
+    /// Drop the tables finseed created (recorded by OID) and its ledger, then start over.
+    /// Tables finseed did not create are never dropped; objects of yours that depend on
+    /// finseed's tables stop it with nothing dropped.
     #[arg(long)]
     pub fresh: bool,
-    /// Write even into tables holding rows finseed did not write.
+    /// Only with --fresh: drop finseed's tables even when rows were added to them after
+    /// finseed loaded them. No flag lets finseed touch a table it did not create.
     #[arg(long)]
     pub force: bool,
 }

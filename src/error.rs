@@ -26,6 +26,9 @@ pub enum Error {
     /// in it (a connection string, a server's echo) ever leaves the process.
     #[error("{}", crate::db::redact(.0))]
     Db(String),
+    /// Stopped by a signal; `code` is the exit code (128 + the signal's number).
+    #[error("{message}")]
+    Interrupted { code: i32, message: String },
     /// Work that finished but found something wrong (verification differences, …).
     #[error("{}", crate::db::redact(.0))]
     Failed(String),
@@ -36,6 +39,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Profile { .. } | Error::Usage(_) => 2,
+            Error::Interrupted { code, .. } => *code,
             _ => 1,
         }
     }

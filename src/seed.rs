@@ -14,6 +14,10 @@ use crate::pipeline::{produce, shard_chunks, Buffers, Produced};
 use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::schema;
+
+mod interrupt;
+pub mod lock;
+mod own;
 use bytes::Buf;
 use futures_util::SinkExt;
 use serde::Serialize;
@@ -84,25 +88,6 @@ pub fn fingerprint(p: &Profile) -> String {
     crate::sink::file::hex(&Sha256::digest(text.as_bytes()))[..32].to_string()
 }
 
-const LEDGER_DDL: &str = "
-CREATE TABLE IF NOT EXISTS finseed_run (
-    id              int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-    profile         text        NOT NULL,
-    seed            bigint      NOT NULL,
-    scale           float8      NOT NULL,
-    fingerprint     text        NOT NULL,
-    finseed_version text        NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS finseed_ledger (
-    table_name  text        NOT NULL,
-    chunk       bigint      NOT NULL,
-    rows        bigint      NOT NULL,
-    checksum    text        NOT NULL,
-    loaded_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (table_name, chunk)
-);";
-
 fn wanted(cfg: &SeedConfig, t: &TableSpec) -> bool {
     wanted_name(cfg, t.name)
 }
@@ -115,92 +100,60 @@ fn wanted_name(cfg: &SeedConfig, name: &str) -> bool {
         .is_none_or(|l| l.contains(&name) || all_tables().all(|t| t.name != name))
 }
 
-/// Check that writing is safe, and set up finseed's own bookkeeping.
-async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<()> {
+/// Read-only checks before anything is written: nothing finseed did not create holds a name it
+/// needs, the data already there is the same profile's, and the flags make sense together.
+async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<own::Inspection> {
     let t = &cfg.target;
-    let q = |e| t.error("cannot inspect the database", &e);
-    let has_run: bool = c
-        .query_typed_one("SELECT to_regclass('finseed_run') IS NOT NULL", &[])
-        .await
-        .map_err(q)?
-        .get(0);
-    let fp = fingerprint(&cfg.profile);
-    if has_run {
+    if cfg.force && !cfg.fresh {
+        return Err(Error::Usage(
+            "--force: only changes what --fresh does (drop finseed's tables even when rows were added to them after finseed loaded them); finseed never writes into, alters or drops a table it did not create, whatever the flags\n  fix: leave out --force, or add --fresh to start over".into(),
+        ));
+    }
+    if cfg.fresh && !cfg.steps.contains(&"create") {
+        return Err(Error::Usage(
+            "--fresh: drops finseed's tables, so the create step must run too\n  fix: include create in --steps, or leave out --fresh".into(),
+        ));
+    }
+    let ins = own::inspect(c, t).await?;
+    own::refuse_blockers(&ins, t)?;
+    if ins.state && !cfg.fresh {
         let row = c
             .query_typed_opt(
                 "SELECT profile, seed, fingerprint FROM finseed_run WHERE id = 1",
                 &[],
             )
             .await
-            .map_err(q)?;
+            .map_err(|e| t.error("cannot inspect the database", &e))?;
         if let Some(row) = row {
             let (profile, seed, their): (String, i64, String) =
                 (row.get(0), row.get(1), row.get(2));
-            if their != fp && !cfg.fresh {
+            if their != fingerprint(&cfg.profile) {
                 return Err(Error::Usage(format!(
                     "{} was seeded by finseed with profile `{profile}` (seed {seed}), which differs from `{}` (seed {}); refusing to mix their rows\n  fix: pass --fresh to drop finseed's tables and start over, or use the same profile and seed",
                     t.shown, cfg.profile.name, cfg.profile.seed
                 )));
             }
         }
-    } else {
-        for table in all_tables() {
-            let exists: bool = c
-                .query_typed_one(
-                    "SELECT to_regclass($1) IS NOT NULL",
-                    &[(&table.name, Type::TEXT)],
-                )
-                .await
-                .map_err(q)?
-                .get(0);
-            if !exists {
-                continue;
-            }
-            let has_rows: bool = c
-                .query_typed_one(
-                    &format!("SELECT EXISTS (SELECT 1 FROM {})", table.name),
-                    &[],
-                )
-                .await
-                .map_err(q)?
-                .get(0);
-            if has_rows && !cfg.force {
-                return Err(Error::Usage(format!(
-                    "{}: table `{}` holds rows that finseed did not write (no finseed ledger); refusing to write into it\n  fix: point finseed at an empty database, or pass --force if you really mean to load into this one",
-                    t.shown, table.name
-                )));
-            }
+    }
+    if !cfg.steps.contains(&"create") && cfg.steps.iter().any(|s| *s != "create") {
+        let missing: Vec<&str> = all_tables()
+            .filter(|tb| wanted(cfg, tb) && !ins.owned.contains_key(tb.name))
+            .map(|tb| tb.name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: finseed's tables {} do not exist yet\n  fix: include the create step in --steps (or leave --steps out)",
+                t.shown,
+                missing.join(", ")
+            )));
         }
     }
-    if cfg.fresh {
-        // Safe: either finseed wrote these tables (ledger present), or they are empty, or the
-        // user said --force (all checked above).
-        let mut drop = String::from("DROP TABLE IF EXISTS finseed_ledger, finseed_run");
-        for table in all_tables() {
-            drop.push_str(", ");
-            drop.push_str(table.name);
-        }
-        drop.push_str(" CASCADE");
-        c.batch_execute(&drop)
-            .await
-            .map_err(|e| t.error("cannot drop finseed's tables", &e))?;
-    }
-    Ok(())
+    Ok(ins)
 }
 
-async fn step_create(cfg: &SeedConfig, c: &Client) -> Result<String> {
+async fn step_create(cfg: &SeedConfig, c: &mut Client) -> Result<String> {
     let t = &cfg.target;
-    let ddl = if cfg.unlogged {
-        schema::TABLES.replace("CREATE TABLE", "CREATE UNLOGGED TABLE")
-    } else {
-        schema::TABLES.to_string()
-    };
-    c.batch_execute(&ddl)
-        .await
-        .map_err(|e| t.error("cannot create the tables", &e))?;
-    c.batch_execute(LEDGER_DDL)
-        .await
-        .map_err(|e| t.error("cannot create finseed's ledger", &e))?;
+    let made = own::create_tables(c, t, cfg.unlogged).await?;
     let p = &cfg.profile;
     c.query_typed(
         "INSERT INTO finseed_run (id, profile, seed, scale, fingerprint, finseed_version)
@@ -217,16 +170,23 @@ async fn step_create(cfg: &SeedConfig, c: &Client) -> Result<String> {
     .await
     .map_err(|e| t.error("cannot record the run", &e))?;
     Ok(format!(
-        "{} tables{}",
+        "{made} of {} tables created{}",
         all_tables().count(),
         if cfg.unlogged { ", UNLOGGED" } else { "" }
     ))
 }
 
+/// Connect, and remember the connection so an interrupt can cancel what it runs.
+async fn connect(target: &Target) -> Result<Client> {
+    let c = target.connect().await?;
+    interrupt::register(&c);
+    Ok(c)
+}
+
 /// Chunks already in the ledger, per group (a chunk counts when all its tables are there).
 /// Opens its own connection (with retries), so a dropped control connection cannot fail a load.
 async fn done_chunks(target: &Target, group: Group, wanted: &[bool]) -> Result<HashSet<u64>> {
-    let c = target.connect().await?;
+    let c = connect(target).await?;
     let mut done: Option<HashSet<u64>> = None;
     for (t, _) in group.tables().iter().zip(wanted).filter(|(_, &w)| w) {
         let rows = c
@@ -313,8 +273,19 @@ async fn load_chunk(
     group: Group,
     p: &Ready,
     wanted: &[bool],
+    schema: &str,
 ) -> std::result::Result<u64, tokio_postgres::Error> {
     let tx = c.transaction().await?;
+    // Seeders whose shards overlap (or a whole run beside a shard) load a chunk once: the second
+    // waits here for the first's commit, then finds the chunk in the ledger.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1, $2)",
+        &[
+            &lock::K_CHUNK,
+            &lock::key(&format!("{schema}|{group:?}|{}", p.chunk)),
+        ],
+    )
+    .await?;
     // Tables of this chunk already in the ledger: loaded by an earlier run (perhaps with other
     // --tables), or by this one when a COMMIT reached the server but its answer did not.
     let names: Vec<&str> = group.tables().iter().map(|t| t.name).collect();
@@ -357,6 +328,7 @@ async fn step_load(
     cfg: &SeedConfig,
     world: Arc<World>,
     progress: &Progress,
+    schema: &str,
 ) -> Result<(u64, String)> {
     let target = &cfg.target;
     let mut loaded = 0u64;
@@ -388,6 +360,7 @@ async fn step_load(
         let bufs = Arc::new(Buffers::default());
         let mut tasks = Vec::new();
         for _ in 0..cfg.jobs.min(todo.len()) {
+            let schema = schema.to_string();
             let (world, todo, next, wanted, target, bar, bufs) = (
                 world.clone(),
                 todo.clone(),
@@ -398,7 +371,7 @@ async fn step_load(
                 bufs.clone(),
             );
             tasks.push(tokio::spawn(async move {
-                let mut client = target.connect().await?;
+                let mut client = connect(&target).await?;
                 let take = || todo.get(next.fetch_add(1, Ordering::SeqCst)).copied();
                 let gen = |chunk: u64| {
                     let (world, wanted) = (world.clone(), wanted.clone());
@@ -435,7 +408,7 @@ async fn step_load(
                     pending = take().map(gen);
                     let mut attempt = 0;
                     loop {
-                        match load_chunk(&mut client, group, &produced, &wanted).await {
+                        match load_chunk(&mut client, group, &produced, &wanted, &schema).await {
                             Ok(n) => {
                                 rows += n;
                                 break;
@@ -453,7 +426,7 @@ async fn step_load(
                                     500 << attempt,
                                 ))
                                 .await;
-                                client = target.connect().await?;
+                                client = connect(&target).await?;
                             }
                             Err(e) => {
                                 return Err(target.error(
@@ -518,66 +491,206 @@ async fn step_load(
     ))
 }
 
-/// Run a step's statements over `jobs` connections, skipping what already exists.
-async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
-    let target = &cfg.target;
-    let c = target.connect().await?;
-    let mut todo = Vec::new();
-    let mut skipped = 0;
-    for stmt in schema::post_load_step(name) {
-        let table = stmt.split_whitespace().nth(2).unwrap_or("");
-        if !wanted_name(cfg, table) {
-            continue;
+/// One statement of post_load.sql, as far as the idempotence checks need it.
+#[derive(Debug, Clone)]
+enum Item {
+    Constraint {
+        table: String,
+        name: String,
+        referenced: Option<String>,
+        primary: bool,
+    },
+    Index {
+        table: String,
+        name: String,
+    },
+}
+
+impl Item {
+    fn parse(stmt: &str) -> Option<Item> {
+        let w: Vec<&str> = stmt.split_whitespace().collect();
+        if stmt.starts_with("CREATE INDEX ") {
+            let on = w.iter().position(|x| *x == "ON")?;
+            return Some(Item::Index {
+                name: w.get(2)?.to_string(),
+                table: w.get(on + 1)?.to_string(),
+            });
         }
-        if let Some(ix) = stmt.strip_prefix("CREATE INDEX ") {
-            let ix_name = ix.split_whitespace().next().unwrap_or("");
-            let on = stmt
-                .split(" ON ")
-                .nth(1)
-                .and_then(|s| s.split_whitespace().next())
-                .unwrap_or("");
-            if !wanted_name(cfg, on) {
-                continue;
-            }
-            let exists: bool = c
-                .query_typed_one(
-                    "SELECT to_regclass($1) IS NOT NULL",
-                    &[(&ix_name, Type::TEXT)],
+        let pos = w.iter().position(|x| *x == "CONSTRAINT")?;
+        let referenced = stmt
+            .split("REFERENCES ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .map(str::to_string);
+        Some(Item::Constraint {
+            table: w.get(2)?.to_string(),
+            name: w.get(pos + 1)?.to_string(),
+            primary: referenced.is_none(),
+            referenced,
+        })
+    }
+
+    fn tables(&self) -> Vec<&str> {
+        match self {
+            Item::Constraint {
+                table, referenced, ..
+            } => std::iter::once(table.as_str())
+                .chain(referenced.as_deref())
+                .collect(),
+            Item::Index { table, .. } => vec![table],
+        }
+    }
+}
+
+/// What applying one statement did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Applied {
+    Created,
+    Present,
+    /// A NOT VALID constraint left by someone, validated.
+    Validated,
+    /// An INVALID index finseed had made, dropped and built again.
+    Rebuilt,
+}
+
+/// Apply one statement in its own transaction, tolerating whatever an interrupted earlier
+/// attempt left: the table is locked first (so a statement still running for a finseed that was
+/// killed finishes, or rolls back, before the check), then the constraint or index is looked
+/// up on finseed's table. The outer error is the server's (worth retrying when transient), the
+/// inner one a refusal.
+async fn apply(
+    c: &mut Client,
+    target: &Target,
+    stmt: &str,
+    item: &Item,
+    check_interval: bool,
+) -> std::result::Result<Result<Applied>, tokio_postgres::Error> {
+    let tx = c.transaction().await?;
+    tx.batch_execute("SET LOCAL maintenance_work_mem = '1GB'")
+        .await?;
+    if check_interval {
+        // PostgreSQL 14+: stop the statement within a second if finseed goes away.
+        tx.batch_execute("SET LOCAL client_connection_check_interval = '1s'")
+            .await?;
+    }
+    let done = match item {
+        Item::Constraint {
+            table,
+            name,
+            primary,
+            ..
+        } => {
+            let mode = if *primary {
+                "ACCESS EXCLUSIVE"
+            } else {
+                "SHARE ROW EXCLUSIVE"
+            };
+            tx.batch_execute(&format!("LOCK TABLE ONLY {table} IN {mode} MODE"))
+                .await?;
+            let valid: Option<bool> = tx
+                .query_opt(
+                    "SELECT convalidated FROM pg_constraint WHERE conrelid = $1::text::regclass AND conname = $2",
+                    &[table, name],
                 )
-                .await
-                .map_err(|e| target.error("cannot inspect indexes", &e))?
-                .get(0);
-            if exists {
-                skipped += 1;
-                continue;
-            }
-        } else if let Some(pos) = stmt.find("ADD CONSTRAINT ") {
-            let con = stmt[pos + 15..].split_whitespace().next().unwrap_or("");
-            if name == "foreign_keys" {
-                // Both ends of a foreign key must be loaded.
-                let refd = stmt
-                    .split("REFERENCES ")
-                    .nth(1)
-                    .and_then(|s| s.split_whitespace().next())
-                    .unwrap_or("");
-                if !wanted_name(cfg, refd) {
-                    continue;
+                .await?
+                .map(|r| r.get(0));
+            match valid {
+                Some(true) => Applied::Present,
+                Some(false) => {
+                    tx.batch_execute(&format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"))
+                        .await?;
+                    Applied::Validated
+                }
+                None => {
+                    tx.batch_execute(stmt).await?;
+                    Applied::Created
                 }
             }
-            let exists: bool = c
-                .query_typed_one(
-                    "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1)",
-                    &[(&con, Type::TEXT)],
+        }
+        Item::Index { table, name } => {
+            tx.batch_execute(&format!("LOCK TABLE ONLY {table} IN SHARE MODE"))
+                .await?;
+            let found = tx
+                .query_opt(
+                    "SELECT c.relkind::text, coalesce(i.indisvalid, false),
+                            coalesce(i.indrelid = $2::text::regclass, false),
+                            EXISTS (SELECT 1 FROM finseed_owned o WHERE o.rel_name = $1 AND o.relid = c.oid),
+                            quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     LEFT JOIN pg_index i ON i.indexrelid = c.oid
+                     WHERE n.nspname = current_schema() AND c.relname = $1",
+                    &[name, table],
                 )
-                .await
-                .map_err(|e| target.error("cannot inspect constraints", &e))?
-                .get(0);
-            if exists {
-                skipped += 1;
-                continue;
+                .await?;
+            let record = "INSERT INTO finseed_owned (rel_name, relid, kind) VALUES ($1::text, $1::text::regclass, 'index')
+                 ON CONFLICT (rel_name) DO UPDATE SET relid = excluded.relid, kind = excluded.kind, created_at = now()";
+            match found {
+                None => {
+                    tx.batch_execute(stmt).await?;
+                    tx.execute(record, &[name]).await?;
+                    Applied::Created
+                }
+                Some(r) => {
+                    let (kind, valid, on_ours, ours, qualified): (
+                        String,
+                        bool,
+                        bool,
+                        bool,
+                        String,
+                    ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+                    if kind != "i" || !on_ours {
+                        return Ok(Err(Error::Usage(format!(
+                            "{}: finseed's index name {qualified} is taken by {} that finseed did not create\n  fix: rename or drop it yourself if you no longer need it: {}",
+                            target.shown,
+                            if kind == "i" { "an index on another table" } else { "a relation" },
+                            if kind == "i" { format!("DROP INDEX {qualified};") } else { format!("DROP TABLE {qualified};") }
+                        ))));
+                    }
+                    if valid {
+                        Applied::Present
+                    } else if ours {
+                        // Left INVALID by an interrupted build: finseed's own, so rebuild it.
+                        tx.batch_execute(&format!("DROP INDEX {qualified}")).await?;
+                        tx.batch_execute(stmt).await?;
+                        tx.execute(record, &[name]).await?;
+                        Applied::Rebuilt
+                    } else {
+                        return Ok(Err(Error::Usage(format!(
+                            "{}: index {qualified} on finseed's table {table} is INVALID (an interrupted CREATE INDEX CONCURRENTLY or REINDEX) and finseed did not create it, so it will not drop it\n  fix: drop it yourself, then rerun: DROP INDEX {qualified};",
+                            target.shown
+                        ))));
+                    }
+                }
             }
         }
-        todo.push(stmt);
+    };
+    tx.commit().await?;
+    Ok(Ok(done))
+}
+
+/// Run a step's statements over `jobs` connections, each in its own transaction, keeping what
+/// an earlier attempt finished.
+async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
+    let target = &cfg.target;
+    let c = connect(target).await?;
+    let version: i32 = c
+        .query_typed_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|e| target.error("cannot read the server version", &e))?
+        .get(0);
+    let check_interval = version >= 140000;
+    drop(c);
+    let mut todo = Vec::new();
+    for stmt in schema::post_load_step(name) {
+        let Some(item) = Item::parse(&stmt) else {
+            return Err(Error::Failed(format!(
+                "unreadable post-load statement: {stmt}"
+            )));
+        };
+        if !item.tables().iter().all(|t| wanted_name(cfg, t)) {
+            continue;
+        }
+        todo.push((stmt, item));
     }
     let n = todo.len();
     let todo = Arc::new(todo);
@@ -586,33 +699,71 @@ async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
     for _ in 0..cfg.jobs.min(n) {
         let (todo, next, target) = (todo.clone(), next.clone(), target.clone());
         tasks.push(tokio::spawn(async move {
-            let client = target.connect().await?;
-            while let Some(stmt) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
-                // SET LOCAL in the statement's own transaction: no session state, which a
-                // transaction-mode pooler would leak to other clients or lose.
-                client
-                    .batch_execute(&format!(
-                        "BEGIN; SET LOCAL maintenance_work_mem = '1GB'; {stmt}; COMMIT"
-                    ))
-                    .await
-                    .map_err(|e| target.error(&format!("failed: {stmt}"), &e))?;
+            let mut client = connect(&target).await?;
+            let mut outcomes = Vec::new();
+            while let Some((stmt, item)) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
+                let mut attempt = 0;
+                loop {
+                    match apply(&mut client, &target, stmt, item, check_interval).await {
+                        Ok(r) => {
+                            outcomes.push(r?);
+                            break;
+                        }
+                        Err(e) if attempt < 3 && crate::db::transient(&e) => {
+                            attempt += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(500 << attempt))
+                                .await;
+                            client = connect(&target).await?;
+                        }
+                        Err(e) => return Err(target.error(&format!("failed: {stmt}"), &e)),
+                    }
+                }
             }
-            Ok::<(), Error>(())
+            Ok::<Vec<Applied>, Error>(outcomes)
         }));
     }
+    let mut all = Vec::new();
     for t in tasks {
-        t.await
-            .map_err(|e| Error::Failed(format!("task failed: {e}")))??;
+        all.extend(
+            t.await
+                .map_err(|e| Error::Failed(format!("task failed: {e}")))??,
+        );
     }
-    Ok(format!("{n} statements, {skipped} already present"))
+    let count = |a| all.iter().filter(|&&x| x == a).count();
+    let mut detail = format!(
+        "{} statements, {} already present",
+        count(Applied::Created),
+        count(Applied::Present)
+    );
+    if count(Applied::Validated) > 0 {
+        detail.push_str(&format!(
+            ", {} NOT VALID validated",
+            count(Applied::Validated)
+        ));
+    }
+    if count(Applied::Rebuilt) > 0 {
+        detail.push_str(&format!(
+            ", {} invalid indexes rebuilt",
+            count(Applied::Rebuilt)
+        ));
+    }
+    Ok(detail)
 }
 
 async fn step_analyze(cfg: &SeedConfig) -> Result<String> {
     let target = &cfg.target;
-    let c = target.connect().await?;
+    let c = connect(target).await?;
     let mut n = 0;
     for t in all_tables().filter(|t| wanted(cfg, t)) {
-        if cfg.unlogged {
+        let unlogged: bool = c
+            .query_typed_one(
+                "SELECT relpersistence = 'u' FROM pg_class WHERE oid = $1::text::regclass",
+                &[(&t.name, Type::TEXT)],
+            )
+            .await
+            .map_err(|e| target.error("cannot inspect tables", &e))?
+            .get(0);
+        if unlogged {
             c.batch_execute(&format!("ALTER TABLE {} SET LOGGED", t.name))
                 .await
                 .map_err(|e| target.error("cannot set the table LOGGED", &e))?;
@@ -630,7 +781,7 @@ async fn step_analyze(cfg: &SeedConfig) -> Result<String> {
 
 async fn table_reports(cfg: &SeedConfig) -> Result<Vec<TableReport>> {
     let target = &cfg.target;
-    let c = target.connect().await?;
+    let c = connect(target).await?;
     let mut out = Vec::new();
     for t in all_tables() {
         let exists: bool = c
@@ -662,33 +813,173 @@ async fn table_reports(cfg: &SeedConfig) -> Result<Vec<TableReport>> {
     Ok(out)
 }
 
-/// Run the configured steps in order, printing each as it finishes.
-pub fn seed(cfg: &SeedConfig, mut on_step: impl FnMut(&StepReport)) -> Result<SeedReport> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cfg.jobs.clamp(1, 4))
-        .max_blocking_threads(cfg.jobs.max(1) + 1)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(async {
-        let total = Instant::now();
-        let control = cfg.target.connect().await?;
+/// How long the create step waits for another finseed creating the same tables.
+const CREATE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Take the DDL lock of `schema`; with `wait`, retry each second for that long, saying once
+/// who is being waited for.
+async fn ddl_lock(
+    cfg: &SeedConfig,
+    control: &Client,
+    me: &lock::Me,
+    schema: &str,
+    wait: Option<std::time::Duration>,
+) -> Result<std::result::Result<lock::Held, String>> {
+    let wants = [lock::Want {
+        class: lock::K_DDL,
+        key: lock::key(schema),
+        shared: false,
+    }];
+    let start = Instant::now();
+    let mut said = false;
+    loop {
+        match lock::acquire(&cfg.target, control, me, &format!("ddl {schema}"), &wants).await? {
+            Ok(h) => return Ok(Ok(h)),
+            Err(who) => match wait {
+                Some(w) if start.elapsed() < w => {
+                    if !said {
+                        eprintln!(
+                            "waiting up to {} s for {who}, which is creating finseed's tables",
+                            w.as_secs()
+                        );
+                        said = true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                _ => return Ok(Err(who)),
+            },
+        }
+    }
+}
+
+/// Chunks of the whole dataset (every shard) not in the ledger yet, for the wanted tables.
+async fn dataset_missing(cfg: &SeedConfig, world: &World) -> Result<u64> {
+    let mut missing = 0;
+    for group in Group::ALL {
+        let want: Vec<bool> = group.tables().iter().map(|t| wanted(cfg, t)).collect();
+        if !want.iter().any(|&w| w) {
+            continue;
+        }
+        let done = done_chunks(&cfg.target, group, &want).await?;
+        missing += (0..group.chunks(world))
+            .filter(|c| !done.contains(c))
+            .count() as u64;
+    }
+    Ok(missing)
+}
+
+async fn run_steps(
+    cfg: &SeedConfig,
+    on_step: &mut impl FnMut(&StepReport),
+    resume: &str,
+) -> Result<SeedReport> {
+    let total = Instant::now();
+    let t = &cfg.target;
+    let mut control = connect(t).await?;
+    // Everything is checked before finseed writes anything, its own state included.
+    preflight(cfg, &control).await?;
+    own::ensure_state(&mut control, t).await?;
+    let schema = preflight(cfg, &control).await?.schema;
+    let me = lock::Me::new(resume.to_string());
+    let shard = cfg
+        .shard
+        .map_or("all".to_string(), |(k, n)| format!("{k}/{n}"));
+    let wants = [
+        lock::Want {
+            class: lock::K_RUN,
+            key: lock::key(&format!("{schema}|{shard}")),
+            shared: false,
+        },
+        // Every seeder of the schema shares this one; --fresh, which drops the tables the others
+        // load into, needs it alone.
+        lock::Want {
+            class: lock::K_DATASET,
+            key: lock::key(&schema),
+            shared: !cfg.fresh,
+        },
+    ];
+    let held = match lock::acquire(t, &control, &me, &format!("seed {schema} {shard}"), &wants).await? {
+        Ok(h) => h,
+        Err(who) => {
+            return Err(Error::Failed(format!(
+                "{who} is seeding this database ({}, schema {schema}{})\n  fix: wait for it to finish, or stop it (Ctrl-C; a rerun resumes where it stopped), then run this command again",
+                t.shown,
+                if cfg.fresh { String::new() } else { format!(", shard {shard}") }
+            )))
+        }
+    };
+    let result = async {
+        // Under the lock nothing of finseed's changes under us any more: check again.
         preflight(cfg, &control).await?;
         let world = Arc::new(World::new(cfg.profile.clone()));
         let progress = Progress::new(cfg.quiet);
         let mut steps = Vec::new();
+        let mut ddl: Option<lock::Held> = None;
+        let mut skip_post: Option<String> = None;
         for &step in STEPS.iter().filter(|s| cfg.steps.contains(s)) {
-            let t = Instant::now();
+            if held.lost() {
+                return Err(Error::Failed(format!(
+                    "lost the connection that held finseed's lock on {}, and another finseed has it now; stopped before the {step} step\n  fix: let the other finseed finish, then rerun this command",
+                    t.shown
+                )));
+            }
+            let start = Instant::now();
             let (rows, detail) = match step {
-                "create" => (None, step_create(cfg, &control).await?),
+                "create" => {
+                    let lock = match ddl_lock(cfg, &control, &me, &schema, Some(CREATE_WAIT)).await? {
+                        Ok(h) => h,
+                        Err(who) => {
+                            return Err(Error::Failed(format!(
+                                "{who} has been changing finseed's tables in {} for over {} s\n  fix: let it finish, then rerun this command",
+                                t.shown,
+                                CREATE_WAIT.as_secs()
+                            )))
+                        }
+                    };
+                    let mut detail = String::new();
+                    if cfg.fresh {
+                        let n = own::drop_owned(&mut control, t, cfg.force).await?;
+                        detail = format!("dropped finseed's {n} tables; ");
+                    }
+                    let made = step_create(cfg, &mut control).await;
+                    lock.release().await;
+                    (None, detail + &made?)
+                }
                 "load" => {
-                    let (rows, d) = step_load(cfg, world.clone(), &progress).await?;
+                    let (rows, d) = step_load(cfg, world.clone(), &progress, &schema).await?;
                     (Some(rows), d)
                 }
-                "analyze" => (None, step_analyze(cfg).await?),
-                other => (None, step_post_load(cfg, other).await?),
+                post => {
+                    // Keys and indexes are built once, by one finseed, over the whole dataset.
+                    if skip_post.is_none() && ddl.is_none() {
+                        let missing = if cfg.shard.is_some() {
+                            dataset_missing(cfg, &world).await?
+                        } else {
+                            0
+                        };
+                        if missing > 0 {
+                            skip_post = Some(format!(
+                                "skipped: {missing} chunks of other shards are not loaded yet; the shard that completes the dataset builds keys and indexes"
+                            ));
+                        } else {
+                            match ddl_lock(cfg, &control, &me, &schema, None).await? {
+                                Ok(h) => ddl = Some(h),
+                                Err(who) => {
+                                    skip_post = Some(format!(
+                                        "skipped: {who} is building keys and indexes"
+                                    ))
+                                }
+                            }
+                        }
+                    }
+                    match &skip_post {
+                        Some(why) => (None, why.clone()),
+                        None if post == "analyze" => (None, step_analyze(cfg).await?),
+                        None => (None, step_post_load(cfg, post).await?),
+                    }
+                }
             };
-            let seconds = t.elapsed().as_secs_f64();
+            let seconds = start.elapsed().as_secs_f64();
             let r = StepReport {
                 step: step.to_string(),
                 seconds,
@@ -698,6 +989,9 @@ pub fn seed(cfg: &SeedConfig, mut on_step: impl FnMut(&StepReport)) -> Result<Se
             };
             on_step(&r);
             steps.push(r);
+        }
+        if let Some(h) = ddl {
+            h.release().await;
         }
         Ok(SeedReport {
             finseed_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -709,7 +1003,51 @@ pub fn seed(cfg: &SeedConfig, mut on_step: impl FnMut(&StepReport)) -> Result<Se
             tables: table_reports(cfg).await?,
             total_seconds: total.elapsed().as_secs_f64(),
         })
-    })
+    }
+    .await;
+    held.release().await;
+    result
+}
+
+/// Run the configured steps in order, printing each as it finishes. SIGINT and SIGTERM stop
+/// it cleanly: statements in flight are cancelled, chunks not yet committed roll back, and the
+/// error names the command that resumes (exit 130 or 143).
+pub fn seed(cfg: &SeedConfig, mut on_step: impl FnMut(&StepReport)) -> Result<SeedReport> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.jobs.clamp(1, 4))
+        .max_blocking_threads(cfg.jobs.max(1) + 1)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    interrupt::clear();
+    let args: Vec<String> = std::env::args().collect();
+    let resume = interrupt::resume_command(&args);
+    let out = rt.block_on(async {
+        let mut signals = interrupt::Signals::new()
+            .map_err(|e| Error::Failed(format!("cannot listen for SIGINT and SIGTERM: {e}")))?;
+        tokio::select! {
+            r = run_steps(cfg, &mut on_step, &resume) => r,
+            (name, code) = signals.recv() => {
+                interrupt::cancel_all().await;
+                let hidden = if resume.contains("***") {
+                    "\n  (the password is shown as ***: put it back, or pass the URL in DATABASE_URL)"
+                } else {
+                    ""
+                };
+                Err(Error::Interrupted {
+                    code,
+                    message: format!(
+                        "interrupted by {name}: the chunks already committed stay loaded, the ones in flight were rolled back, and a step stopped half-way is finished by the rerun\n  resume with: {resume}{hidden}"
+                    ),
+                })
+            }
+        }
+    });
+    // Load tasks still running end here, closing their connections: the server rolls back any
+    // chunk they had not committed.
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    interrupt::restore_default();
+    out
 }
 
 /// Parse `--steps a,b`.

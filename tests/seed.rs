@@ -71,7 +71,7 @@ fn seed_matches_the_generator_and_keys_are_valid() {
     let constraints: u64 = psql(&url, "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public' AND c.contype IN ('p','f','u') AND c.convalidated").trim().parse().unwrap();
     assert_eq!(
         constraints,
-        10 + 18 + 2 /* finseed_run, finseed_ledger keys */
+        10 + 18 + 4 /* finseed_run, finseed_ledger, finseed_owned, finseed_lock keys */
     );
     // The report has every step with its timing.
     let r: serde_json::Value =
@@ -280,7 +280,7 @@ fn dropped_connections_are_retried_within_the_run() {
 }
 
 #[test]
-fn refuses_foreign_data_unless_forced() {
+fn refuses_foreign_data() {
     let url = fresh_database("foreign");
     psql(
         &url,
@@ -290,7 +290,7 @@ fn refuses_foreign_data_unless_forced() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("did not write") && err.contains("--force"),
+        err.contains("did not create") && err.contains("DROP TABLE public.users;"),
         "{err}"
     );
     assert_eq!(count(&url, "users"), 1, "nothing was written");
