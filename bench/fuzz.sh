@@ -14,12 +14,15 @@ CASES=${CASES:-20000}
 LOG=$(mktemp "${TMPDIR:-/tmp}/finseed-fuzz.XXXXXX")
 trap 'rm -f "$LOG"' EXIT
 
-cargo test --release --test fuzz_inputs --no-run --quiet || exit 1
+# Build once and run the test binary itself, so rounds do not hold cargo's build lock.
+BIN=$(cargo test --release --test fuzz_inputs --no-run --message-format=json 2>/dev/null \
+    | sed -n 's/.*"executable":"\([^"]*fuzz_inputs[^"]*\)".*/\1/p' | tail -1)
+[ -x "$BIN" ] || { echo "could not build tests/fuzz_inputs.rs" >&2; exit 1; }
 start=$(date +%s)
 rounds=0 cases=0 failed_rounds=0 properties=0
 while [ $(( $(date +%s) - start )) -lt "$DURATION" ]; do
     rounds=$((rounds + 1))
-    PROPTEST_CASES=$CASES cargo test --release --quiet --test fuzz_inputs >"$LOG" 2>&1
+    PROPTEST_CASES=$CASES "$BIN" --quiet >"$LOG" 2>&1
     status=$?
     passed=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' "$LOG" | tail -1)
     failed=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' "$LOG" | tail -1)
