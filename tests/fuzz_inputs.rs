@@ -30,8 +30,14 @@ fn toml_value() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<i64>().prop_map(|n| n.to_string()),
         (0i64..100_000_000_000).prop_map(|n| n.to_string()),
-        prop_oneof![Just(0i64), Just(-1), Just(1), Just(i64::MAX), Just(i64::MIN)]
-            .prop_map(|n| n.to_string()),
+        prop_oneof![
+            Just(0i64),
+            Just(-1),
+            Just(1),
+            Just(i64::MAX),
+            Just(i64::MIN)
+        ]
+        .prop_map(|n| n.to_string()),
         any::<f64>().prop_map(|f| format!("{f:?}")),
         prop_oneof![
             Just("nan"),
