@@ -15,6 +15,7 @@ cargo build --release --quiet --bin finseed
 FINSEED=$PWD/target/release/finseed
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/finseed-faults.XXXXXX")
 chmod 755 "$WORK"
+export FINSEED_HOME="$WORK/.finseed"
 cleanup() { (cd "$WORK" && "$FINSEED" pg stop >/dev/null 2>&1 || true); rm -rf "$WORK"; }
 trap cleanup EXIT
 cd "$WORK"

@@ -20,6 +20,8 @@ FINSEED=$PWD/target/release/finseed
 ENCODE=$("$PWD/target/release/examples/encode_cost" "$PROFILE" 100)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/finseed-load.XXXXXX")
 chmod 755 "$WORK"
+# A fresh embedded cluster of its own, not the user's (finseed keeps one per FINSEED_HOME).
+export FINSEED_HOME="$WORK/.finseed"
 cleanup() { (cd "$WORK" && "$FINSEED" pg stop >/dev/null 2>&1 || true); rm -rf "$WORK"; }
 trap cleanup EXIT
 cd "$WORK"

@@ -99,6 +99,8 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/finseed-agree.XXXXXX")
 chmod 755 "$WORK"
+# A fresh embedded cluster of its own, not the user's (finseed keeps one per FINSEED_HOME).
+export FINSEED_HOME="$WORK/.finseed"
 STARTED=
 cleanup() {
     if [ -n "$STARTED" ]; then

@@ -6,8 +6,8 @@
 //!
 //!   cargo run --release --example copy_writer_compare -- [DATABASE_URL] [CHUNKS]
 //!
-//! Without a URL: `DATABASE_URL`, else finseed's embedded cluster under `.finseed/` (started if
-//! needed). Loads the first CHUNKS chunks (default 20, 100,000 rows each) of the
+//! Without a URL: `DATABASE_URL`, else finseed's embedded cluster (`finseed pg status`; started
+//! if needed). Loads the first CHUNKS chunks (default 20, 100,000 rows each) of the
 //! `transaction-flow` profile's transactions into a scratch table `copy_compare`, which it
 //! drops at the end. The writer is given finseed's own numeric encoding, not rust_decimal's, so
 //! the difference is the writer's per-value path alone.
@@ -214,7 +214,8 @@ fn main() {
         .next()
         .or_else(|| std::env::var("DATABASE_URL").ok())
         .unwrap_or_else(|| {
-            finseed::pgctl::ensure_running(std::path::Path::new(".finseed"))
+            finseed::pgctl::default_root()
+                .and_then(|root| finseed::pgctl::ensure_running(&root))
                 .expect("start finseed's embedded cluster")
                 .url()
         });

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,7 +54,7 @@ pub enum Command {
         quiet: bool,
     },
     /// Load the dataset into PostgreSQL over parallel binary COPY (resumable), then build keys,
-    /// indexes and statistics. With no URL, uses finseed's own local cluster under .finseed/.
+    /// indexes and statistics. With no URL, uses finseed's own local cluster (`finseed pg`).
     Seed(SeedArgs),
     /// Check a seeded database: row counts, per-column checksums against the generator, and
     /// foreign keys. Exits 1 with the differences when anything is off.
@@ -119,7 +119,8 @@ pub enum Command {
         #[arg(long, default_value_t = crate::loadtest::DEFAULT_BULK_FILES)]
         bulk_files: usize,
     },
-    /// Manage finseed's embedded local PostgreSQL (under .finseed/ in this directory).
+    /// Manage finseed's embedded local PostgreSQL: one per user, under $FINSEED_HOME, else
+    /// $XDG_DATA_HOME/finseed, else ~/.local/share/finseed.
     Pg {
         #[command(subcommand)]
         action: PgAction,
@@ -133,7 +134,7 @@ pub enum Command {
 #[derive(clap::Args, Debug, Clone)]
 pub struct DbArgs {
     /// PostgreSQL URL, e.g. postgres://user:pass@host/db?sslmode=require. Without it, finseed
-    /// starts (or reuses) its own local cluster under .finseed/.
+    /// uses its own local cluster (`finseed pg status` says where; FINSEED_HOME moves it).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
@@ -258,14 +259,69 @@ pub fn parse_shard(s: &str) -> Result<(u64, u64)> {
     Ok((k, n))
 }
 
-pub fn threads(t: Option<usize>) -> Result<usize> {
-    match t {
-        Some(0) => Err(Error::Usage(
-            "--threads: 0 threads cannot do any work\n  fix: give 1 or more, or leave it out to use every core".into(),
-        )),
-        Some(n) => Ok(n),
-        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+/// Most worker threads a command starts (`--threads`): far beyond any useful value, low enough
+/// that a typo cannot make finseed spend minutes creating threads.
+pub const MAX_THREADS: usize = 1024;
+/// Most PostgreSQL connections a command opens at once (`--jobs`, `--concurrency`); the server's
+/// default `max_connections` is 100.
+pub const MAX_CONNECTIONS: usize = 64;
+/// Most measured executions per query (`--iterations`): each keeps its latency sample in memory
+/// and in the JSON report.
+pub const MAX_ITERATIONS: usize = 100_000;
+/// Most unmeasured executions per query (`--warmup`).
+pub const MAX_WARMUP: usize = 10_000;
+/// Largest `--min-change-ms` (one minute).
+pub const MAX_MIN_CHANGE_MS: f64 = 60_000.0;
+
+/// A count given with `flag`: within `min..=max`, else a usage error naming the flag, the
+/// limits, what the flag means and an example.
+pub fn bounded(flag: &str, value: usize, min: usize, max: usize, what: &str) -> Result<usize> {
+    if (min..=max).contains(&value) {
+        return Ok(value);
     }
+    Err(Error::Usage(format!(
+        "{flag}: {value} is outside {min}..={max} ({what})\n  fix: give a whole number from {min} to {max}"
+    )))
+}
+
+/// `--threads` (or another flag naming worker threads): the number of cores when not given.
+pub fn threads(t: Option<usize>) -> Result<usize> {
+    workers("--threads", t, "worker threads")
+}
+
+/// `--jobs`: COPY (or DDL) connections; the number of cores when not given.
+pub fn jobs(t: Option<usize>) -> Result<usize> {
+    match t {
+        None => Ok(cores().min(MAX_CONNECTIONS)),
+        Some(n) => bounded(
+            "--jobs",
+            n,
+            1,
+            MAX_CONNECTIONS,
+            "PostgreSQL connections loading at once; leave it out to use one per core",
+        ),
+    }
+}
+
+/// A worker count for `flag`: 1..=MAX_THREADS, the number of cores when not given.
+pub fn workers(flag: &str, t: Option<usize>, what: &str) -> Result<usize> {
+    match t {
+        None => Ok(cores()),
+        Some(n) => bounded(
+            flag,
+            n,
+            1,
+            MAX_THREADS,
+            &format!("{what}; leave it out to use one per core"),
+        ),
+    }
+}
+
+/// The number of cores, capped at MAX_THREADS.
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_THREADS)
 }
 
 impl ProfileArgs {
@@ -279,4 +335,96 @@ impl ProfileArgs {
         }
         Ok(p)
     }
+}
+
+impl BenchArgs {
+    /// The counts and the noise floor, checked: `(iterations, warmup, concurrency)`.
+    pub fn checked_counts(&self) -> Result<(usize, usize, usize)> {
+        let iterations = bounded(
+            "--iterations",
+            self.iterations,
+            1,
+            MAX_ITERATIONS,
+            "measured executions per query",
+        )?;
+        let warmup = bounded(
+            "--warmup",
+            self.warmup,
+            0,
+            MAX_WARMUP,
+            "unmeasured executions per query",
+        )?;
+        let concurrency = bounded(
+            "--concurrency",
+            self.concurrency,
+            1,
+            MAX_CONNECTIONS,
+            "connections running each query at once",
+        )?;
+        let m = self.min_change_ms;
+        if !(m.is_finite() && (0.0..=MAX_MIN_CHANGE_MS).contains(&m)) {
+            return Err(Error::Usage(format!(
+                "--min-change-ms: {m} is not a number of milliseconds from 0 to {MAX_MIN_CHANGE_MS}\n  fix: give the smallest p95 rise that may count as a regression, for example 1"
+            )));
+        }
+        Ok((iterations, warmup, concurrency))
+    }
+}
+
+/// An output file named by `flag`: its directory must exist and the file must be writable.
+/// Checked before any work by creating the file if missing (and removing it again), so a typo
+/// costs nothing; an existing file is opened for writing, not truncated.
+pub fn check_output_file(flag: &str, path: &Path) -> Result<()> {
+    if path.as_os_str().is_empty() {
+        return Err(Error::Usage(format!(
+            "{flag}: the path is empty\n  fix: give a file path, or leave the flag out"
+        )));
+    }
+    if path.is_dir() {
+        return Err(Error::Usage(format!(
+            "{flag}: {} is a directory\n  fix: give a file path inside it, for example {}",
+            path.display(),
+            path.join("report.out").display()
+        )));
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::input(flag, Error::io(path, e)))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// An output directory named by `flag` (`--out`): created now, before any work, so a path that
+/// cannot hold files is refused at once. `-` (standard output) is left alone. An existing
+/// directory is left as it is (the command checks what it holds).
+pub fn prepare_out_dir(flag: &str, path: &Path) -> Result<()> {
+    if path == Path::new("-") {
+        return Ok(());
+    }
+    if path.as_os_str().is_empty() {
+        return Err(Error::Usage(format!(
+            "{flag}: the path is empty\n  fix: give a new or empty directory"
+        )));
+    }
+    if path.exists() {
+        if !path.is_dir() {
+            return Err(Error::Usage(format!(
+                "{flag}: {} is a file, not a directory\n  fix: give a new or empty directory",
+                path.display()
+            )));
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(path).map_err(|e| {
+        Error::Usage(format!(
+            "{flag}: cannot create the directory {}: {e}\n  fix: give a new or empty directory in a place you can write to, for example ./out",
+            path.display()
+        ))
+    })
 }

@@ -1,7 +1,8 @@
 //! Command bodies: validate flags into configs, run, print human summaries.
 
 use crate::cli::{
-    parse_shard, threads, BenchArgs, DbArgs, LoadArgs, PgAction, ProfileArgs, SeedArgs,
+    bounded, check_output_file, jobs, parse_shard, prepare_out_dir, threads, BenchArgs, DbArgs,
+    LoadArgs, PgAction, ProfileArgs, SeedArgs,
 };
 use crate::db::Target;
 use crate::error::Error;
@@ -23,6 +24,8 @@ pub fn generate(
     tables: Option<String>,
     quiet: bool,
 ) -> Result<()> {
+    // Every flag is checked before any work; the output directory, created last, is the only
+    // thing a refused command may leave behind (empty).
     let cfg = GenerateConfig {
         profile: profile.resolve()?,
         out,
@@ -32,6 +35,7 @@ pub fn generate(
         tables: tables.as_deref().map(parse_tables).transpose()?,
         quiet,
     };
+    prepare_out_dir("--out", &cfg.out)?;
     let t = Instant::now();
     let m = run_generate(&cfg)?;
     let secs = t.elapsed().as_secs_f64();
@@ -86,21 +90,79 @@ pub fn schema() {
     println!("{}", crate::schema::POST_LOAD);
 }
 
-/// Where finseed keeps its embedded cluster: `.finseed/` in the working directory.
-pub const EMBEDDED_ROOT: &str = ".finseed";
+/// Where a command's database is: a URL already parsed, or finseed's embedded cluster (not
+/// started yet: that happens only once every flag has been checked).
+pub enum Database {
+    Url(Box<Target>),
+    Embedded(PathBuf),
+}
 
-/// The database to use: the URL given, or the embedded cluster (started if needed).
-pub fn target(db: &DbArgs, quiet: bool) -> Result<Target> {
-    match &db.database_url {
-        Some(url) if !url.is_empty() => Target::parse(url),
-        _ => {
-            let cluster = crate::pgctl::ensure_running(Path::new(EMBEDDED_ROOT))?;
-            let url = cluster.url();
-            if !quiet {
-                eprintln!("using finseed's embedded PostgreSQL: {url}\n  connect with: psql {url}");
-            }
-            Target::parse(&url)
+impl Database {
+    /// Parse `--database-url` (or find the embedded cluster's root) without connecting.
+    pub fn from_args(db: &DbArgs) -> Result<Database> {
+        match &db.database_url {
+            Some(url) if !url.is_empty() => Ok(Database::Url(Box::new(Target::parse(url)?))),
+            _ => Ok(Database::Embedded(crate::pgctl::default_root()?)),
         }
+    }
+
+    /// The target to connect to. For the embedded cluster: `create` lets this command create it
+    /// (seed, run); otherwise (verify, bench) a missing cluster is refused, since a new one would
+    /// be empty. A stopped cluster is started.
+    pub fn connect(&self, create: bool, quiet: bool) -> Result<Target> {
+        let root = match self {
+            Database::Url(t) => return Ok((**t).clone()),
+            Database::Embedded(root) => root,
+        };
+        let existed = crate::pgctl::exists(root);
+        if !existed && !create {
+            return Err(Error::Usage(format!(
+                "no --database-url given, and finseed's embedded PostgreSQL has not been created \
+                 yet (looked in {}){}\n  fix: seed it first (`finseed seed -p PROFILE`), pass \
+                 --database-url / DATABASE_URL, or set {} to the directory of an existing one",
+                root.display(),
+                legacy_hint(root),
+                crate::pgctl::HOME_ENV
+            )));
+        }
+        if !existed && !quiet {
+            eprintln!(
+                "creating finseed's embedded PostgreSQL in {} (set {} to put it elsewhere)",
+                root.display(),
+                crate::pgctl::HOME_ENV
+            );
+        }
+        let cluster = crate::pgctl::ensure_running(root)?;
+        let url = cluster.url();
+        if !quiet {
+            eprintln!("using finseed's embedded PostgreSQL: {url}\n  connect with: psql {url}");
+        }
+        Target::parse(&url)
+    }
+
+    /// For seed and run: say the embedded server is still running and how to stop it.
+    pub fn say_still_running(&self) {
+        if let Database::Embedded(root) = self {
+            eprintln!(
+                "finseed's embedded PostgreSQL is still running (data in {}); stop it with `finseed pg stop`",
+                root.display()
+            );
+        }
+    }
+}
+
+/// Before this version the embedded cluster lived in `.finseed/` of the working directory.
+fn legacy_hint(root: &Path) -> String {
+    let old = Path::new(".finseed");
+    if old.join("cluster.json").is_file()
+        && std::fs::canonicalize(old).ok() != std::fs::canonicalize(root).ok()
+    {
+        format!(
+            "; an older finseed left a cluster in ./.finseed: use it with `{}=.finseed finseed ...`",
+            crate::pgctl::HOME_ENV
+        )
+    } else {
+        String::new()
     }
 }
 
@@ -113,58 +175,104 @@ fn write_json<T: serde::Serialize>(path: &Option<PathBuf>, value: &T) -> Result<
     Ok(())
 }
 
-pub fn seed(a: SeedArgs) -> Result<()> {
-    let profile = a.profile.resolve()?;
-    let jobs = threads(a.load.jobs).map_err(|_| {
-        Error::Usage("--jobs: 0 connections cannot load anything\n  fix: give 1 or more".into())
-    })?;
-    let steps = crate::seed::parse_steps(a.steps.as_deref())?;
-    let shard = a.shard.as_deref().map(parse_shard).transpose()?;
-    let tables = a.tables.as_deref().map(parse_tables).transpose()?;
-    let cfg = crate::seed::SeedConfig {
-        target: target(&a.db, a.quiet)?,
-        profile,
-        jobs,
-        steps,
-        shard,
-        tables,
-        unlogged: a.unlogged,
-        fresh: a.load.fresh,
-        force: a.load.force,
-        quiet: a.quiet,
-    };
-    if !a.quiet {
-        eprintln!(
-            "seeding {} with profile `{}` (seed {}) over {} connections",
-            cfg.target.shown, cfg.profile.name, cfg.profile.seed, cfg.jobs
-        );
+fn check_outputs(outputs: &[(&str, &Option<PathBuf>)]) -> Result<()> {
+    for (flag, path) in outputs {
+        if let Some(p) = path {
+            check_output_file(flag, p)?;
+        }
     }
-    let report = crate::seed::seed(&cfg, |s| {
-        if !a.quiet {
-            let rate = s
-                .rows_per_second
-                .map(|r| format!("{:>10} rows {:>12.0} rows/s", s.rows.unwrap_or(0), r))
-                .unwrap_or_default();
+    Ok(())
+}
+
+/// `seed`'s flags, checked; the database comes last.
+pub struct SeedPlan {
+    pub profile: Profile,
+    pub jobs: usize,
+    pub steps: Vec<&'static str>,
+    pub shard: Option<(u64, u64)>,
+    pub tables: Option<Vec<&'static str>>,
+    pub unlogged: bool,
+    pub fresh: bool,
+    pub force: bool,
+    pub quiet: bool,
+    pub json: Option<PathBuf>,
+}
+
+impl SeedPlan {
+    pub fn from_args(a: &SeedArgs) -> Result<SeedPlan> {
+        let plan = SeedPlan {
+            profile: a.profile.resolve()?,
+            jobs: jobs(a.load.jobs)?,
+            steps: crate::seed::parse_steps(a.steps.as_deref())?,
+            shard: a.shard.as_deref().map(parse_shard).transpose()?,
+            tables: a.tables.as_deref().map(parse_tables).transpose()?,
+            unlogged: a.unlogged,
+            fresh: a.load.fresh,
+            force: a.load.force,
+            quiet: a.quiet,
+            json: a.json.clone(),
+        };
+        check_outputs(&[("--json", &plan.json)])?;
+        Ok(plan)
+    }
+
+    fn run(self, target: Target) -> Result<()> {
+        let quiet = self.quiet;
+        let json = self.json;
+        let cfg = crate::seed::SeedConfig {
+            target,
+            profile: self.profile,
+            jobs: self.jobs,
+            steps: self.steps,
+            shard: self.shard,
+            tables: self.tables,
+            unlogged: self.unlogged,
+            fresh: self.fresh,
+            force: self.force,
+            quiet,
+        };
+        if !quiet {
             eprintln!(
-                "  step {:<13} {:>9.2} s  {rate}  {}",
-                s.step, s.seconds, s.detail
+                "seeding {} with profile `{}` (seed {}) over {} connections",
+                cfg.target.shown, cfg.profile.name, cfg.profile.seed, cfg.jobs
             );
         }
-    })?;
-    println!("{:<20} {:>12} {:>12}", "table", "rows", "size");
-    for t in &report.tables {
+        let report = crate::seed::seed(&cfg, |s| {
+            if !quiet {
+                let rate = s
+                    .rows_per_second
+                    .map(|r| format!("{:>10} rows {:>12.0} rows/s", s.rows.unwrap_or(0), r))
+                    .unwrap_or_default();
+                eprintln!(
+                    "  step {:<13} {:>9.2} s  {rate}  {}",
+                    s.step, s.seconds, s.detail
+                );
+            }
+        })?;
+        println!("{:<20} {:>12} {:>12}", "table", "rows", "size");
+        for t in &report.tables {
+            println!(
+                "{:<20} {:>12} {:>10.1} MB",
+                t.table,
+                t.rows_loaded,
+                t.bytes as f64 / 1e6
+            );
+        }
         println!(
-            "{:<20} {:>12} {:>10.1} MB",
-            t.table,
-            t.rows_loaded,
-            t.bytes as f64 / 1e6
+            "seeded in {:.2} s: {}",
+            report.total_seconds, report.database
         );
+        write_json(&json, &report)
     }
-    println!(
-        "seeded in {:.2} s: {}",
-        report.total_seconds, report.database
-    );
-    write_json(&a.json, &report)
+}
+
+pub fn seed(a: SeedArgs) -> Result<()> {
+    let plan = SeedPlan::from_args(&a)?;
+    let db = Database::from_args(&a.db)?;
+    let target = db.connect(true, a.quiet)?;
+    let result = plan.run(target);
+    db.say_still_running();
+    result
 }
 
 pub fn verify(
@@ -174,8 +282,10 @@ pub fn verify(
     json: Option<PathBuf>,
 ) -> Result<()> {
     let profile = profile.resolve()?;
-    let target = target(&db, false)?;
-    let report = crate::verify::verify(profile, &target, threads(threads_arg)?)?;
+    let threads = threads(threads_arg)?;
+    check_outputs(&[("--json", &json)])?;
+    let target = Database::from_args(&db)?.connect(false, false)?;
+    let report = crate::verify::verify(profile, &target, threads)?;
     println!("{:<20} {:>12} {:>12}  result", "table", "expected", "found");
     for t in &report.tables {
         let found = t
@@ -211,10 +321,11 @@ pub fn verify(
     }
 }
 
-pub fn plan(profile: ProfileArgs, jobs: Option<usize>, json: Option<PathBuf>) -> Result<()> {
+pub fn plan(profile: ProfileArgs, jobs_arg: Option<usize>, json: Option<PathBuf>) -> Result<()> {
     let profile = profile.resolve()?;
-    let jobs = threads(jobs)?;
-    let p = crate::plan::plan(profile, threads(None)?, jobs)?;
+    let jobs = jobs(jobs_arg)?;
+    check_outputs(&[("--json", &json)])?;
+    let p = crate::plan::plan(&profile, jobs)?;
     println!(
         "{:<20} {:>14} {:>12} {:>12} {:>12}",
         "table", "rows", "COPY MB", "heap MB", "index MB"
@@ -230,38 +341,62 @@ pub fn plan(profile: ProfileArgs, jobs: Option<usize>, json: Option<PathBuf>) ->
         );
     }
     println!(
-        "total {} rows; disk needed about {:.1} GB (plus WAL up to max_wal_size); estimated load {:.0} s + keys and indexes {:.0} s with {jobs} connections",
+        "estimated seed with {jobs} connections: {}",
+        p.steps
+            .iter()
+            .map(|s| format!("{} {}", s.step, crate::plan::duration(s.seconds)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "total {} rows; disk needed about {:.1} GB (plus WAL up to max_wal_size); estimated load {} + keys and indexes {} (total {})",
         p.total_rows,
         p.disk_bytes as f64 / 1e9,
-        p.load_seconds,
-        p.index_seconds
+        crate::plan::duration(p.load_seconds),
+        crate::plan::duration(p.index_seconds),
+        crate::plan::duration(p.total_seconds),
     );
     write_json(&json, &p)
 }
 
 pub fn pg(action: PgAction) -> Result<()> {
-    let root = Path::new(EMBEDDED_ROOT);
+    let root = crate::pgctl::default_root()?;
+    let root = root.as_path();
+    let none_yet = || {
+        Error::Usage(format!(
+            "no embedded cluster in {} yet\n  fix: run `finseed pg start` or `finseed seed`, or set {} to where one lives",
+            root.display(),
+            crate::pgctl::HOME_ENV
+        ))
+    };
     match action {
         PgAction::Start => {
+            if !crate::pgctl::exists(root) {
+                eprintln!(
+                    "creating finseed's embedded PostgreSQL in {}",
+                    root.display()
+                );
+            }
             let c = crate::pgctl::ensure_running(root)?;
             println!("{}", c.url());
         }
         PgAction::Url => match crate::pgctl::status(root)? {
             Some((c, _)) => println!("{}", c.url()),
-            None => {
-                return Err(Error::Usage(
-                    "no embedded cluster here yet\n  fix: run `finseed pg start` or `finseed seed` in this directory".into(),
-                ))
-            }
+            None => return Err(none_yet()),
         },
         PgAction::Status => match crate::pgctl::status(root)? {
             Some((c, running)) => println!(
-                "{} at {} (data: {})",
+                "{} at {} (data: {}; root: {})",
                 if running { "running" } else { "stopped" },
                 c.url(),
-                c.data_dir.display()
+                c.data_dir.display(),
+                root.display()
             ),
-            None => println!("no embedded cluster in {}", std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()),
+            None => println!(
+                "no embedded cluster in {}{}",
+                root.display(),
+                legacy_hint(root)
+            ),
         },
         PgAction::Stop => {
             if crate::pgctl::stop(root)? {
@@ -278,19 +413,225 @@ fn read_thresholds(path: &Path) -> Result<std::collections::BTreeMap<String, f64
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct File {
-        thresholds: std::collections::BTreeMap<String, f64>,
+        thresholds: std::collections::BTreeMap<String, toml::Spanned<f64>>,
     }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::input("--thresholds", Error::io(path, e)))?;
+    let line = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     let f: File = toml::from_str(&text).map_err(|e| Error::Profile {
         file: path.display().to_string(),
-        line: e
-            .span()
-            .map_or(1, |s| text[..s.start].matches('\n').count() + 1),
+        line: e.span().map_or(1, |s| line(s.start)),
         field: "thresholds".into(),
         message: e.message().to_string(),
         fix: "write a [thresholds] table of query or scenario names to milliseconds".into(),
     })?;
-    Ok(f.thresholds)
+    let mut out = std::collections::BTreeMap::new();
+    for (k, v) in f.thresholds {
+        let ms = *v.get_ref();
+        if !(ms.is_finite() && ms > 0.0) {
+            return Err(Error::Profile {
+                file: path.display().to_string(),
+                line: line(v.span().start),
+                field: format!("thresholds.{k}"),
+                message: format!("is {ms}, not a positive number of milliseconds"),
+                fix: "give the p95 limit in milliseconds, for example 800".into(),
+            });
+        }
+        out.insert(k, ms);
+    }
+    Ok(out)
+}
+
+/// Read `--baseline`: a JSON report an earlier `finseed bench --json` wrote.
+pub fn read_baseline(p: &Path) -> Result<crate::bench::BenchReport> {
+    let text =
+        std::fs::read_to_string(p).map_err(|e| Error::input("--baseline", Error::io(p, e)))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "--baseline: {} is not a finseed bench JSON report: {e}\n  fix: pass a file written by `finseed bench --json`",
+            p.display()
+        ))
+    })
+}
+
+/// Read a `--thresholds` file and check every name against the queries: a name that is neither
+/// a query nor a scenario would silently do nothing.
+pub fn read_thresholds_for(
+    path: &Path,
+    queries: &[crate::bench::query::QuerySpec],
+) -> Result<std::collections::BTreeMap<String, f64>> {
+    let t = read_thresholds(path)?;
+    for name in t.keys() {
+        if !queries
+            .iter()
+            .any(|q| &q.name == name || &q.scenario == name)
+        {
+            let mut known: Vec<&str> = queries.iter().map(|q| q.name.as_str()).collect();
+            let mut scenarios: Vec<&str> = queries
+                .iter()
+                .map(|q| q.scenario.as_str())
+                .filter(|s| !s.is_empty())
+                .collect();
+            scenarios.sort_unstable();
+            scenarios.dedup();
+            known.sort_unstable();
+            return Err(Error::Usage(format!(
+                "--thresholds: {} names `{name}`, which is neither a query nor a scenario\n  fix: use a query name ({}) or a scenario ({})",
+                path.display(),
+                known.join(", "),
+                scenarios.join(", ")
+            )));
+        }
+    }
+    Ok(t)
+}
+
+/// `bench`'s flags and files, checked and loaded; the database comes last.
+pub struct BenchPlan {
+    pub queries: Vec<crate::bench::query::QuerySpec>,
+    pub iterations: usize,
+    pub warmup: usize,
+    pub concurrency: usize,
+    pub thresholds: std::collections::BTreeMap<String, f64>,
+    pub baseline: Option<crate::bench::BenchReport>,
+    pub baseline_file: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub generic_plans: bool,
+    pub min_change_ms: f64,
+    pub json: Option<PathBuf>,
+    pub markdown: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+impl BenchPlan {
+    /// `profile_thresholds` come from a profile when run by `finseed run`.
+    pub fn from_args(
+        a: &BenchArgs,
+        profile_thresholds: std::collections::BTreeMap<String, f64>,
+    ) -> Result<BenchPlan> {
+        let (iterations, warmup, concurrency) = a.checked_counts()?;
+        if let Some(d) = &a.queries {
+            if !d.is_dir() {
+                return Err(Error::Usage(format!(
+                    "--queries: {} is not a directory\n  fix: point it at a directory of .sql files like schemas/queries",
+                    d.display()
+                )));
+            }
+        }
+        let mut queries = crate::bench::query::load(a.queries.as_deref())
+            .map_err(|e| Error::input("--queries", e))?;
+        let mut thresholds = profile_thresholds;
+        if let Some(p) = &a.thresholds {
+            thresholds.extend(read_thresholds_for(p, &queries)?);
+        }
+        if let Some(only) = &a.only {
+            let names: Vec<&str> = only
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .collect();
+            let known = || {
+                queries
+                    .iter()
+                    .map(|q| q.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if names.is_empty() {
+                return Err(Error::Usage(format!(
+                    "--only: the list is empty\n  fix: name at least one query ({}), or leave the flag out",
+                    known()
+                )));
+            }
+            for n in &names {
+                if !queries.iter().any(|q| q.name == *n) {
+                    return Err(Error::Usage(format!(
+                        "--only: no query named `{n}`\n  fix: choose from {}",
+                        known()
+                    )));
+                }
+            }
+            queries.retain(|q| names.contains(&q.name.as_str()));
+        }
+        let baseline = a.baseline.as_deref().map(read_baseline).transpose()?;
+        check_outputs(&[
+            ("--json", &a.json),
+            ("--markdown", &a.markdown),
+            ("--html", &a.html),
+        ])?;
+        Ok(BenchPlan {
+            queries,
+            iterations,
+            warmup,
+            concurrency,
+            thresholds,
+            baseline,
+            baseline_file: a.baseline.clone(),
+            seed: a.bench_seed,
+            generic_plans: a.generic_plans,
+            min_change_ms: a.min_change_ms,
+            json: a.json.clone(),
+            markdown: a.markdown.clone(),
+            html: a.html.clone(),
+            quiet: a.quiet,
+        })
+    }
+
+    fn run(self, target: Target) -> Result<()> {
+        let cfg = crate::bench::BenchConfig {
+            target,
+            queries: self.queries,
+            iterations: self.iterations,
+            warmup: self.warmup,
+            concurrency: self.concurrency,
+            thresholds: self.thresholds,
+            baseline: self.baseline,
+            seed: self.seed,
+            generic_plans: self.generic_plans,
+            min_change_ms: self.min_change_ms,
+        };
+        if !self.quiet {
+            eprintln!(
+                "benchmarking {} queries on {}: {} iterations each after {} warm-up, concurrency {}",
+                cfg.queries.len(),
+                cfg.target.shown,
+                cfg.iterations,
+                cfg.warmup,
+                cfg.concurrency
+            );
+        }
+        let mut report = crate::bench::run(&cfg)?;
+        report.baseline_file = self.baseline_file.as_ref().map(|p| p.display().to_string());
+        print!("{}", crate::report::text(&report));
+        write_json(&self.json, &report)?;
+        if let Some(p) = &self.markdown {
+            std::fs::write(p, crate::report::markdown(&report)).map_err(|e| Error::io(p, e))?;
+        }
+        if let Some(p) = &self.html {
+            std::fs::write(p, crate::report::html(&report)).map_err(|e| Error::io(p, e))?;
+        }
+        if report.failed() {
+            let mut why = Vec::new();
+            if !report.failures.is_empty() {
+                why.push(format!("{} query(ies) failed", report.failures.len()));
+            }
+            if !report.breaches.is_empty() {
+                why.push(format!("{} threshold breach(es)", report.breaches.len()));
+            }
+            let regs = report.regressions.iter().filter(|r| r.significant).count();
+            if regs > 0 {
+                why.push(format!(
+                    "{regs} significant regression(s) against the baseline"
+                ));
+            }
+            return Err(Error::Failed(format!(
+                "benchmark failed: {}",
+                why.join(", ")
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// `finseed bench`; `profile_thresholds` come from a profile when run by `finseed run`.
@@ -299,100 +640,15 @@ pub fn bench(
     a: BenchArgs,
     profile_thresholds: std::collections::BTreeMap<String, f64>,
 ) -> Result<()> {
-    let mut queries = crate::bench::query::load(a.queries.as_deref())?;
-    if let Some(only) = &a.only {
-        let names: Vec<&str> = only.split(',').map(str::trim).collect();
-        for n in &names {
-            if !queries.iter().any(|q| q.name == *n) {
-                return Err(Error::Usage(format!(
-                    "--only: no query named `{n}`\n  fix: choose from {}",
-                    queries
-                        .iter()
-                        .map(|q| q.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-        }
-        queries.retain(|q| names.contains(&q.name.as_str()));
-    }
-    let mut thresholds = profile_thresholds;
-    if let Some(p) = &a.thresholds {
-        thresholds.extend(read_thresholds(p)?);
-    }
-    let baseline = match &a.baseline {
-        None => None,
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-            let b: crate::bench::BenchReport = serde_json::from_str(&text).map_err(|e| {
-                Error::Usage(format!(
-                    "--baseline: {} is not a finseed bench JSON report: {e}\n  fix: pass a file written by `finseed bench --json`",
-                    p.display()
-                ))
-            })?;
-            Some(b)
-        }
-    };
-    let target = target(&db, a.quiet)?;
-    let cfg = crate::bench::BenchConfig {
-        target,
-        queries,
-        iterations: a.iterations,
-        warmup: a.warmup,
-        concurrency: a.concurrency,
-        thresholds,
-        baseline,
-        seed: a.bench_seed,
-        generic_plans: a.generic_plans,
-        min_change_ms: a.min_change_ms,
-    };
-    if !a.quiet {
-        eprintln!(
-            "benchmarking {} queries on {}: {} iterations each after {} warm-up, concurrency {}",
-            cfg.queries.len(),
-            cfg.target.shown,
-            cfg.iterations,
-            cfg.warmup,
-            cfg.concurrency
-        );
-    }
-    let mut report = crate::bench::run(&cfg)?;
-    report.baseline_file = a.baseline.as_ref().map(|p| p.display().to_string());
-    print!("{}", crate::report::text(&report));
-    write_json(&a.json, &report)?;
-    if let Some(p) = &a.markdown {
-        std::fs::write(p, crate::report::markdown(&report)).map_err(|e| Error::io(p, e))?;
-    }
-    if let Some(p) = &a.html {
-        std::fs::write(p, crate::report::html(&report)).map_err(|e| Error::io(p, e))?;
-    }
-    if report.failed() {
-        let mut why = Vec::new();
-        if !report.failures.is_empty() {
-            why.push(format!("{} query(ies) failed", report.failures.len()));
-        }
-        if !report.breaches.is_empty() {
-            why.push(format!("{} threshold breach(es)", report.breaches.len()));
-        }
-        let regs = report.regressions.iter().filter(|r| r.significant).count();
-        if regs > 0 {
-            why.push(format!(
-                "{regs} significant regression(s) against the baseline"
-            ));
-        }
-        return Err(Error::Failed(format!(
-            "benchmark failed: {}",
-            why.join(", ")
-        )));
-    }
-    Ok(())
+    let plan = BenchPlan::from_args(&a, profile_thresholds)?;
+    let target = Database::from_args(&db)?.connect(false, a.quiet)?;
+    plan.run(target)
 }
 
+/// `finseed run`: every flag and file of both halves is checked (and the query files, the
+/// thresholds and the baseline are loaded) before the seed writes anything.
 pub fn run(profile: ProfileArgs, db: DbArgs, load: LoadArgs, b: BenchArgs) -> Result<()> {
-    let p = profile.resolve()?;
-    let thresholds = p.thresholds.clone();
-    let seed_value = p.seed;
-    seed(SeedArgs {
+    let seed_plan = SeedPlan::from_args(&SeedArgs {
         profile,
         db: db.clone(),
         load,
@@ -403,15 +659,21 @@ pub fn run(profile: ProfileArgs, db: DbArgs, load: LoadArgs, b: BenchArgs) -> Re
         json: None,
         quiet: b.quiet,
     })?;
-    let mut b = b;
-    b.bench_seed.get_or_insert(seed_value);
-    // The seed step already said which embedded cluster it used; bench the same one quietly.
-    let mut db = db;
-    if db.database_url.as_deref().is_none_or(str::is_empty) {
-        db.database_url = Some(crate::pgctl::ensure_running(Path::new(EMBEDDED_ROOT))?.url());
-    }
-    bench(db, b, thresholds)
+    let mut bench_plan = BenchPlan::from_args(&b, seed_plan.profile.thresholds.clone())?;
+    bench_plan.seed.get_or_insert(seed_plan.profile.seed);
+    let database = Database::from_args(&db)?;
+    let target = database.connect(true, b.quiet)?;
+    let result = seed_plan
+        .run(target.clone())
+        .and_then(|()| bench_plan.run(target));
+    database.say_still_running();
+    result
 }
+
+/// Most users, payload rows and bulk files `loadtest-data` writes.
+pub const MAX_LOADTEST_USERS: usize = 1_000_000;
+pub const MAX_LOADTEST_PAYLOADS: usize = 10_000_000;
+pub const MAX_LOADTEST_BULK_FILES: usize = 100_000;
 
 pub fn loadtest_data(
     profile: ProfileArgs,
@@ -423,10 +685,29 @@ pub fn loadtest_data(
     let cfg = crate::loadtest::LoadtestConfig {
         profile: profile.resolve()?,
         out,
-        max_users: users,
-        payloads,
-        bulk_files,
+        max_users: bounded(
+            "--users",
+            users,
+            1,
+            MAX_LOADTEST_USERS,
+            "users who can log in during the load test",
+        )?,
+        payloads: bounded(
+            "--payloads",
+            payloads,
+            0,
+            MAX_LOADTEST_PAYLOADS,
+            "rows of transaction-payloads.csv",
+        )?,
+        bulk_files: bounded(
+            "--bulk-files",
+            bulk_files,
+            0,
+            MAX_LOADTEST_BULK_FILES,
+            "bulk import CSV files",
+        )?,
     };
+    prepare_out_dir("--out", &cfg.out)?;
     let s = crate::loadtest::write(&cfg)?;
     let rows: u64 = s.files.iter().map(|f| f.rows).sum();
     let bytes: u64 = s.files.iter().map(|f| f.bytes).sum();

@@ -135,7 +135,7 @@ fn check_config(cfg: &LoadtestConfig) -> Result<()> {
     let p = &cfg.profile;
     if cfg.max_users == 0 {
         return Err(Error::Usage(
-            "--max-users: 0 users leaves the load test nobody to log in as\n  fix: give 1 or more"
+            "--users: 0 users leaves the load test nobody to log in as\n  fix: give 1 or more"
                 .to_string(),
         ));
     }

@@ -19,10 +19,17 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = e
-                .downcast_ref::<Error>()
-                .map_or(1, |fe| fe.exit_code() as u8);
-            eprintln!("finseed: error: {e:#}");
+            // A finseed error carries its whole message (cause, path, fix): print it once.
+            let code = match e.downcast_ref::<Error>() {
+                Some(fe) => {
+                    eprintln!("finseed: error: {fe}");
+                    fe.exit_code() as u8
+                }
+                None => {
+                    eprintln!("finseed: error: {e:#}");
+                    1
+                }
+            };
             ExitCode::from(code)
         }
     }

@@ -1,7 +1,12 @@
 //! An embedded local PostgreSQL cluster, so `finseed` can seed a database without the user
 //! setting one up: `ensure_running` creates (first use), starts (if stopped) or reuses it.
 //!
-//! Layout, for a root directory `<root>` (normally `.finseed/` in the current directory):
+//! There is one cluster per user: its root is `$FINSEED_HOME` when set, else
+//! `$XDG_DATA_HOME/finseed`, else `~/.local/share/finseed` ([`default_root`]), so every command
+//! finds the same cluster from any working directory. Commands that only read a database
+//! (`verify`, `bench`) never create one: with no cluster they stop and say how to get one.
+//!
+//! Layout, for a root directory `<root>`:
 //!
 //! - `<root>/cluster.json`: where the cluster lives (`data_dir`, `port`, `bin_dir`, `socket_dir`).
 //! - `<root>/lock/`: created atomically (`mkdir`) while a process creates, starts or stops the
@@ -45,6 +50,7 @@ pub const SUPERUSER: &str = "postgres";
 const OS_USER: &str = "postgres";
 const STATE_FILE: &str = "cluster.json";
 const LOCK_DIR: &str = "lock";
+const LEASE_DIR: &str = "leases";
 const CONF_FILE: &str = "finseed.conf";
 const LOG_FILE: &str = "postgres.log";
 /// How long the server may refuse to answer at all after a start.
@@ -204,6 +210,89 @@ pub fn stop(root: &Path) -> Result<bool> {
     )
     .map_err(|e| with_log_tail(e, &cluster))?;
     Ok(true)
+}
+
+/// The environment variable that moves the embedded cluster's root.
+pub const HOME_ENV: &str = "FINSEED_HOME";
+
+/// The embedded cluster's root for this user: `$FINSEED_HOME`, else `$XDG_DATA_HOME/finseed`,
+/// else `$HOME/.local/share/finseed` (relative values are ignored, as the XDG spec says).
+pub fn default_root() -> Result<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(home) = var(HOME_ENV) {
+        return Ok(home);
+    }
+    if let Some(xdg) = var("XDG_DATA_HOME").filter(|p| p.is_absolute()) {
+        return Ok(xdg.join("finseed"));
+    }
+    if let Some(home) = var("HOME").filter(|p| p.is_absolute()) {
+        return Ok(home.join(".local/share/finseed"));
+    }
+    Err(Error::Usage(format!(
+        "cannot tell where finseed's embedded PostgreSQL lives: neither {HOME_ENV}, XDG_DATA_HOME \
+         nor HOME is set\n  fix: set {HOME_ENV} to a directory for it, or pass --database-url / \
+         DATABASE_URL"
+    )))
+}
+
+/// Whether a cluster has been created at `root` (its record exists).
+pub fn exists(root: &Path) -> bool {
+    root.join(STATE_FILE).is_file()
+}
+
+/// A registration of this process as a user of the cluster at `root`, for throwaway clusters
+/// shared by concurrent processes (test binaries): `<root>/leases/<pid>`. [`Lease::release`]
+/// removes it and stops the cluster when no other live process holds a lease.
+#[derive(Debug)]
+pub struct Lease {
+    root: PathBuf,
+    file: PathBuf,
+}
+
+impl Lease {
+    /// Start (or reuse) the cluster at `root` and register this process as using it.
+    pub fn acquire(root: &Path) -> Result<(LocalCluster, Lease)> {
+        // The lease comes first: a process releasing its own lease meanwhile then sees this one
+        // and leaves the cluster running (or stops it first, and ensure_running starts it again).
+        let dir = root.join(LEASE_DIR);
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
+        let file = root.join(LEASE_DIR).join(std::process::id().to_string());
+        write_file(&file, "")?;
+        let lease = Lease { root, file };
+        let cluster = ensure_running(&lease.root)?;
+        Ok((cluster, lease))
+    }
+
+    /// Drop this process's lease; stop the cluster if no other live process holds one.
+    /// Returns whether it stopped the cluster.
+    pub fn release(&self) -> Result<bool> {
+        let _ = fs::remove_file(&self.file);
+        let dir = self.root.join(LEASE_DIR);
+        let others = fs::read_dir(&dir)
+            .map(|entries| {
+                entries.flatten().any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let alive = name.parse::<u32>().is_ok_and(|pid| {
+                        !Path::new("/proc/self").exists()
+                            || Path::new(&format!("/proc/{pid}")).exists()
+                    });
+                    if !alive {
+                        let _ = fs::remove_file(e.path());
+                    }
+                    alive
+                })
+            })
+            .unwrap_or(false);
+        if others {
+            return Ok(false);
+        }
+        stop(&self.root)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

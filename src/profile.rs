@@ -54,7 +54,8 @@ struct RawVolume {
 #[serde(deny_unknown_fields)]
 struct RawWindow {
     months: Spanned<i64>,
-    end_date: Spanned<String>,
+    /// A quoted string or a bare TOML date (`end_date = 2025-10-31`).
+    end_date: Spanned<toml::Value>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -251,14 +252,32 @@ impl Profile {
                 "give the history length in whole months, for example 24",
             ));
         }
-        let end_day = civil::parse_date(w.end_date.get_ref()).ok_or_else(|| {
+        let bad_date = |shown: String| {
             ctx.err(
                 w.end_date.span(),
                 "window.end_date",
-                format!("`{}` is not a date", w.end_date.get_ref()),
-                "write it as YYYY-MM-DD, for example \"2025-10-31\"",
+                format!("{shown} is not a date"),
+                "write it as YYYY-MM-DD, for example \"2025-10-31\" (quoted) or 2025-10-31",
             )
-        })?;
+        };
+        let end_day = match w.end_date.get_ref() {
+            toml::Value::String(s) => {
+                civil::parse_date(s).ok_or_else(|| bad_date(format!("`{s}`")))?
+            }
+            toml::Value::Datetime(d) if d.time.is_none() && d.offset.is_none() => {
+                let text = d.to_string();
+                civil::parse_date(&text).ok_or_else(|| bad_date(format!("`{text}`")))?
+            }
+            toml::Value::Datetime(d) => {
+                return Err(ctx.err(
+                    w.end_date.span(),
+                    "window.end_date",
+                    format!("`{d}` is a date and time, but only the day is used"),
+                    "write just the day, for example 2025-10-31",
+                ))
+            }
+            other => return Err(bad_date(format!("{} `{other}`", other.type_str()))),
+        };
 
         let d = Shape::default();
         let shape = match &raw.shape {
@@ -370,13 +389,21 @@ impl Profile {
                 };
                 let cost = match &a.bcrypt_cost {
                     None => DEFAULT_BCRYPT_COST,
-                    Some(c) if (4..=31).contains(c.get_ref()) => *c.get_ref() as u32,
+                    Some(c) if (4..=MAX_BCRYPT_COST as i64).contains(c.get_ref()) => {
+                        *c.get_ref() as u32
+                    }
                     Some(c) => {
                         return Err(ctx.err(
                             c.span(),
                             "auth.bcrypt_cost",
-                            format!("is {}, outside bcrypt's 4..=31", c.get_ref()),
-                            "use 10 (what most apps use) or anything from 4 to 31",
+                            format!(
+                                "is {}, outside 4..={MAX_BCRYPT_COST} (each step doubles the \
+                                 time; {MAX_BCRYPT_COST} already takes seconds per hash)",
+                                c.get_ref()
+                            ),
+                            &format!(
+                            "use 10 (what most apps use) or anything from 4 to {MAX_BCRYPT_COST}"
+                        ),
                         ))
                     }
                 };
@@ -434,7 +461,7 @@ impl Profile {
                     vol.contexts,
                     vol.users,
                     self.shape.max_contexts_per_user,
-                    vol.users * self.shape.max_contexts_per_user
+                    vol.users.saturating_mul(self.shape.max_contexts_per_user)
                 ),
                 "lower volume.contexts, raise volume.users, or raise shape.max_contexts_per_user",
             ));
@@ -472,13 +499,25 @@ impl Profile {
                 &format!("set volume.categories to at least {sys}"),
             ));
         }
-        if vol.transactions > MAX_ROWS || vol.users > MAX_ROWS || vol.ai_insights > MAX_ROWS {
-            return Err(ctx.err(
+        for (n, span, field) in [
+            (vol.users, v.users.span(), "volume.users"),
+            (vol.contexts, v.contexts.span(), "volume.contexts"),
+            (vol.categories, v.categories.span(), "volume.categories"),
+            (
+                vol.transactions,
                 v.transactions.span(),
-                "volume",
-                "asks for more than 10 billion rows in one table".into(),
-                "split the work with --shard, or lower the counts",
-            ));
+                "volume.transactions",
+            ),
+            (vol.ai_insights, v.ai_insights.span(), "volume.ai_insights"),
+        ] {
+            if n > MAX_ROWS {
+                return Err(ctx.err(
+                    span,
+                    field,
+                    format!("is {n}, over the limit of {MAX_ROWS} rows in one table"),
+                    "lower the count; for more data, load several datasets with other seeds",
+                ));
+            }
         }
         Ok(())
     }
@@ -490,7 +529,8 @@ impl Profile {
         }
         let path = Path::new(name_or_path);
         if path.exists() || name_or_path.contains('/') || name_or_path.ends_with(".toml") {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::input("--profile", Error::io(path, e)))?;
             return Profile::parse(&text, name_or_path);
         }
         let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
@@ -510,6 +550,7 @@ impl Profile {
         let s = |n: u64| -> u64 { ((n as f64) * f).round() as u64 };
         let sys = crate::vocab::system_category_count() as u64;
         let v = self.volume;
+        let before = v;
         self.volume = Volume {
             users: s(v.users).max(u64::from(v.users > 0)),
             contexts: s(v.contexts).max(u64::from(v.contexts > 0)),
@@ -522,9 +563,38 @@ impl Profile {
             ai_insights: s(v.ai_insights),
         };
         // Keep the owner constraint satisfiable at small scales.
-        let max = self.volume.users * self.shape.max_contexts_per_user;
+        let max = self
+            .volume
+            .users
+            .saturating_mul(self.shape.max_contexts_per_user);
         self.volume.contexts = self.volume.contexts.min(max);
         self.scale = f;
+        let v = self.volume;
+        let largest = [
+            ("users", v.users),
+            ("contexts", v.contexts),
+            ("categories", v.categories),
+            ("transactions", v.transactions),
+            ("ai_insights", v.ai_insights),
+        ]
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .unwrap_or(("transactions", 0));
+        if largest.1 > MAX_ROWS {
+            let before = match largest.0 {
+                "users" => before.users,
+                "contexts" => before.contexts,
+                "categories" => before.categories,
+                "ai_insights" => before.ai_insights,
+                _ => before.transactions,
+            }
+            .max(1);
+            let most = MAX_ROWS as f64 / before as f64;
+            return Err(Error::Usage(format!(
+                "--scale: {f} makes profile `{}` ask for {} {}, over the limit of {MAX_ROWS} rows in one table\n  fix: give --scale {most:.4} or less",
+                self.name, largest.1, largest.0
+            )));
+        }
         Ok(self)
     }
 
@@ -535,7 +605,11 @@ impl Profile {
     }
 }
 
-const MAX_ROWS: u64 = 10_000_000_000;
+/// Most rows one table may hold (ten billion).
+pub const MAX_ROWS: u64 = 10_000_000_000;
+/// Highest bcrypt cost a profile may ask for: each step doubles the time of the one hash a
+/// run makes (cost 15 is about 2 s here; 31 would be days).
+pub const MAX_BCRYPT_COST: u32 = 15;
 pub const DEFAULT_PASSWORD: &str = "Financy@Teste2025";
 pub const DEFAULT_BCRYPT_COST: u32 = 10;
 

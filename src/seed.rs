@@ -1068,5 +1068,11 @@ pub fn parse_steps(list: Option<&str>) -> Result<Vec<&'static str>> {
             }
         }
     }
+    if out.is_empty() {
+        return Err(Error::Usage(format!(
+            "--steps: `{list}` names no step\n  fix: give one or more of {}, or leave the flag out",
+            STEPS.join(", ")
+        )));
+    }
     Ok(out)
 }

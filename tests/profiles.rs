@@ -127,3 +127,43 @@ fn context_mix_must_sum_to_100() {
         "shape.personal_percent",
     );
 }
+
+#[test]
+fn an_unquoted_toml_date_is_a_date() {
+    let (code, err) = run_profile(&GOOD.replace("\"2025-10-31\"", "2025-10-31"));
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn a_date_with_a_time_is_refused_clearly() {
+    expect(
+        &GOOD.replace("\"2025-10-31\"", "2025-10-31T10:00:00"),
+        13,
+        "window.end_date",
+    );
+    let (_, err) = run_profile(&GOOD.replace("\"2025-10-31\"", "2025-10-31T10:00:00"));
+    assert!(!err.contains("invalid type"), "{err}");
+    expect(
+        &GOOD.replace("\"2025-10-31\"", "20251031"),
+        13,
+        "window.end_date",
+    );
+}
+
+#[test]
+fn a_bcrypt_cost_that_would_take_days_is_refused() {
+    expect(
+        &format!("{GOOD}\n[auth]\nbcrypt_cost = 31\n"),
+        16,
+        "auth.bcrypt_cost",
+    );
+}
+
+#[test]
+fn every_count_is_capped() {
+    expect(
+        &GOOD.replace("categories = 100", "categories = 20000000000"),
+        7,
+        "volume.categories",
+    );
+}

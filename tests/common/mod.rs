@@ -2,8 +2,12 @@
 //!
 //! `DATABASE_URL`, when set, names that server. Otherwise the first call in a test binary starts
 //! (or reuses) a throwaway local cluster under `<temp dir>/finseed-test-pg` through
-//! `finseed::pgctl::ensure_running`, which serialises concurrent test binaries with a lock
-//! directory. The cluster is left running for the next test binary.
+//! `finseed::pgctl::Lease`, which serialises concurrent test binaries with a lock directory and
+//! records each binary using the cluster. At process exit (an `atexit` hook, so also when tests
+//! failed or panicked) the binary drops its lease, and the last binary using the cluster stops
+//! it. The `finseed` binary runs with `FINSEED_HOME` pointing at a per-process directory, so a
+//! test can never start (or reach) the user's own embedded cluster; one started there is
+//! stopped and removed at exit too.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -12,6 +16,44 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 static LOCAL_URL: OnceLock<String> = OnceLock::new();
+static LEASE: OnceLock<finseed::pgctl::Lease> = OnceLock::new();
+
+extern "C" {
+    fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
+}
+
+/// Registered once per test binary: stop what this process started.
+extern "C" fn stop_clusters_at_exit() {
+    if let Some(lease) = LEASE.get() {
+        if let Err(e) = lease.release() {
+            eprintln!("could not stop the tests' PostgreSQL: {e}");
+        }
+    }
+    let home = finseed_home();
+    if finseed::pgctl::exists(&home) {
+        if let Err(e) = finseed::pgctl::stop(&home) {
+            eprintln!(
+                "could not stop the PostgreSQL under {}: {e}",
+                home.display()
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+fn stop_at_exit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a plain function with the C library; it runs once at exit().
+        let rc = unsafe { atexit(stop_clusters_at_exit) };
+        assert_eq!(rc, 0, "atexit failed");
+    });
+}
+
+/// `FINSEED_HOME` for the finseed binary in tests: per process, removed at exit.
+pub fn finseed_home() -> PathBuf {
+    std::env::temp_dir().join(format!("finseed-test-home-{}", std::process::id()))
+}
 static NEXT_DATABASE: AtomicU32 = AtomicU32::new(0);
 
 /// The URL of the database to test against: `DATABASE_URL` if set, else database `finseed` on the
@@ -23,13 +65,15 @@ pub fn database_url() -> String {
     LOCAL_URL
         .get_or_init(|| {
             let root = std::env::temp_dir().join("finseed-test-pg");
-            let cluster = finseed::pgctl::ensure_running(&root).unwrap_or_else(|e| {
+            stop_at_exit();
+            let (cluster, lease) = finseed::pgctl::Lease::acquire(&root).unwrap_or_else(|e| {
                 panic!(
                     "cannot start a throwaway PostgreSQL under {} (set DATABASE_URL to test \
                      against an existing server instead): {e}",
                     root.display()
                 )
             });
+            let _ = LEASE.set(lease);
             let url = cluster.url();
             drop_abandoned_databases(&url);
             url
@@ -160,10 +204,16 @@ fn drop_abandoned_databases(url: &str) {
 /// Run the finseed binary with the given arguments, never inheriting DATABASE_URL (tests pass
 /// URLs explicitly) and as in CI (no progress bars).
 pub fn finseed(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_finseed"))
-        .args(args)
+    finseed_command(args).output().expect("run finseed")
+}
+
+/// The finseed binary as [`finseed`] runs it, to add a working directory or environment.
+pub fn finseed_command(args: &[&str]) -> Command {
+    stop_at_exit();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_finseed"));
+    cmd.args(args)
         .env_remove("DATABASE_URL")
-        .env("CI", "1")
-        .output()
-        .expect("run finseed")
+        .env("FINSEED_HOME", finseed_home())
+        .env("CI", "1");
+    cmd
 }
