@@ -1,9 +1,11 @@
 //! Command bodies: validate flags into configs, run, print human summaries.
 
 use crate::cli::{
-    parse_shard, threads, BenchArgs, DbArgs, LoadArgs, PgAction, ProfileArgs, SeedArgs,
+    parse_shard, threads, BenchArgs, DbArgs, GenerateArgs, LoadArgs, PgAction, ProfileArgs,
+    SeedArgs,
 };
 use crate::db::Target;
+use crate::encode::compress::{Compression, DEFAULT_ZSTD_LEVEL};
 use crate::error::Error;
 use crate::error::Result;
 use crate::gen::parse_tables;
@@ -14,22 +16,38 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::time::Instant;
 
-pub fn generate(
-    profile: ProfileArgs,
-    out: PathBuf,
-    format: &str,
-    threads_arg: Option<usize>,
-    shard: Option<String>,
-    tables: Option<String>,
-    quiet: bool,
-) -> Result<()> {
+pub fn generate(args: GenerateArgs) -> Result<()> {
+    let format = Format::parse(&args.format)?;
+    let compression = match args.compression.as_deref() {
+        Some(c) => Compression::parse(c)?,
+        None if format == Format::Parquet => Compression::Zstd(DEFAULT_ZSTD_LEVEL),
+        None => Compression::None,
+    };
+    if args.row_group_rows == Some(0) {
+        return Err(Error::Usage(
+            "--row-group-rows: 0 rows per row group\n  fix: give a positive count, or leave the flag out for one row group per chunk".into(),
+        ));
+    }
+    let json_units = match args.json_decimals.as_str() {
+        "string" => false,
+        "units" => true,
+        other => {
+            return Err(Error::Usage(format!(
+                "--json-decimals: unknown value `{other}`\n  fix: use string (\"1412.00\") or units (amount_cents: 141200)"
+            )))
+        }
+    };
+    let quiet = args.quiet;
     let cfg = GenerateConfig {
-        profile: profile.resolve()?,
-        out,
-        format: Format::parse(format)?,
-        threads: threads(threads_arg)?,
-        shard: shard.as_deref().map(parse_shard).transpose()?,
-        tables: tables.as_deref().map(parse_tables).transpose()?,
+        profile: args.profile.resolve()?,
+        out: args.out,
+        format,
+        compression,
+        row_group_rows: args.row_group_rows,
+        json_units,
+        threads: threads(args.threads)?,
+        shard: args.shard.as_deref().map(parse_shard).transpose()?,
+        tables: args.tables.as_deref().map(parse_tables).transpose()?,
         quiet,
     };
     let t = Instant::now();
