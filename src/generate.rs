@@ -2,11 +2,13 @@
 
 use crate::encode::compress::{compress, Compression};
 use crate::encode::csv::Csv;
+use crate::encode::json::units_suffix;
 use crate::encode::json::{JsonArray, JsonArrayUnits, JsonLines, JsonLinesUnits};
 use crate::encode::parquet::{table_schema, Parquet, ParquetOptions, RowGroup, TableSchema};
+use crate::encode::ColType;
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
-use crate::gen::{Group, Out};
+use crate::gen::{all_tables, Group, Out, TableSpec};
 use crate::model::World;
 use crate::pipeline::{ordered, produce, shard_chunks, Buffers, Produced};
 use crate::profile::Profile;
@@ -203,6 +205,13 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Manifest> {
         shard: cfg.shard.map(|(index, count)| ShardInfo { index, count }),
         tables: entries,
     };
+    let written: Vec<&'static TableSpec> = manifest
+        .tables
+        .iter()
+        .filter_map(|e| all_tables().find(|t| t.name == e.table))
+        .collect();
+    write_text(&cfg.out.join("schema.sql"), &schema_sql(&written))?;
+    write_text(&cfg.out.join("load.sql"), &load_sql(cfg, &written))?;
     let mut text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     text.push('\n');
     let partial = manifest_path.with_extension("json.partial");
@@ -384,4 +393,143 @@ impl Run<'_> {
         }
         Ok(out)
     }
+}
+
+/// Write a small text file whole (via a `.partial` file and a rename).
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    let partial = path.with_extension("sql.partial");
+    std::fs::write(&partial, text).map_err(|e| Error::io(&partial, e))?;
+    std::fs::rename(&partial, path).map_err(|e| Error::io(path, e))
+}
+
+/// The SQL type of a column, as in `schemas/tables.sql` (PostgreSQL and DuckDB both read it).
+pub fn sql_type(ty: ColType) -> String {
+    match ty {
+        ColType::BigInt => "bigint".into(),
+        ColType::Int => "integer".into(),
+        ColType::Text => "text".into(),
+        ColType::Numeric(p, s) => format!("numeric({p},{s})"),
+        ColType::Date => "date".into(),
+        ColType::Timestamptz => "timestamptz".into(),
+        ColType::Bool => "boolean".into(),
+        ColType::Char(n) => format!("char({n})"),
+    }
+}
+
+/// DuckDB's name for a column type in `read_csv(columns = …)`: exact, never DOUBLE.
+fn duckdb_type(ty: ColType) -> String {
+    match ty {
+        ColType::BigInt => "BIGINT".into(),
+        ColType::Int => "INTEGER".into(),
+        ColType::Text | ColType::Char(_) => "VARCHAR".into(),
+        ColType::Numeric(p, s) => format!("DECIMAL({p},{s})"),
+        ColType::Date => "DATE".into(),
+        ColType::Timestamptz => "TIMESTAMPTZ".into(),
+        ColType::Bool => "BOOLEAN".into(),
+    }
+}
+
+/// `schema.sql`: CREATE TABLE for exactly the tables and columns written, in file order.
+pub fn schema_sql(tables: &[&TableSpec]) -> String {
+    let mut out = String::from(
+        "-- finseed: the tables of this folder's files, with their exact types.\n\
+         -- Runs in PostgreSQL and DuckDB; keys and indexes: `finseed schema`.\n",
+    );
+    for t in tables {
+        out.push_str(&create_table(t));
+    }
+    out
+}
+
+fn create_table(t: &TableSpec) -> String {
+    let w = t.columns.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let cols: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            format!(
+                "    {:w$}  {}{}",
+                c.name,
+                sql_type(c.ty),
+                if c.nullable { "" } else { " NOT NULL" }
+            )
+        })
+        .collect();
+    format!("\nCREATE TABLE {} (\n{}\n);\n", t.name, cols.join(",\n"))
+}
+
+/// `load.sql`: `duckdb < load.sql`, run in this folder, creates the tables with their exact
+/// types and reads the files into them: decimals stay DECIMAL, never DOUBLE. With shards, every
+/// shard's file of a table is read (each shard run writes the same script).
+pub fn load_sql(cfg: &GenerateConfig, tables: &[&TableSpec]) -> String {
+    let mut out = String::from(
+        "-- finseed: load this folder's files into DuckDB with exact types.\n\
+         -- Run it here: `duckdb finseed.duckdb < load.sql` (or `duckdb < load.sql` in memory).\n",
+    );
+    for t in tables {
+        out.push_str(&create_table(t));
+        let file = match cfg.shard {
+            None => file_name(t.name, cfg.format, cfg.compression, None),
+            Some((_, n)) => file_name(t.name, cfg.format, cfg.compression, Some((0, n)))
+                .replace(".shard-0-of-", ".shard-*-of-"),
+        };
+        let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+        let select = names.join(", ");
+        let source = match cfg.format {
+            Format::Parquet => format!("read_parquet('{file}')"),
+            Format::Csv => {
+                let cols: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| format!("'{}': '{}'", c.name, duckdb_type(c.ty)))
+                    .collect();
+                // NULL is an empty unquoted field; "" is the empty string.
+                format!(
+                    "read_csv('{file}', header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', nullstr = '', allow_quoted_nulls = false,\n    columns = {{{}}})",
+                    cols.join(", ")
+                )
+            }
+            Format::Json | Format::Jsonl => {
+                let mut cols = Vec::new();
+                for c in t.columns {
+                    match c.ty {
+                        ColType::Numeric(_, s) if cfg.json_units => {
+                            cols.push(format!("'{}{}': 'BIGINT'", c.name, units_suffix(s)))
+                        }
+                        // Decimals are JSON strings: DuckDB casts the text exactly.
+                        ty => cols.push(format!("'{}': '{}'", c.name, duckdb_type(ty))),
+                    }
+                }
+                format!(
+                    "read_json('{file}', format = '{}', auto_detect = false,\n    columns = {{{}}})",
+                    if cfg.format == Format::Json { "array" } else { "newline_delimited" },
+                    cols.join(", ")
+                )
+            }
+        };
+        let select = if cfg.json_units && matches!(cfg.format, Format::Json | Format::Jsonl) {
+            // Integer units to DECIMAL by exact decimal arithmetic (0.01 is DECIMAL, not DOUBLE).
+            t.columns
+                .iter()
+                .map(|c| match c.ty {
+                    ColType::Numeric(p, s) if s > 0 => format!(
+                        "CAST(CAST({}{} AS DECIMAL(38,0)) * 0.{}1 AS DECIMAL({p},{s}))",
+                        c.name,
+                        units_suffix(s),
+                        "0".repeat(s as usize - 1)
+                    ),
+                    _ => c.name.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            select
+        };
+        out.push_str(&format!(
+            "INSERT INTO {} ({})\nSELECT {select}\nFROM {source};\n",
+            t.name,
+            names.join(", ")
+        ));
+    }
+    out
 }
