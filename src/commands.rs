@@ -51,9 +51,17 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
         quiet,
     };
     let t = Instant::now();
-    let m = run_generate(&cfg)?;
+    let m = match run_generate(&cfg) {
+        // `finseed generate --out - … | head`: the reader has had enough; not an error.
+        Err(Error::Io { source, .. })
+            if cfg.to_stdout() && source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            return Ok(())
+        }
+        r => r?,
+    };
     let secs = t.elapsed().as_secs_f64();
-    if !quiet {
+    if !quiet && !cfg.to_stdout() {
         let rows: u64 = m.tables.iter().map(|t| t.file.rows).sum();
         let bytes: u64 = m.tables.iter().map(|t| t.file.bytes).sum();
         for t in &m.tables {

@@ -150,11 +150,26 @@ fn check_out_dir(out: &Path) -> Result<()> {
     }
 }
 
+impl GenerateConfig {
+    /// `--out -`: the one table named by `--tables` goes to standard output.
+    pub fn to_stdout(&self) -> bool {
+        self.out.as_os_str() == "-"
+    }
+}
+
 pub fn generate(cfg: &GenerateConfig) -> Result<Manifest> {
     check_compression(cfg.format, cfg.compression)?;
-    check_out_dir(&cfg.out)?;
+    let stdout = cfg.to_stdout();
+    if stdout && cfg.tables.as_ref().is_none_or(|t| t.len() != 1) {
+        return Err(Error::Usage(
+            "--out -: standard output takes exactly one table\n  fix: name it with --tables, e.g. --out - --tables transactions".into(),
+        ));
+    }
+    if !stdout {
+        check_out_dir(&cfg.out)?;
+    }
     let manifest_path = cfg.out.join(manifest_name(cfg.shard));
-    if manifest_path.exists() {
+    if !stdout && manifest_path.exists() {
         // The old manifest would describe files this run is about to replace.
         std::fs::remove_file(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
     }
@@ -205,6 +220,9 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Manifest> {
         shard: cfg.shard.map(|(index, count)| ShardInfo { index, count }),
         tables: entries,
     };
+    if stdout {
+        return Ok(manifest);
+    }
     let written: Vec<&'static TableSpec> = manifest
         .tables
         .iter()
@@ -232,6 +250,9 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn target(&self, table: &str) -> Target {
+        if self.cfg.to_stdout() {
+            return Target::Stdout;
+        }
         Target::File(self.cfg.out.join(file_name(
             table,
             self.cfg.format,
