@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Generation benchmark: finseed writing transactions as CSV vs tpchgen-cli writing TPC-H
-# lineitem as CSV, same machine, same thread counts, same run. Prints rows/s, MB/s and peak
-# memory (median of REPS runs) side by side.
+# Generation benchmark: finseed writing transactions vs tpchgen-cli writing TPC-H lineitem, same
+# machine, same thread counts, same run, as CSV and as Parquet with the same compression
+# (zstd level 3 by default: ZSTD_LEVEL); and finseed's zstd CSV beside its plain CSV. Prints
+# rows/s, MB/s (of the files written) and peak memory (median of REPS runs) side by side.
 #
 #   bash bench/generate.sh                 # transaction-flow profile (10M transactions), 3 runs
 #   PROFILE=small REPS=5 bash bench/generate.sh
@@ -18,15 +19,30 @@ trap 'rm -rf "$WORK"' EXIT
 cargo build --release --quiet
 FINSEED=target/release/finseed
 
-# run LABEL THREADS -- command...; records "seconds bytes rows peak_kb" per rep in $WORK/LABEL-THREADS
+ZSTD_LEVEL=${ZSTD_LEVEL:-3}
+# Rows of a tpchgen-cli lineitem output: CSV lines, or the Parquet footer through pyarrow.
+PY=${FINSEED_PYTHON:-.ci/venv/bin/python}
+count_rows() {
+    local out=$1 ext=$2
+    if [ -f "$out/manifest.json" ]; then
+        sed -n 's/.*"rows": \([0-9]*\).*/\1/p' "$out/manifest.json" | awk '{s+=$1} END {print s}'
+    elif [ "$ext" = csv ]; then
+        echo $(( $(find "$out" -name "*.csv" -exec cat {} + | wc -l) - $(find "$out" -name "*.csv" | wc -l) ))
+    else
+        find "$out" -name "*.$ext" -print0 | xargs -0 "$PY" -c \
+            'import sys, pyarrow.parquet as pq; print(sum(pq.ParquetFile(f).metadata.num_rows for f in sys.argv[1:]))'
+    fi
+}
+
+# run LABEL THREADS OUT EXT -- command...; records "seconds bytes rows peak_kb" per rep in $WORK/LABEL-THREADS
 run() {
-    local label=$1 threads=$2 out=$3; shift 3
+    local label=$1 threads=$2 out=$3 ext=$4; shift 4
     for _ in $(seq "$REPS"); do
         rm -rf "$out"
         /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >/dev/null 2>&1
         local bytes rows
-        bytes=$(find "$out" -name '*.csv' -printf '%s\n' | awk '{s+=$1} END {print s}')
-        rows=$(( $(find "$out" -name "*.csv" -exec cat {} + | wc -l) - $(find "$out" -name "*.csv" | wc -l) ))
+        bytes=$(find "$out" -name "*.$ext" -printf '%s\n' | awk '{s+=$1} END {print s}')
+        rows=$(count_rows "$out" "$ext")
         read -r secs kb < "$WORK/time"
         echo "$secs $bytes $rows $kb" >> "$WORK/$label-$threads"
     done
@@ -34,29 +50,47 @@ run() {
 
 median_line() { sort -n "$1" | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
+GEN=("$FINSEED" generate --profile "$PROFILE" --tables transactions --quiet)
 for t in 1 2; do
-    run finseed "$t" "$WORK/f" "$FINSEED" generate --profile "$PROFILE" --tables transactions \
-        --out "$WORK/f" --threads "$t" --quiet
+    run finseed-csv "$t" "$WORK/f" csv "${GEN[@]}" --out "$WORK/f" --threads "$t"
+    run finseed-csvzst "$t" "$WORK/z" csv.zst "${GEN[@]}" --out "$WORK/z" --threads "$t" --compression "zstd:$ZSTD_LEVEL"
+    run finseed-parquet "$t" "$WORK/p" parquet "${GEN[@]}" --out "$WORK/p" --threads "$t" \
+        --format parquet --compression "zstd:$ZSTD_LEVEL"
     if command -v tpchgen-cli >/dev/null; then
-        run tpchgen "$t" "$WORK/t" tpchgen-cli csv -s "$TPCH_SF" -T lineitem -o "$WORK/t" --num-threads "$t"
+        run tpchgen-csv "$t" "$WORK/t" csv tpchgen-cli -s "$TPCH_SF" -T lineitem --format csv \
+            -o "$WORK/t" --num-threads "$t"
+        run tpchgen-parquet "$t" "$WORK/tp" parquet tpchgen-cli -s "$TPCH_SF" -T lineitem \
+            --format parquet --parquet-compression "ZSTD($ZSTD_LEVEL)" -o "$WORK/tp" --num-threads "$t"
     fi
 done
+command -v tpchgen-cli >/dev/null || echo "tpchgen-cli not on PATH (cargo install tpchgen-cli): finseed only"
 
-printf '\n%-28s %7s %10s %12s %10s %10s\n' "generator ($REPS runs, median)" threads rows "rows/s" "MB/s" "peak MB"
+name_of() {
+    case $1 in
+        finseed-csv) echo "finseed transactions.csv" ;;
+        finseed-csvzst) echo "finseed transactions.csv.zst" ;;
+        finseed-parquet) echo "finseed transactions.parquet" ;;
+        tpchgen-csv) echo "tpchgen-cli lineitem.csv" ;;
+        tpchgen-parquet) echo "tpchgen-cli lineitem.parquet" ;;
+    esac
+}
+printf '\n%-30s %7s %10s %12s %10s %10s\n' "generator ($REPS runs, median)" threads rows "rows/s" "MB/s" "peak MB"
 for t in 1 2; do
-    for label in finseed tpchgen; do
+    for label in finseed-csv finseed-csvzst tpchgen-csv finseed-parquet tpchgen-parquet; do
         f="$WORK/$label-$t"; [ -f "$f" ] || continue
         read -r secs bytes rows kb < <(median_line "$f")
-        name=$([ "$label" = finseed ] && echo "finseed transactions.csv" || echo "tpchgen-cli lineitem.csv")
-        awk -v n="$name" -v t="$t" -v s="$secs" -v b="$bytes" -v r="$rows" -v k="$kb" \
-            'BEGIN {printf "%-28s %7d %10d %12.0f %10.1f %10.1f\n", n, t, r, r/s, b/1e6/s, k/1024}'
-        echo "$t $label $(awk -v s="$secs" -v b="$bytes" 'BEGIN {print b/1e6/s}')" >> "$WORK/mbs"
+        awk -v n="$(name_of "$label")" -v t="$t" -v s="$secs" -v b="$bytes" -v r="$rows" -v k="$kb" \
+            'BEGIN {printf "%-30s %7d %10d %12.0f %10.1f %10.1f\n", n, t, r, r/s, b/1e6/s, k/1024}'
+        awk -v s="$secs" -v b="$bytes" -v r="$rows" -v t="$t" -v l="$label" \
+            'BEGIN {print t, l, b/1e6/s, r/s}' >> "$WORK/rates"
     done
 done
-if [ -f "$WORK/mbs" ] && grep -q tpchgen "$WORK/mbs"; then
-    echo
-    for t in 1 2; do
-        awk -v t="$t" '$1==t && $2=="finseed" {f=$3} $1==t && $2=="tpchgen" {g=$3}
-            END {if (g) printf "threads %d: finseed / tpchgen-cli MB/s = %.2f (target >= 2.00)\n", t, f/g}' "$WORK/mbs"
-    done
-fi
+echo
+for t in 1 2; do
+    awk -v t="$t" '$1==t {mb[$2]=$3; rs[$2]=$4}
+        END {
+            if (mb["finseed-csv"]) printf "threads %d: zstd CSV %.1f MB/s of compressed output, %.0f rows/s; plain CSV %.1f MB/s, %.0f rows/s (zstd keeps %.0f%% of the row rate)\n", t, mb["finseed-csvzst"], rs["finseed-csvzst"], mb["finseed-csv"], rs["finseed-csv"], 100*rs["finseed-csvzst"]/rs["finseed-csv"]
+            if (rs["tpchgen-csv"]) printf "threads %d: finseed / tpchgen-cli CSV MB/s = %.2f (target >= 2.00)\n", t, mb["finseed-csv"]/mb["tpchgen-csv"]
+            if (rs["tpchgen-parquet"]) printf "threads %d: finseed / tpchgen-cli Parquet rows/s = %.2f (target >= 2.00)\n", t, rs["finseed-parquet"]/rs["tpchgen-parquet"]
+        }' "$WORK/rates"
+done

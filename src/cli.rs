@@ -31,28 +31,7 @@ pub struct ProfileArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Write the dataset as CSV or JSON fixture files with a manifest.
-    Generate {
-        #[command(flatten)]
-        profile: ProfileArgs,
-        /// Output directory (new, empty, or an earlier finseed output).
-        #[arg(long, short = 'o')]
-        out: PathBuf,
-        /// csv, jsonl or json.
-        #[arg(long, default_value = "csv")]
-        format: String,
-        /// Worker threads (default: the number of cores). Output is identical for any value.
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Write only shard K of N (for example 2/4).
-        #[arg(long)]
-        shard: Option<String>,
-        /// Comma-separated tables to write (default: all).
-        #[arg(long)]
-        tables: Option<String>,
-        /// No progress bars.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
+    Generate(GenerateArgs),
     /// Load the dataset into PostgreSQL over parallel binary COPY (resumable), then build keys,
     /// indexes and statistics. With no URL, uses finseed's own local cluster (`finseed pg`).
     Seed(SeedArgs),
@@ -427,4 +406,42 @@ pub fn prepare_out_dir(flag: &str, path: &Path) -> Result<()> {
             path.display()
         ))
     })
+}
+
+/// Flags of `finseed generate`.
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Output directory (new, empty, or an earlier finseed output); `-` writes the single table
+    /// named by --tables to standard output.
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// csv, jsonl, json or parquet.
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// none, zstd[:LEVEL], gzip[:LEVEL] (csv, jsonl) or snappy (parquet). Default: zstd:3 for
+    /// parquet, none for text.
+    #[arg(long)]
+    pub compression: Option<String>,
+    /// Parquet: at most this many rows per row group (default: one row group per generator
+    /// chunk, 100,000 transactions).
+    #[arg(long)]
+    pub row_group_rows: Option<usize>,
+    /// JSON decimals: `string` ("1412.00", default) or `units` (integer cents in `amount_cents`,
+    /// thousandths in `confidence_thousandths`).
+    #[arg(long, default_value = "string")]
+    pub json_decimals: String,
+    /// Worker threads (default: the number of cores). Output is identical for any value.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write only shard K of N (for example 2/4).
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Comma-separated tables to write (default: all).
+    #[arg(long)]
+    pub tables: Option<String>,
+    /// No progress bars.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }

@@ -2,9 +2,10 @@
 
 use crate::cli::{
     bounded, check_output_file, jobs, parse_shard, prepare_out_dir, threads, BenchArgs, DbArgs,
-    LoadArgs, PgAction, ProfileArgs, SeedArgs,
+    GenerateArgs, LoadArgs, PgAction, ProfileArgs, SeedArgs,
 };
 use crate::db::Target;
+use crate::encode::compress::{Compression, DEFAULT_ZSTD_LEVEL};
 use crate::error::Error;
 use crate::error::Result;
 use crate::gen::parse_tables;
@@ -15,31 +16,55 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::time::Instant;
 
-pub fn generate(
-    profile: ProfileArgs,
-    out: PathBuf,
-    format: &str,
-    threads_arg: Option<usize>,
-    shard: Option<String>,
-    tables: Option<String>,
-    quiet: bool,
-) -> Result<()> {
+pub fn generate(args: GenerateArgs) -> Result<()> {
     // Every flag is checked before any work; the output directory, created last, is the only
     // thing a refused command may leave behind (empty).
+    let format = Format::parse(&args.format)?;
+    let compression = match args.compression.as_deref() {
+        Some(c) => Compression::parse(c)?,
+        None if format == Format::Parquet => Compression::Zstd(DEFAULT_ZSTD_LEVEL),
+        None => Compression::None,
+    };
+    if args.row_group_rows == Some(0) {
+        return Err(Error::Usage(
+            "--row-group-rows: 0 rows per row group\n  fix: give a positive count, or leave the flag out for one row group per chunk".into(),
+        ));
+    }
+    let json_units = match args.json_decimals.as_str() {
+        "string" => false,
+        "units" => true,
+        other => {
+            return Err(Error::Usage(format!(
+                "--json-decimals: unknown value `{other}`\n  fix: use string (\"1412.00\") or units (amount_cents: 141200)"
+            )))
+        }
+    };
+    let quiet = args.quiet;
     let cfg = GenerateConfig {
-        profile: profile.resolve()?,
-        out,
-        format: Format::parse(format)?,
-        threads: threads(threads_arg)?,
-        shard: shard.as_deref().map(parse_shard).transpose()?,
-        tables: tables.as_deref().map(parse_tables).transpose()?,
+        profile: args.profile.resolve()?,
+        out: args.out,
+        format,
+        compression,
+        row_group_rows: args.row_group_rows,
+        json_units,
+        threads: threads(args.threads)?,
+        shard: args.shard.as_deref().map(parse_shard).transpose()?,
+        tables: args.tables.as_deref().map(parse_tables).transpose()?,
         quiet,
     };
     prepare_out_dir("--out", &cfg.out)?;
     let t = Instant::now();
-    let m = run_generate(&cfg)?;
+    let m = match run_generate(&cfg) {
+        // `finseed generate --out - … | head`: the reader has had enough; not an error.
+        Err(Error::Io { cause, .. })
+            if cfg.to_stdout() && cause.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            return Ok(())
+        }
+        r => r?,
+    };
     let secs = t.elapsed().as_secs_f64();
-    if !quiet {
+    if !quiet && !cfg.to_stdout() {
         let rows: u64 = m.tables.iter().map(|t| t.file.rows).sum();
         let bytes: u64 = m.tables.iter().map(|t| t.file.bytes).sum();
         for t in &m.tables {

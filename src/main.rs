@@ -37,15 +37,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Generate {
-            profile,
-            out,
-            format,
-            threads,
-            shard,
-            tables,
-            quiet,
-        } => finseed::commands::generate(profile, out, &format, threads, shard, tables, quiet)?,
+        Command::Generate(args) => finseed::commands::generate(args)?,
         Command::Seed(args) => finseed::commands::seed(args)?,
         Command::Verify {
             profile,

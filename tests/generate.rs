@@ -23,16 +23,14 @@ fn generate(dir: &Path, extra: &[&str]) {
     );
 }
 
-/// File name → bytes, for every data file in a directory (manifests excluded).
+/// File name → bytes, for every data file in a directory (manifests and SQL scripts excluded).
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {
-            !p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("manifest")
+            let name = p.file_name().unwrap().to_string_lossy();
+            !name.starts_with("manifest") && !name.ends_with(".sql")
         })
         .map(|p| {
             (

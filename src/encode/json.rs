@@ -2,15 +2,20 @@
 //! same objects in an array. Each row is written with a leading `,\n` and the file sink drops
 //! the very first one, so chunks stay independent of each other.
 //!
-//! Decimals are JSON numbers written exactly from integers (never through a float), dates and
-//! timestamps are ISO 8601 strings.
+//! Decimals never become JSON numbers with a fraction, which every JSON reader parses as a float:
+//! by default they are strings with exactly the column's scale (`"amount":"1412.00"`), what an
+//! API serialising PostgreSQL numeric sends (node-postgres, psycopg's JSON, Rails); with
+//! `UNITS` they are integers of the smallest unit in a field named for it
+//! (`"amount_cents":141200`, `"confidence_thousandths":870`). Dates and timestamps are ISO 8601
+//! strings.
 
-use super::{write_decimal, Encoder};
+use super::{write_decimal, ColType, Encoder};
 use crate::civil;
 use crate::gen::TableSpec;
 
-/// `ARRAY`: array framing (`json`) instead of one object a line (`jsonl`).
-pub struct Json<const ARRAY: bool> {
+/// `ARRAY`: array framing (`json`) instead of one object a line (`jsonl`). `UNITS`: decimals as
+/// integers of the smallest unit instead of strings.
+pub struct Json<const ARRAY: bool, const UNITS: bool = false> {
     out: Vec<u8>,
     table: &'static TableSpec,
     field: usize,
@@ -18,16 +23,33 @@ pub struct Json<const ARRAY: bool> {
 
 pub type JsonLines = Json<false>;
 pub type JsonArray = Json<true>;
+pub type JsonLinesUnits = Json<false, true>;
+pub type JsonArrayUnits = Json<true, true>;
 
-impl<const ARRAY: bool> Json<ARRAY> {
+/// The JSON field name of a decimal of `scale` places written as integer units.
+pub fn units_suffix(scale: u8) -> &'static str {
+    match scale {
+        0 => "",
+        2 => "_cents",
+        3 => "_thousandths",
+        _ => "_units",
+    }
+}
+
+impl<const ARRAY: bool, const UNITS: bool> Json<ARRAY, UNITS> {
     #[inline]
     fn key(&mut self) {
+        self.key_with("");
+    }
+    #[inline]
+    fn key_with(&mut self, suffix: &str) {
         let name = self.table.columns[self.field].name;
         if self.field > 0 {
             self.out.push(b',');
         }
         self.out.push(b'"');
         self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(suffix.as_bytes());
         self.out.extend_from_slice(b"\":");
         self.field += 1;
     }
@@ -54,7 +76,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-impl<const ARRAY: bool> Encoder for Json<ARRAY> {
+impl<const ARRAY: bool, const UNITS: bool> Encoder for Json<ARRAY, UNITS> {
     fn new(table: &'static TableSpec, mut buf: Vec<u8>) -> Self {
         buf.clear();
         Json {
@@ -82,13 +104,24 @@ impl<const ARRAY: bool> Encoder for Json<ARRAY> {
     }
     #[inline]
     fn null(&mut self) {
-        self.key();
+        match self.table.columns[self.field].ty {
+            ColType::Numeric(_, scale) if UNITS => self.key_with(units_suffix(scale)),
+            _ => self.key(),
+        }
         self.out.extend_from_slice(b"null");
     }
     #[inline]
     fn decimal(&mut self, units: i64, scale: u32) {
-        self.key();
-        write_decimal(&mut self.out, units, scale);
+        if UNITS {
+            self.key_with(units_suffix(scale as u8));
+            self.out
+                .extend_from_slice(itoa::Buffer::new().format(units).as_bytes());
+        } else {
+            self.key();
+            self.out.push(b'"');
+            write_decimal(&mut self.out, units, scale);
+            self.out.push(b'"');
+        }
     }
     #[inline]
     fn date(&mut self, days: i32) {

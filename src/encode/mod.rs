@@ -5,9 +5,11 @@
 //! new file implementing this trait.
 
 pub mod binary;
+pub mod compress;
 pub mod csv;
 pub mod digest;
 pub mod json;
+pub mod parquet;
 
 use crate::gen::TableSpec;
 
