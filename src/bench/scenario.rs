@@ -1244,8 +1244,9 @@ async fn run_async(cfg: &ScenarioConfig) -> Result<ScenarioReport> {
     let grace_s = (end_s * 0.1).clamp(1.0, 30.0);
     let actions = Arc::new(cfg.actions.clone());
     let next = Arc::new(AtomicUsize::new(0));
-    let t0 = tokio::time::Instant::now() + Duration::from_millis(50);
+    // One clock for the schedule and the measurements.
     let start = Instant::now() + Duration::from_millis(50);
+    let t0 = tokio::time::Instant::from_std(start);
     let mut tasks = Vec::new();
     for c in conns {
         let (plan, next, actions, pools) =
@@ -1258,7 +1259,8 @@ async fn run_async(cfg: &ScenarioConfig) -> Result<ScenarioReport> {
                 let Some(&(at, k)) = plan.get(i) else { break };
                 let due = Duration::from_secs_f64(at);
                 tokio::time::sleep_until(t0 + due).await;
-                let started = start.elapsed();
+                // A timer may wake a hair early: a request never starts before its time.
+                let started = start.elapsed().max(due);
                 if started.as_secs_f64() > end_s + grace_s {
                     // Leave the rest to the accounting of dropped requests.
                     next.store(plan.len(), Ordering::SeqCst);
@@ -1320,8 +1322,9 @@ async fn run_async(cfg: &ScenarioConfig) -> Result<ScenarioReport> {
     ))
 }
 
+/// 1 µs to 1 hour at 3 significant figures (a longer latency is clamped to an hour).
 fn hist() -> Histogram<u64> {
-    Histogram::new(3).expect("3 significant figures is valid")
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds")
 }
 
 fn percentiles(h: &Histogram<u64>) -> Percentiles {
