@@ -205,6 +205,28 @@ pub struct BenchArgs {
     /// Seed for choosing random users (default: the database's finseed seed, else 0).
     #[arg(long)]
     pub bench_seed: Option<u64>,
+    /// Run a scenario open-loop instead: a name (`dashboard_analytics_load`, …) or a path to a
+    /// scenario .toml file. Exit 1 when a target is missed.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Directory of scenario .toml files (and actions/*.sql) replacing the built-in ones.
+    #[arg(long)]
+    pub scenarios: Option<PathBuf>,
+    /// Scenario runs: the arrival rate, requests per second or N/min (default: the scenario's).
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Scenario runs: database connections serving the requests (default: the scenario's).
+    #[arg(long)]
+    pub clients: Option<usize>,
+    /// Scenario runs: the steady state measured after the ramp-up, e.g. 60s or 10m.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Scenario runs: the ramp-up from 0 to the rate, e.g. 10s (0s for none).
+    #[arg(long)]
+    pub ramp_up: Option<String>,
+    /// Scenario runs: poisson or constant arrivals (default: the scenario's).
+    #[arg(long)]
+    pub arrivals: Option<String>,
     /// No progress output.
     #[arg(long, short = 'q')]
     pub quiet: bool,

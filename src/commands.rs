@@ -471,6 +471,7 @@ fn read_thresholds(path: &Path) -> Result<std::collections::BTreeMap<String, f64
 pub fn read_baseline(p: &Path) -> Result<crate::bench::BenchReport> {
     let text =
         std::fs::read_to_string(p).map_err(|e| Error::input("--baseline", Error::io(p, e)))?;
+    baseline_kind(p, &text, None)?;
     serde_json::from_str(&text).map_err(|e| {
         Error::Usage(format!(
             "--baseline: {} is not a finseed bench JSON report: {e}\n  fix: pass a file written by `finseed bench --json`",
@@ -665,9 +666,178 @@ pub fn bench(
     a: BenchArgs,
     profile_thresholds: std::collections::BTreeMap<String, f64>,
 ) -> Result<()> {
+    if a.scenario.is_some() {
+        return scenario_bench(db, a);
+    }
+    refuse_scenario_flags(&a)?;
     let plan = BenchPlan::from_args(&a, profile_thresholds)?;
     let target = Database::from_args(&db)?.connect(false, a.quiet)?;
     plan.run(target)
+}
+
+/// Flags that only mean something with `--scenario`.
+fn refuse_scenario_flags(a: &BenchArgs) -> Result<()> {
+    let given = [
+        ("--scenarios", a.scenarios.is_some()),
+        ("--rate", a.rate.is_some()),
+        ("--clients", a.clients.is_some()),
+        ("--duration", a.duration.is_some()),
+        ("--ramp-up", a.ramp_up.is_some()),
+        ("--arrivals", a.arrivals.is_some()),
+    ];
+    if let Some((flag, _)) = given.iter().find(|g| g.1) {
+        return Err(Error::Usage(format!(
+            "{flag} applies to scenario runs only\n  fix: add --scenario NAME (for example --scenario dashboard_analytics_load), or drop {flag}"
+        )));
+    }
+    Ok(())
+}
+
+/// A baseline must come from the same kind of run: the same scenario, or the volume queries.
+fn baseline_kind(p: &Path, text: &str, scenario: Option<&str>) -> Result<()> {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let theirs = v["scenario"]["name"].as_str();
+    if theirs != scenario {
+        let what = |s: Option<&str>| {
+            s.map_or("the volume queries".to_string(), |n| {
+                format!("scenario {n}")
+            })
+        };
+        return Err(Error::Usage(format!(
+            "--baseline: {} is a run of {}, not of {}\n  fix: pass a report written by the same kind of run (`finseed bench{} --json`)",
+            p.display(),
+            what(theirs),
+            what(scenario),
+            scenario.map_or(String::new(), |n| format!(" --scenario {n}"))
+        )));
+    }
+    Ok(())
+}
+
+/// `finseed bench --scenario`: a weighted mix of actions at a target rate, run open-loop.
+fn scenario_bench(db: DbArgs, a: BenchArgs) -> Result<()> {
+    use crate::bench::scenario as sc;
+    if a.only.is_some() {
+        return Err(Error::Usage(
+            "--only selects volume queries; a scenario's actions come from its file\n  fix: drop --only, or edit a copy of the scenario file and pass its path to --scenario".into(),
+        ));
+    }
+    let name = a.scenario.as_deref().unwrap_or_default();
+    let (mut s, sqls) = sc::select(name, a.scenarios.as_deref())?;
+    if let Some(r) = &a.rate {
+        s.rate = sc::parse_rate(r).ok_or_else(|| {
+            Error::Usage(format!(
+                "--rate: `{r}` is not a positive rate\n  fix: give requests per second (--rate 200) or per minute (--rate 50/min)"
+            ))
+        })?;
+    }
+    if let Some(c) = a.clients {
+        if c == 0 || c > 1000 {
+            return Err(Error::Usage(format!(
+                "--clients: {c} connections is out of range\n  fix: give 1 to 1000 (PostgreSQL's max_connections must allow them)"
+            )));
+        }
+        s.clients = c;
+    }
+    if let Some(d) = &a.duration {
+        s.duration_s = sc::parse_duration(d).filter(|d| *d > 0.0).ok_or_else(|| {
+            Error::Usage(format!(
+                "--duration: `{d}` is not a positive duration\n  fix: write it like 60s, 10m or 1.5h"
+            ))
+        })?;
+    }
+    if let Some(d) = &a.ramp_up {
+        s.ramp_up_s = sc::parse_duration(d).ok_or_else(|| {
+            Error::Usage(format!(
+                "--ramp-up: `{d}` is not a duration\n  fix: write it like 10s or 2m (0s for none)"
+            ))
+        })?;
+    }
+    if let Some(x) = &a.arrivals {
+        s.arrivals = match x.as_str() {
+            "poisson" => sc::Arrivals::Poisson,
+            "constant" => sc::Arrivals::Constant,
+            _ => {
+                return Err(Error::Usage(format!(
+                    "--arrivals: `{x}` is not an arrival process\n  fix: use poisson or constant"
+                )))
+            }
+        };
+    }
+    let queries = crate::bench::query::load(a.queries.as_deref())?;
+    let actions = sc::resolve(&s, &sqls, &queries)?;
+    let baseline = match &a.baseline {
+        None => None,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Error::input("--baseline", Error::io(p, e)))?;
+            baseline_kind(p, &text, Some(&s.name))?;
+            let b: crate::bench::BenchReport = serde_json::from_str(&text).map_err(|e| {
+                Error::Usage(format!(
+                    "--baseline: {} is not a finseed bench JSON report: {e}\n  fix: pass a file written by `finseed bench --scenario {} --json`",
+                    p.display(),
+                    s.name
+                ))
+            })?;
+            Some(b)
+        }
+    };
+    let target = Database::from_args(&db)?.connect(false, a.quiet)?;
+    if !a.quiet {
+        eprintln!(
+            "scenario {} on {}: {:.2} requests/s ({:?} arrivals), {} connections, {}s ramp-up then {}s measured",
+            s.name, target.shown, s.rate, s.arrivals, s.clients, s.ramp_up_s, s.duration_s
+        );
+    }
+    let cfg = sc::ScenarioConfig {
+        target,
+        scenario: s,
+        actions,
+        baseline,
+        seed: a.bench_seed.unwrap_or(0),
+        min_change_ms: a.min_change_ms,
+        quiet: a.quiet,
+    };
+    let mut report = sc::run(&cfg)?;
+    report.bench.baseline_file = a.baseline.as_ref().map(|p| p.display().to_string());
+    print!("{}", crate::report::scenario_text(&report));
+    write_json(&a.json, &report)?;
+    if let Some(p) = &a.markdown {
+        std::fs::write(p, crate::report::scenario_markdown(&report))
+            .map_err(|e| Error::io(p, e))?;
+    }
+    if let Some(p) = &a.html {
+        std::fs::write(p, crate::report::scenario_html(&report)).map_err(|e| Error::io(p, e))?;
+    }
+    if report.failed() {
+        let mut why: Vec<String> = report
+            .missed()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {:.2} against a target of {}",
+                    c.target, c.value, c.limit
+                )
+            })
+            .collect();
+        let regs = report
+            .bench
+            .regressions
+            .iter()
+            .filter(|r| r.significant)
+            .count();
+        if regs > 0 {
+            why.push(format!(
+                "{regs} significant regression(s) against the baseline"
+            ));
+        }
+        return Err(Error::Failed(format!(
+            "scenario {} failed: {}",
+            report.scenario.name,
+            why.join("; ")
+        )));
+    }
+    Ok(())
 }
 
 /// `finseed run`: every flag and file of both halves is checked (and the query files, the

@@ -365,3 +365,315 @@ pub fn html(r: &BenchReport) -> String {
     s.push_str("</body></html>\n");
     s
 }
+
+// Scenario runs (`finseed bench --scenario`): the volume report of the actions, with the
+// scenario's targets, errors and per-second time series added.
+
+use crate::bench::scenario::ScenarioReport;
+
+fn scenario_lines(r: &ScenarioReport) -> Vec<String> {
+    let s = &r.scenario;
+    let mut out = vec![format!(
+        "scenario {}: offered {:.2}/s ({:?} arrivals), achieved {:.2}/s, {} connections, {}s ramp-up then {}s measured, {} requests scheduled, {} dropped",
+        s.name, s.offered_tps, s.arrivals, s.achieved_tps, s.clients, s.ramp_up_s, s.duration_s, s.scheduled, s.dropped
+    )];
+    out.push(format!(
+        "{:<26} {:>6} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8}",
+        "action",
+        "weight",
+        "requests",
+        "errors",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "service p95",
+        "tps"
+    ));
+    let row = |name: &str,
+               w: String,
+               n: u64,
+               e: u64,
+               l: &crate::bench::scenario::Percentiles,
+               svc: f64,
+               tps: f64| {
+        format!(
+            "{:<26} {:>6} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8.2}",
+            name,
+            w,
+            n,
+            e,
+            ms(l.p50),
+            ms(l.p95),
+            ms(l.p99),
+            ms(l.p999),
+            ms(l.max),
+            ms(svc),
+            tps
+        )
+    };
+    for a in &s.actions {
+        out.push(row(
+            &a.name,
+            a.weight.to_string(),
+            a.requests,
+            a.errors,
+            &a.latency_ms,
+            a.service_ms.p95,
+            a.achieved_tps,
+        ));
+    }
+    out.push(row(
+        "mix",
+        "-".into(),
+        s.requests,
+        s.errors,
+        &s.latency_ms,
+        s.service_ms.p95,
+        s.achieved_tps,
+    ));
+    for c in &s.checks {
+        out.push(format!(
+            "target {:<15} {:>10.2} {} {:<10} {}",
+            c.target,
+            c.value,
+            if c.target == "throughput_tps" {
+                ">="
+            } else {
+                "<="
+            },
+            if c.target == "throughput_tps" {
+                format!("{:.2} (95% of {:.2})", c.limit * 0.95, c.limit)
+            } else {
+                format!("{:.2}", c.limit)
+            },
+            if c.met { "met" } else { "MISSED" }
+        ));
+    }
+    for e in &s.error_messages {
+        out.push(format!(
+            "error in {} ({}x): {}",
+            e.action, e.count, e.message
+        ));
+    }
+    out.push(format!("verdict: {}", s.verdict));
+    out
+}
+
+/// The terminal report of a scenario run: the actions as the volume report shows queries
+/// (latency from each request's scheduled start), then percentiles to p99.9, service times,
+/// targets and the server's error messages.
+pub fn scenario_text(r: &ScenarioReport) -> String {
+    let mut s = text(&r.bench);
+    for l in scenario_lines(r) {
+        let _ = writeln!(s, "{l}");
+    }
+    s
+}
+
+pub fn scenario_markdown(r: &ScenarioReport) -> String {
+    let mut s = markdown(&r.bench).replacen(
+        "# finseed volume query benchmark",
+        &format!("# finseed scenario {}", r.scenario.name),
+        1,
+    );
+    let _ = writeln!(s, "\n## Scenario\n\n```");
+    for l in scenario_lines(r) {
+        let _ = writeln!(s, "{l}");
+    }
+    let _ = writeln!(
+        s,
+        "```\n\n| second | offered | completed | errors | p95 ms |\n|---:|---:|---:|---:|---:|"
+    );
+    for t in &r.scenario.timeline {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            t.second,
+            t.offered,
+            t.completed,
+            t.errors,
+            t.p95_ms.map_or("-".into(), ms)
+        );
+    }
+    s
+}
+
+/// Throughput (offered and completed per second, left axis) and p95 latency (right axis) over
+/// the run, with the end of the ramp-up and the p95 target marked.
+fn timeline_svg(r: &ScenarioReport) -> String {
+    let sc = &r.scenario;
+    let t = &sc.timeline;
+    let (w, h, l, rt, top, bottom) = (760.0, 280.0, 50.0, 60.0, 20.0, 40.0);
+    let pw = w - l - rt;
+    let ph = h - top - bottom;
+    let n = t.len().max(1) as f64;
+    let max_tps = t
+        .iter()
+        .map(|x| x.offered.max(x.completed))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let max_p95 = t
+        .iter()
+        .filter_map(|x| x.p95_ms)
+        .fold(sc.targets.p95_ms.unwrap_or(0.0), f64::max)
+        .max(1e-3);
+    let x_of = |sec: f64| l + sec / n * pw;
+    let y_tps = |v: f64| top + ph - v / max_tps * ph;
+    let y_ms = |v: f64| top + ph - v / max_p95 * ph;
+    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"throughput and p95 per second\">");
+    let _ = write!(
+        s,
+        "<rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fafafa\"/>"
+    );
+    let bw = (pw / n).max(0.5);
+    for x in t {
+        let y = y_tps(x.completed as f64);
+        let _ = write!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.2}\" height=\"{:.1}\" fill=\"#3B8EA5\" opacity=\"0.6\"/>",
+            x_of(x.second as f64),
+            (bw - 0.5).max(0.3),
+            top + ph - y
+        );
+    }
+    let path = |pts: Vec<(f64, f64)>| {
+        pts.iter()
+            .enumerate()
+            .map(|(i, (x, y))| format!("{}{x:.1},{y:.1}", if i == 0 { "M" } else { " L" }))
+            .collect::<String>()
+    };
+    let offered = path(
+        t.iter()
+            .map(|x| (x_of(x.second as f64 + 0.5), y_tps(x.offered as f64)))
+            .collect(),
+    );
+    let _ = write!(
+        s,
+        "<path d=\"{offered}\" fill=\"none\" stroke=\"#555\" stroke-width=\"1\" stroke-dasharray=\"4 3\"/>"
+    );
+    let p95 = path(
+        t.iter()
+            .filter_map(|x| x.p95_ms.map(|v| (x_of(x.second as f64 + 0.5), y_ms(v))))
+            .collect(),
+    );
+    let _ = write!(
+        s,
+        "<path d=\"{p95}\" fill=\"none\" stroke=\"#F2A541\" stroke-width=\"2\"/>"
+    );
+    if let Some(target) = sc.targets.p95_ms.filter(|v| *v <= max_p95) {
+        let y = y_ms(target);
+        let _ = write!(s, "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#C1292E\" stroke-dasharray=\"6 3\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#C1292E\" text-anchor=\"end\">p95 target {target:.0} ms</text>", l + pw, l + pw - 4.0, y - 4.0);
+    }
+    if sc.ramp_up_s > 0.0 {
+        let x = x_of(sc.ramp_up_s);
+        let _ = write!(s, "<line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#999\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#666\">ramp-up ends</text>", top + ph, x + 3.0, top + 12.0);
+    }
+    let _ = write!(
+        s,
+        "<line x1=\"{l}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#333\"/>",
+        top + ph,
+        l + pw,
+        top + ph
+    );
+    let _ = write!(s, "<text x=\"4\" y=\"{:.1}\" font-size=\"11\" fill=\"#3B8EA5\">{max_tps:.0}/s</text><text x=\"4\" y=\"{:.1}\" font-size=\"11\" fill=\"#3B8EA5\">0</text>", top + 10.0, top + ph);
+    let _ = write!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#F2A541\">{} ms</text>",
+        l + pw + 4.0,
+        top + 10.0,
+        ms(max_p95)
+    );
+    let _ = write!(s, "<text x=\"{l}\" y=\"{:.1}\" font-size=\"11\">0 s</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{} s</text>", h - 22.0, l + pw, h - 22.0, t.len());
+    let _ = write!(s, "<text x=\"{l}\" y=\"{:.1}\" font-size=\"11\"><tspan fill=\"#3B8EA5\">■ completed/s</tspan>  <tspan fill=\"#555\">– – offered/s</tspan>  <tspan fill=\"#F2A541\">— p95 ms (from scheduled start)</tspan></text></svg>", h - 6.0);
+    s
+}
+
+pub fn scenario_html(r: &ScenarioReport) -> String {
+    let sc = &r.scenario;
+    let mut section = format!(
+        "<h2>Scenario {}</h2><p>{}</p><p>Offered {:.2}/s ({:?} arrivals), achieved {:.2}/s with {} connections; {} s ramp-up, then {} s measured; {} requests scheduled, {} dropped. Latency is measured from each request's scheduled start. Verdict: <b class=\"{}\">{}</b></p>",
+        esc(&sc.name),
+        esc(&sc.description),
+        sc.offered_tps,
+        sc.arrivals,
+        sc.achieved_tps,
+        sc.clients,
+        sc.ramp_up_s,
+        sc.duration_s,
+        sc.scheduled,
+        sc.dropped,
+        if sc.verdict == "pass" { "" } else { "BREACH" },
+        sc.verdict
+    );
+    section.push_str("<table><tr><th>action</th><th>weight</th><th>requests</th><th>errors</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>service p95 ms</th><th>tps</th></tr>");
+    let mut row = |name: &str,
+                   w: String,
+                   n: u64,
+                   e: u64,
+                   lat: &crate::bench::scenario::Percentiles,
+                   svc: f64,
+                   tps: f64| {
+        let _ = write!(section, "<tr><td>{}</td><td>{w}</td><td>{n}</td><td>{e}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{tps:.2}</td></tr>", esc(name), ms(lat.p50), ms(lat.p95), ms(lat.p99), ms(lat.p999), ms(svc));
+    };
+    for a in &sc.actions {
+        row(
+            &a.name,
+            a.weight.to_string(),
+            a.requests,
+            a.errors,
+            &a.latency_ms,
+            a.service_ms.p95,
+            a.achieved_tps,
+        );
+    }
+    row(
+        "mix",
+        "-".into(),
+        sc.requests,
+        sc.errors,
+        &sc.latency_ms,
+        sc.service_ms.p95,
+        sc.achieved_tps,
+    );
+    section.push_str(
+        "</table><table><tr><th>target</th><th>limit</th><th>value</th><th>status</th></tr>",
+    );
+    for c in &sc.checks {
+        let _ = write!(
+            section,
+            "<tr><td>{}</td><td>{:.2}</td><td>{:.2}</td><td class=\"{}\">{}</td></tr>",
+            c.target,
+            c.limit,
+            c.value,
+            if c.met { "" } else { "BREACH" },
+            if c.met { "met" } else { "MISSED" }
+        );
+    }
+    section.push_str("</table>");
+    for e in &sc.error_messages {
+        let _ = write!(
+            section,
+            "<p class=\"ERRORS\">{} ({}x): {}</p>",
+            esc(&e.action),
+            e.count,
+            esc(&e.message)
+        );
+    }
+    section.push_str("<h3>Throughput and p95 per second</h3>");
+    section.push_str(&timeline_svg(r));
+    let page = html(&r.bench).replacen(
+        "<h1>finseed volume query benchmark</h1>",
+        &format!("<h1>finseed scenario {}</h1>", esc(&sc.name)),
+        1,
+    );
+    match page.find("</table>") {
+        Some(i) => {
+            let at = i + "</table>".len();
+            format!("{}{}{}", &page[..at], section, &page[at..])
+        }
+        None => page.replace("</body>", &format!("{section}</body>")),
+    }
+}

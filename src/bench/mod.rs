@@ -5,6 +5,7 @@
 //! form is the stable, documented schema) and `report` renders it.
 
 pub mod query;
+pub mod scenario;
 
 use crate::db::Target;
 use crate::error::{Error, Result};
