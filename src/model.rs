@@ -134,6 +134,29 @@ pub struct TxCore {
     pub merchant: usize,
     pub amount_cents: i64,
     pub recurring: bool,
+    /// How it was entered: an index into `gen::transactions::METHODS`.
+    pub method: u8,
+    /// When the row reached the app (seconds since the epoch): after the purchase, later still
+    /// when synced or imported.
+    pub created_at: i64,
+    pub status: Status,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Posted,
+    Pending,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Posted => "posted",
+            Status::Pending => "pending",
+            Status::Cancelled => "cancelled",
+        }
+    }
 }
 
 pub struct World {
@@ -158,6 +181,9 @@ pub struct World {
     owner_add: u64,
     /// `tx_start[j]` is the 0-based index of context j's first transaction; one extra entry.
     tx_start: Vec<u64>,
+    /// `ins_start[j]`: insight ids of context j are `ins_start[j] + 1 ..= ins_start[j + 1]`,
+    /// its share of the profile's insight target, proportional to its transactions.
+    ins_start: Vec<u64>,
     /// Per-mille acceptance weight of each day in the window, for shaped date draws.
     day_weight: Vec<u16>,
     pub cities: Lut,
@@ -288,6 +314,7 @@ impl World {
             owner_mul,
             owner_add,
             tx_start: Vec::new(),
+            ins_start: Vec::new(),
             day_weight,
             cities: Lut::new(&vocab::CITIES.iter().map(|c| c.4).collect::<Vec<_>>()),
             email_cdf: cdf(&vocab::EMAIL_DOMAINS.iter().map(|c| c.1).collect::<Vec<_>>()),
@@ -296,6 +323,15 @@ impl World {
             profile,
         };
         w.tx_start = w.allocate_transactions();
+        let (ti, tt) = (
+            w.profile.volume.ai_insights as u128,
+            w.transactions() as u128,
+        );
+        w.ins_start = w
+            .tx_start
+            .iter()
+            .map(|&s| (s as u128 * ti).checked_div(tt).unwrap_or(0) as u64)
+            .collect();
         w
     }
 
@@ -644,6 +680,19 @@ impl World {
         day
     }
 
+    /// The insight ids context `ctx_id` may use: (first id, how many at most).
+    pub fn insight_range(&self, ctx_id: u64) -> (u64, u64) {
+        let j = (ctx_id - 1) as usize;
+        if self.ins_start.len() > j + 1 {
+            (
+                self.ins_start[j] + 1,
+                self.ins_start[j + 1] - self.ins_start[j],
+            )
+        } else {
+            (1, 0)
+        }
+    }
+
     /// Context (1-based id) of a transaction (1-based id).
     pub fn context_of_tx(&self, tx_id: u64) -> u64 {
         self.tx_start.partition_point(|&s| s < tx_id) as u64
@@ -665,7 +714,7 @@ impl World {
                 amount = amount * (900 + r.below(201) as i64) / 1000;
             }
             let kind = self.subs[s.sub].kind;
-            return TxCore {
+            let mut core = TxCore {
                 id: tx_id,
                 member: 0,
                 day,
@@ -674,7 +723,12 @@ impl World {
                 merchant: s.merchant,
                 amount_cents: signed(kind, amount),
                 recurring: true,
+                method: 0,
+                created_at: 0,
+                status: Status::Posted,
             };
+            self.entry(&mut r, &mut core);
+            return core;
         }
         // Who: the owner spends most, other transacting members some.
         let member = if ctx.members.len() == 1 || r.chance(450) {
@@ -711,7 +765,7 @@ impl World {
         if category_id.is_none() && !r.chance(self.profile.shape.uncategorised_percent * 10) {
             category_id = Some(info.id);
         }
-        TxCore {
+        let mut core = TxCore {
             id: tx_id,
             member,
             day,
@@ -720,7 +774,47 @@ impl World {
             merchant,
             amount_cents: signed(info.kind, amount),
             recurring: false,
-        }
+            method: 0,
+            created_at: 0,
+            status: Status::Posted,
+        };
+        self.entry(&mut r, &mut core);
+        core
+    }
+
+    /// How and when a transaction was entered, and its status: keyed by the transaction, so
+    /// the insights can recompute what the app knew at any instant.
+    fn entry<R: Draw>(&self, r: &mut R, core: &mut TxCore) {
+        let method = if core.recurring {
+            [1, 1, 1, 1, 1, 1, 1, 0, 0, 4][r.below(10) as usize]
+        } else {
+            // open_finance 45, manual 25, csv_import 12, receipt_ocr 8, api 10
+            match r.below(100) {
+                0..=44 => 1,
+                45..=69 => 0,
+                70..=81 => 2,
+                82..=89 => 3,
+                _ => 4,
+            }
+        };
+        let hour = self.hours.draw(r) as i64;
+        let mut created_at = core.day as i64 * SECS_PER_DAY + hour * 3600 + r.below(3600) as i64;
+        created_at += match method {
+            1 => 3600 * (2 + r.below(30) as i64), // synced from the bank hours later
+            2 => SECS_PER_DAY * (1 + r.below(20) as i64), // imported in a batch later
+            _ => r.below(600) as i64,
+        };
+        let end = (self.end_day as i64 + 1) * SECS_PER_DAY - 1;
+        core.created_at = created_at.min(end);
+        let recent = self.end_day - core.day < 5;
+        core.status = if recent && r.chance(350) {
+            Status::Pending
+        } else if r.chance(15) {
+            Status::Cancelled
+        } else {
+            Status::Posted
+        };
+        core.method = method as u8;
     }
 }
 

@@ -125,14 +125,22 @@ fn verify_catches_a_changed_row_and_a_missing_one() {
         &url,
         "UPDATE transactions SET description = description || '!' WHERE id = 17",
     );
-    psql(&url, "DELETE FROM ai_insights WHERE id = 3");
+    // Insight counts follow the evidence (at most the profile's target): count, then delete one.
+    let insights: i64 = psql(&url, "SELECT count(*) FROM ai_insights")
+        .trim()
+        .parse()
+        .unwrap();
+    psql(
+        &url,
+        "DELETE FROM ai_insights WHERE id = (SELECT min(id) FROM ai_insights)",
+    );
     let out = finseed(&["verify", "-p", "ci", "--database-url", &url]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("DIFFERS in description"), "{text}");
     assert!(
         text.lines()
-            .any(|l| l.starts_with("ai_insights") && l.contains("399")),
+            .any(|l| l.starts_with("ai_insights") && l.contains(&(insights - 1).to_string())),
         "{text}"
     );
 }

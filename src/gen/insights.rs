@@ -1,12 +1,17 @@
 //! `ai_insights`: what the assistant told each user about a context, in pt_BR, pointing at the
-//! transaction or category it is about. Insights follow activity: busy contexts get more.
+//! transaction or category it is about. Every claim is computed from the context's own
+//! transactions (regenerated here from their keyed cores) by the rules in the README
+//! ("AI insights"), and an insight is only written when its evidence exists. A context's
+//! share of the profile's insight target is proportional to its transactions; it is a
+//! target, not a quota, so a context with less evidence gets fewer insights.
 
 use super::{Out, TableSpec};
 use crate::civil;
 use crate::encode::{col, null_col, ColType::*, Encoder};
-use crate::model::{vocab_sub, Ctx, World, SECS_PER_DAY};
+use crate::model::{vocab_sub, Ctx, Status, World, SECS_PER_DAY};
 use crate::rng::{cdf, Domain, Draw};
-use crate::vocab::{self, TREE};
+use crate::vocab::{self, Kind, TREE};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 pub static AI_INSIGHTS: TableSpec = TableSpec {
@@ -46,11 +51,20 @@ const MONTHS: [&str; 12] = [
 
 /// `R$ 1.234,56`
 pub fn brl(cents: i64, out: &mut String) {
+    money("BRL", cents, out)
+}
+
+/// Money the Brazilian way in the context's currency: `R$ 1.234,56`, `US$ 12,00`, `€ 3,50`.
+pub fn money(currency: &str, cents: i64, out: &mut String) {
     let a = cents.unsigned_abs();
     if cents < 0 {
         out.push('-');
     }
-    out.push_str("R$ ");
+    out.push_str(match currency {
+        "USD" => "US$ ",
+        "EUR" => "€ ",
+        _ => "R$ ",
+    });
     let reais = itoa::Buffer::new().format(a / 100).to_string();
     for (i, ch) in reais.chars().enumerate() {
         if i > 0 && (reais.len() - i).is_multiple_of(3) {
@@ -61,126 +75,624 @@ pub fn brl(cents: i64, out: &mut String) {
     let _ = write!(out, ",{:02}", a % 100);
 }
 
+/// `outubro de 2025`
+fn month_name(month: i32, out: &mut String) {
+    let (y, m, _) = civil::civil_from_days(civil::month_start(month));
+    let _ = write!(out, "{} de {y}", MONTHS[m as usize - 1]);
+}
+
+/// Round half up of a non-negative a / b.
+fn rhu(a: i64, b: i64) -> i64 {
+    (2 * a + b) / (2 * b)
+}
+
+/// A transaction as the insights see it (cancelled ones are left out).
+#[derive(Clone, Copy)]
+struct T {
+    id: u64,
+    member: usize,
+    day: i32,
+    month: i32,
+    cat: Option<u64>,
+    merchant: &'static str,
+    /// Absolute value, cents.
+    amount: i64,
+    created: i64,
+    kind: Kind,
+}
+
+/// Expense transactions of one category in one month.
+#[derive(Default)]
+struct Agg {
+    spend: i64,
+    max_created: i64,
+    /// Indices into the context's transactions, by date then id.
+    txs: Vec<usize>,
+}
+
+enum Claim {
+    Spike {
+        cat: u64,
+        month: i32,
+        spend: i64,
+        mean: i64,
+        pct: i64,
+    },
+    Budget {
+        cat: u64,
+        month: i32,
+        used: i64,
+        limit: i64,
+        pct: i64,
+    },
+    Recurring {
+        merchant: &'static str,
+        amount: i64,
+        month: i32,
+    },
+    Savings {
+        cat: u64,
+        month: i32,
+        avg: i64,
+        cut: i64,
+        saving: i64,
+    },
+    Unusual {
+        merchant: &'static str,
+        cat: u64,
+        amount: i64,
+        p95: i64,
+    },
+    Summary {
+        month: i32,
+        count: u64,
+        spent: i64,
+        income: i64,
+        cat: u64,
+        cat_spend: i64,
+    },
+}
+
+struct Cand {
+    created: i64,
+    member: usize,
+    cat: Option<u64>,
+    tx: Option<u64>,
+    claim: Claim,
+}
+
+const SPIKE: usize = 0;
+const BUDGET: usize = 1;
+const RECURRING: usize = 2;
+const SAVINGS: usize = 3;
+const UNUSUAL: usize = 4;
+const SUMMARY: usize = 5;
+
+/// Name of a category a transaction can carry (a subcategory or a custom category).
+pub fn category_name(w: &World, id: u64, out: &mut String) {
+    if id > w.system_categories {
+        super::categories::custom_name(w, id, out);
+    } else if let Some(s) = w.subs.iter().find(|s| s.id == id) {
+        out.push_str(vocab_sub(s).name);
+    } else if let Some(t) = w.top_ids.iter().position(|&t| t == id) {
+        out.push_str(TREE[t].name);
+    }
+}
+
+/// Every true claim about context `c`, by type (indices of `vocab::INSIGHT_TYPES`).
+fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
+    let end = (w.end_day as i64 + 1) * SECS_PER_DAY - 1;
+    let end_month = civil::month_index(w.end_day);
+    let last_day_of_end_month =
+        civil::month_start(end_month) + civil::days_in_month(end_month) as i32 - 1;
+    let last_complete = if w.end_day == last_day_of_end_month {
+        end_month
+    } else {
+        end_month - 1
+    };
+    // Jitter in 0..span seconds, keyed by what the insight is about.
+    let jitter = |salt: u64, span: u64| -> i64 {
+        (w.keyed.hash(Domain::Insight, c.id | 1 << 63, salt) % span) as i64
+    };
+    // When a monthly insight about month M is written: the next month's first morning, and
+    // after the last evidence reached the app.
+    let monthly_created = |month: i32, evidence: i64, salt: u64| -> Option<i64> {
+        let t = (civil::month_start(month + 1) as i64 * SECS_PER_DAY + 7 * 3600).max(evidence + 60)
+            + jitter(salt, 6 * 3600);
+        (t <= end).then_some(t)
+    };
+
+    let mut txs: Vec<T> = Vec::with_capacity(c.tx_count as usize);
+    for id in c.tx_first..c.tx_first + c.tx_count {
+        let core = w.tx_core(c, id);
+        if core.status == Status::Cancelled {
+            continue;
+        }
+        let info = &w.subs[core.sub];
+        txs.push(T {
+            id,
+            member: core.member,
+            day: core.day,
+            month: civil::month_index(core.day),
+            cat: core.category_id,
+            merchant: vocab_sub(info).merchants[core.merchant],
+            amount: core.amount_cents.abs(),
+            created: core.created_at,
+            kind: info.kind,
+        });
+    }
+    // By date, then id: the order every rule reads transactions in.
+    txs.sort_unstable_by_key(|t| (t.day, t.id));
+
+    let mut agg: BTreeMap<(u64, i32), Agg> = BTreeMap::new();
+    let mut months: BTreeMap<i32, (u64, i64, i64, i64)> = BTreeMap::new(); // count, spent, income, max created
+    for (i, t) in txs.iter().enumerate() {
+        let m = months.entry(t.month).or_insert((0, 0, 0, 0));
+        m.0 += 1;
+        match t.kind {
+            Kind::Expense => m.1 += t.amount,
+            Kind::Income => m.2 += t.amount,
+            Kind::Transfer => {}
+        }
+        m.3 = m.3.max(t.created);
+        if let (Kind::Expense, Some(cat)) = (t.kind, t.cat) {
+            let a = agg.entry((cat, t.month)).or_default();
+            a.spend += t.amount;
+            a.max_created = a.max_created.max(t.created);
+            a.txs.push(i);
+        }
+    }
+    let spend = |cat: u64, month: i32| agg.get(&(cat, month)).map(|a| (a.spend, a.max_created));
+    let mut out: [Vec<Cand>; 6] = Default::default();
+
+    for (&(cat, month), a) in &agg {
+        if month > last_complete {
+            continue;
+        }
+        let salt = cat << 20 | month as u64;
+        let prev: Vec<(i64, i64)> = (1..=3).filter_map(|k| spend(cat, month - k)).collect();
+        // Spending spike: at least 1.5 times the mean of the three months before, each of
+        // them with spending, and at least R$ 100.
+        if prev.len() == 3 {
+            let sum3: i64 = prev.iter().map(|p| p.0).sum();
+            if 2 * a.spend >= sum3 && a.spend >= 10_000 {
+                let evidence = prev
+                    .iter()
+                    .map(|p| p.1)
+                    .max()
+                    .unwrap_or(0)
+                    .max(a.max_created);
+                // The largest expense of the month, the first by date and id among equals.
+                let top = a
+                    .txs
+                    .iter()
+                    .copied()
+                    .max_by_key(|&i| (txs[i].amount, std::cmp::Reverse((txs[i].day, txs[i].id))))
+                    .expect("a month with spending has transactions");
+                if let Some(created) = monthly_created(month, evidence, salt) {
+                    out[SPIKE].push(Cand {
+                        created,
+                        member: txs[top].member,
+                        cat: Some(cat),
+                        tx: Some(txs[top].id),
+                        claim: Claim::Spike {
+                            cat,
+                            month,
+                            spend: a.spend,
+                            mean: rhu(sum3, 3),
+                            pct: rhu(100 * (3 * a.spend - sum3), sum3),
+                        },
+                    });
+                }
+            }
+        }
+        // Savings opportunity: spending in each of the three months up to M averaging at
+        // least R$ 200; cutting 10, 15 or 20% of the average.
+        if prev.len() >= 2 && spend(cat, month - 1).is_some() && spend(cat, month - 2).is_some() {
+            let (s1, c1) = spend(cat, month - 1).expect("checked");
+            let (s2, c2) = spend(cat, month - 2).expect("checked");
+            let sum3 = a.spend + s1 + s2;
+            if sum3 >= 60_000 {
+                let cut = [10, 15, 20][jitter(salt ^ 0x5a5, 3) as usize];
+                let evidence = a.max_created.max(c1).max(c2);
+                if let Some(created) = monthly_created(month, evidence, salt ^ 0x5a) {
+                    out[SAVINGS].push(Cand {
+                        created,
+                        member: 0,
+                        cat: Some(cat),
+                        tx: None,
+                        claim: Claim::Savings {
+                            cat,
+                            month,
+                            avg: rhu(sum3, 3),
+                            cut,
+                            saving: rhu(sum3 * cut, 300),
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    // Budget warning: the first moment the month's spending known to the app reaches the
+    // budget's alert percentage.
+    if let Some(b) = super::budgets::context_budgets(w, c) {
+        for &(s, limit) in &b.items {
+            let cat = w.subs[s].id;
+            for month in b.first_month..=end_month {
+                let Some(a) = agg.get(&(cat, month)) else {
+                    continue;
+                };
+                let mut known: Vec<usize> = a.txs.clone();
+                known.sort_unstable_by_key(|&i| (txs[i].created, txs[i].id));
+                let mut cum = 0i64;
+                let Some(k) = known.iter().position(|&i| {
+                    cum += txs[i].amount;
+                    cum * 100 >= b.alert_percent * limit
+                }) else {
+                    continue;
+                };
+                let t = &txs[known[k]];
+                let created = (t.created + 60)
+                    .max(super::budgets::CtxBudgets::created_at(c, month) + 60)
+                    + jitter(cat << 20 | month as u64 ^ 0xb0d, 1800);
+                if created > end {
+                    continue;
+                }
+                let used: i64 = known
+                    .iter()
+                    .filter(|&&i| txs[i].created <= created)
+                    .map(|&i| txs[i].amount)
+                    .sum();
+                out[BUDGET].push(Cand {
+                    created,
+                    member: t.member,
+                    cat: Some(cat),
+                    tx: Some(t.id),
+                    claim: Claim::Budget {
+                        cat,
+                        month,
+                        used,
+                        limit,
+                        pct: used * 100 / limit,
+                    },
+                });
+            }
+        }
+    }
+
+    // Recurring: the first expense with the same merchant in each of the two months before
+    // at an amount within 10% of its own.
+    let mut by_merchant: BTreeMap<&'static str, BTreeMap<i32, Vec<usize>>> = BTreeMap::new();
+    for (i, t) in txs.iter().enumerate() {
+        if t.kind == Kind::Expense {
+            by_merchant
+                .entry(t.merchant)
+                .or_default()
+                .entry(t.month)
+                .or_default()
+                .push(i);
+        }
+    }
+    for (&merchant, per_month) in &by_merchant {
+        let near = |month: i32, amount: i64| -> Option<i64> {
+            per_month.get(&month).and_then(|v| {
+                v.iter()
+                    .filter(|&&i| (txs[i].amount - amount).abs() * 10 <= amount)
+                    .map(|&i| txs[i].created)
+                    .max()
+            })
+        };
+        'series: for (&month, v) in per_month {
+            for &i in v {
+                let t = &txs[i];
+                if let (Some(c1), Some(c2)) = (near(month - 1, t.amount), near(month - 2, t.amount))
+                {
+                    let created = t.created.max(c1).max(c2) + 60 + jitter(t.id ^ 0x4ec, 6 * 3600);
+                    if created <= end {
+                        out[RECURRING].push(Cand {
+                            created,
+                            member: t.member,
+                            cat: t.cat,
+                            tx: Some(t.id),
+                            claim: Claim::Recurring {
+                                merchant,
+                                amount: t.amount,
+                                month,
+                            },
+                        });
+                    }
+                    break 'series;
+                }
+            }
+        }
+    }
+
+    // Unusual: above the 95th percentile (nearest rank) of at least 20 earlier-dated expenses
+    // of the same category.
+    let mut by_cat: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (i, t) in txs.iter().enumerate() {
+        if let (Kind::Expense, Some(cat)) = (t.kind, t.cat) {
+            by_cat.entry(cat).or_default().push(i);
+        }
+    }
+    for (&cat, v) in &by_cat {
+        let mut sorted: Vec<i64> = Vec::with_capacity(v.len());
+        let mut prior_created = 0i64;
+        let mut k = 0;
+        while k < v.len() {
+            let day = txs[v[k]].day;
+            let mut e = k;
+            while e < v.len() && txs[v[e]].day == day {
+                e += 1;
+            }
+            let n = sorted.len();
+            if n >= 20 {
+                let p95 = sorted[(95 * n).div_ceil(100) - 1];
+                for &i in &v[k..e] {
+                    let t = &txs[i];
+                    if t.amount > p95 {
+                        let created = t.created.max(prior_created) + 60 + jitter(t.id ^ 0x95, 3600);
+                        if created <= end {
+                            out[UNUSUAL].push(Cand {
+                                created,
+                                member: t.member,
+                                cat: Some(cat),
+                                tx: Some(t.id),
+                                claim: Claim::Unusual {
+                                    merchant: t.merchant,
+                                    cat,
+                                    amount: t.amount,
+                                    p95,
+                                },
+                            });
+                        }
+                    }
+                }
+            }
+            for &i in &v[k..e] {
+                let a = txs[i].amount;
+                let at = sorted.partition_point(|&x| x < a);
+                sorted.insert(at, a);
+                prior_created = prior_created.max(txs[i].created);
+            }
+            k = e;
+        }
+    }
+
+    // Monthly summary of a complete month with categorised spending.
+    for (&month, &(count, spent, income, max_created)) in &months {
+        if month > last_complete {
+            continue;
+        }
+        let top = agg
+            .range((0, i32::MIN)..)
+            .filter(|(&(_, m), _)| m == month)
+            .map(|(&(cat, _), a)| (a.spend, std::cmp::Reverse(cat)))
+            .max();
+        let Some((cat_spend, std::cmp::Reverse(cat))) = top else {
+            continue;
+        };
+        if let Some(created) = monthly_created(month, max_created, month as u64 ^ 0x5u64 << 40) {
+            out[SUMMARY].push(Cand {
+                created,
+                member: 0,
+                cat: Some(cat),
+                tx: None,
+                claim: Claim::Summary {
+                    month,
+                    count,
+                    spent,
+                    income,
+                    cat,
+                    cat_spend,
+                },
+            });
+        }
+    }
+    out
+}
+
+fn render(w: &World, c: &Ctx, claim: &Claim, title: &mut String, body: &mut String) {
+    let cur = c.currency;
+    let mut name = String::new();
+    match *claim {
+        Claim::Spike {
+            cat,
+            month,
+            spend,
+            mean,
+            pct,
+        } => {
+            category_name(w, cat, &mut name);
+            let _ = write!(title, "Gastos com {name} acima do normal");
+            body.push_str("Em ");
+            month_name(month, body);
+            body.push_str(" você gastou ");
+            money(cur, spend, body);
+            let _ = write!(
+                body,
+                " com {name}, {pct}% acima da média dos 3 meses anteriores ("
+            );
+            money(cur, mean, body);
+            body.push_str(").");
+        }
+        Claim::Budget {
+            cat,
+            month,
+            used,
+            limit,
+            pct,
+        } => {
+            category_name(w, cat, &mut name);
+            if pct >= 100 {
+                let _ = write!(title, "Orçamento de {name} estourado");
+            } else {
+                let _ = write!(title, "Orçamento de {name} quase no limite");
+            }
+            let _ = write!(body, "Você já usou {pct}% do orçamento de {name} para ");
+            month_name(month, body);
+            body.push_str(": ");
+            money(cur, used, body);
+            body.push_str(" de ");
+            money(cur, limit, body);
+            body.push('.');
+        }
+        Claim::Recurring {
+            merchant,
+            amount,
+            month,
+        } => {
+            let _ = write!(title, "Cobrança recorrente detectada: {merchant}");
+            body.push_str("Identificamos um pagamento mensal de ");
+            money(cur, amount, body);
+            let _ = write!(
+                body,
+                " para {merchant}, com valores parecidos em 3 meses seguidos até "
+            );
+            month_name(month, body);
+            body.push_str(". Quer acompanhar como assinatura?");
+        }
+        Claim::Savings {
+            cat,
+            month,
+            avg,
+            cut,
+            saving,
+        } => {
+            category_name(w, cat, &mut name);
+            let _ = write!(title, "Oportunidade de economia em {name}");
+            body.push_str("Nos 3 meses até ");
+            month_name(month, body);
+            body.push_str(" você gastou em média ");
+            money(cur, avg, body);
+            let _ = write!(
+                body,
+                " por mês com {name}. Reduzindo {cut}%, economizaria cerca de "
+            );
+            money(cur, saving, body);
+            body.push_str(" por mês.");
+        }
+        Claim::Unusual {
+            merchant,
+            cat,
+            amount,
+            p95,
+        } => {
+            category_name(w, cat, &mut name);
+            let _ = write!(title, "Transação incomum em {merchant}");
+            body.push_str("Uma movimentação de ");
+            money(cur, amount, body);
+            let _ = write!(
+                body,
+                " em {merchant} está acima de 95% dos seus gastos com {name} até então ("
+            );
+            money(cur, p95, body);
+            body.push_str(").");
+        }
+        Claim::Summary {
+            month,
+            count,
+            spent,
+            income,
+            cat,
+            cat_spend,
+        } => {
+            category_name(w, cat, &mut name);
+            title.push_str("Resumo de ");
+            month_name(month, title);
+            body.push_str("Em ");
+            month_name(month, body);
+            let _ = write!(body, " você registrou {count} transações: ");
+            money(cur, spent, body);
+            body.push_str(" em gastos e ");
+            money(cur, income, body);
+            let _ = write!(
+                body,
+                " em receitas. A categoria com mais gastos foi {name} ("
+            );
+            money(cur, cat_spend, body);
+            body.push_str(").");
+        }
+    }
+}
+
 pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
-    let ids = super::Group::Insights.chunk_ids(w, chunk);
-    let total_i = w.profile.volume.ai_insights;
-    let total_t = w.transactions();
     let type_cdf = cdf(&vocab::INSIGHT_TYPES.iter().map(|t| t.1).collect::<Vec<_>>());
     let version_starts = [
         civil::days_from_civil(2024, 11, 1),
         civil::days_from_civil(2025, 6, 1),
     ];
     let end = (w.end_day as i64 + 1) * SECS_PER_DAY - 1;
-    let mut cached: Option<Ctx> = None;
     let (mut title, mut body) = (String::new(), String::new());
-    for id in ids {
-        let mut r = w.keyed.stream(Domain::Insight, id);
-        // Spread insights over transactions in id order, so busy contexts get more of them and
-        // neighbouring insights share a context (one context lookup serves many).
-        let lo = (id - 1) as u128 * total_t as u128 / total_i as u128;
-        let hi = (id as u128 * total_t as u128 / total_i as u128).max(lo + 1);
-        let tx_id = (lo + r.below((hi - lo) as u64) as u128) as u64 + 1;
-        let ctx_id = w.context_of_tx(tx_id);
-        if cached.as_ref().map(|c| c.id) != Some(ctx_id) {
-            cached = Some(w.context(ctx_id));
+    for ctx_id in super::Group::Insights.chunk_ids(w, chunk) {
+        let (first_id, target) = w.insight_range(ctx_id);
+        if target == 0 {
+            continue;
         }
-        let c = cached.as_ref().expect("context cached");
-        let core = w.tx_core(c, tx_id);
-        let info = &w.subs[core.sub];
-        let sub = vocab_sub(info);
-        let merchant = sub.merchants[core.merchant];
-        let kind = vocab::INSIGHT_TYPES[r.pick_cdf(&type_cdf)].0;
-        let created =
-            (core.day as i64 * SECS_PER_DAY + 6 * 3600 + r.below(48 * 3600) as i64).min(end);
-        let (_, month, _) = civil::civil_from_days(core.day);
-        let month = MONTHS[month as usize - 1];
-        let pct = 15 + r.below(120);
-        let amount = core.amount_cents.abs();
-        title.clear();
-        body.clear();
-        let (rel_cat, rel_tx) = match kind {
-            "spending_spike" => {
-                let _ = write!(title, "Gastos com {} acima do normal", sub.name);
-                body.push_str("Você gastou ");
-                brl(amount * (2 + r.below(6) as i64), &mut body);
-                let _ = write!(
-                    body,
-                    " com {} em {month}, {pct}% acima da média dos últimos 3 meses.",
-                    sub.name
-                );
-                (Some(info.id), Some(tx_id))
-            }
-            "budget_warning" => {
-                let used = 75 + r.below(60);
-                let _ = write!(title, "Orçamento de {} quase no limite", sub.name);
-                let _ = write!(
-                    body,
-                    "Você já usou {used}% do orçamento de {} para {month}.",
-                    sub.name
-                );
-                if used >= 100 {
-                    body.push_str(" Considere rever os próximos gastos.");
-                }
-                (Some(info.id), None)
-            }
-            "recurring_detected" => {
-                let _ = write!(title, "Cobrança recorrente detectada: {merchant}");
-                body.push_str("Identificamos um pagamento mensal de ");
-                brl(amount, &mut body);
-                let _ = write!(body, " para {merchant}. Quer acompanhar como assinatura?");
-                (Some(info.id), Some(tx_id))
-            }
-            "savings_opportunity" => {
-                let cut = 10 + r.below(21);
-                let _ = write!(title, "Oportunidade de economia em {}", sub.name);
-                let _ = write!(
-                    body,
-                    "Reduzindo {cut}% dos gastos com {}, você economizaria cerca de ",
-                    sub.name
-                );
-                brl(amount * cut as i64 * 4 / 100, &mut body);
-                body.push_str(" por mês.");
-                (Some(info.id), None)
-            }
-            "unusual_transaction" => {
-                let _ = write!(title, "Transação incomum em {merchant}");
-                body.push_str("Uma movimentação de ");
-                brl(amount, &mut body);
-                let _ = write!(
-                    body,
-                    " em {merchant} está fora do seu padrão para {}.",
-                    sub.name
-                );
-                (Some(info.id), Some(tx_id))
-            }
-            _ => {
-                let _ = write!(title, "Resumo de {month}");
-                let _ = write!(body, "Em {month} você registrou {} transações em {}. A categoria com mais gastos foi {}.",
-                    5 + r.below(120), TREE[info.top].name, sub.name);
-                (None, None)
-            }
-        };
-        let version = version_starts.iter().filter(|&&s| core.day >= s).count();
-        let read = r.chance(600);
-        let read_at = read.then(|| (created + r.below(5 * SECS_PER_DAY as u64) as i64).min(end));
-        let dismissed = r.chance(150);
-        let Some(e) = outs[0].row() else { continue };
-        e.begin();
-        e.int(id as i64);
-        e.int(c.members[core.member].user_id as i64);
-        e.int(c.id as i64);
-        e.text(kind);
-        e.text(&title);
-        e.text(&body);
-        e.decimal(600 + r.below(391) as i64, 3);
-        e.text(vocab::MODEL_VERSIONS[version]);
-        e.opt_int(rel_cat.map(|v| v as i64));
-        e.opt_int(rel_tx.map(|v| v as i64));
-        e.timestamp(created);
-        e.boolean(read);
-        e.opt_timestamp(read_at);
-        e.boolean(dismissed);
-        e.end();
+        let c = w.context(ctx_id);
+        let mut lists = candidates(w, &c);
+        // Which true claims to tell: types drawn by weight, claims of a type in a keyed order;
+        // a type without claims left yields to the next one.
+        for (ty, list) in lists.iter_mut().enumerate() {
+            let mut keyed: Vec<(u64, Cand)> = list
+                .drain(..)
+                .enumerate()
+                .map(|(k, cand)| {
+                    let salt = (ty as u64) << 40 | k as u64;
+                    (w.keyed.hash(Domain::Insight, ctx_id | 1 << 62, salt), cand)
+                })
+                .collect();
+            keyed.sort_unstable_by_key(|p| p.0);
+            list.extend(keyed.into_iter().map(|p| p.1));
+        }
+        let mut r = w.keyed.stream(Domain::Insight, ctx_id | 1 << 61);
+        let mut next = [0usize; 6];
+        let mut chosen: Vec<(i64, usize, usize)> = Vec::new();
+        for _ in 0..target {
+            let t0 = r.pick_cdf(&type_cdf);
+            let Some(ty) = (0..6)
+                .map(|k| (t0 + k) % 6)
+                .find(|&t| next[t] < lists[t].len())
+            else {
+                break;
+            };
+            chosen.push((lists[ty][next[ty]].created, ty, next[ty]));
+            next[ty] += 1;
+        }
+        chosen.sort_unstable();
+        for (k, &(created, ty, idx)) in chosen.iter().enumerate() {
+            let cand = &lists[ty][idx];
+            let id = first_id + k as u64;
+            let mut r = w.keyed.stream(Domain::Insight, id);
+            let day = created.div_euclid(SECS_PER_DAY) as i32;
+            let version = version_starts.iter().filter(|&&s| day >= s).count();
+            let read = r.chance(600);
+            let read_at =
+                read.then(|| (created + 60 + r.below(5 * SECS_PER_DAY as u64) as i64).min(end));
+            let dismissed = r.chance(150);
+            let confidence = 600 + r.below(391) as i64;
+            let Some(e) = outs[0].row() else { continue };
+            title.clear();
+            body.clear();
+            render(w, &c, &cand.claim, &mut title, &mut body);
+            e.begin();
+            e.int(id as i64);
+            e.int(c.members[cand.member].user_id as i64);
+            e.int(c.id as i64);
+            e.text(vocab::INSIGHT_TYPES[ty].0);
+            e.text(&title);
+            e.text(&body);
+            e.decimal(confidence, 3);
+            e.text(vocab::MODEL_VERSIONS[version]);
+            e.opt_int(cand.cat.map(|v| v as i64));
+            e.opt_int(cand.tx.map(|v| v as i64));
+            e.timestamp(created);
+            e.boolean(read);
+            e.opt_timestamp(read_at);
+            e.boolean(dismissed);
+            e.end();
+        }
     }
 }
 
