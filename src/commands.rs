@@ -214,6 +214,7 @@ pub fn verify(
 pub fn plan(profile: ProfileArgs, jobs: Option<usize>, json: Option<PathBuf>) -> Result<()> {
     let profile = profile.resolve()?;
     let jobs = threads(jobs)?;
+    let (busiest, top1) = crate::model::World::new(profile.clone()).activity_shares();
     let p = crate::plan::plan(profile, threads(None)?, jobs)?;
     println!(
         "{:<20} {:>14} {:>12} {:>12} {:>12}",
@@ -235,6 +236,11 @@ pub fn plan(profile: ProfileArgs, jobs: Option<usize>, json: Option<PathBuf>) ->
         p.disk_bytes as f64 / 1e9,
         p.load_seconds,
         p.index_seconds
+    );
+    println!(
+        "activity: the busiest context holds {:.2}% of transactions, the busiest 1% of contexts {:.1}%",
+        busiest * 100.0,
+        top1 * 100.0
     );
     write_json(&json, &p)
 }

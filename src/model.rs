@@ -10,6 +10,13 @@ use crate::vocab::{self, Kind, Recur, TREE};
 
 pub const SECS_PER_DAY: i64 = 86_400;
 
+/// The busiest contexts run at most this many times their kind's typical daily rate.
+pub const ACTIVITY_CAP: f64 = 60.0;
+
+/// No context holds more than this share of all transactions (profiles with at least 300
+/// contexts; smaller ones allow 3/contexts).
+pub const MAX_CONTEXT_SHARE: f64 = 0.01;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CtxKind {
     Personal,
@@ -358,30 +365,39 @@ impl World {
         self.profile.volume.transactions
     }
 
-    /// Split the profile's transaction count among contexts with a heavy (Pareto) tail, so a
-    /// few contexts are far busier than the median. Integer arithmetic keeps it exact.
+    /// Split the profile's transaction count among contexts: each context's weight is its
+    /// kind's transactions per active day (`[shape]` `*_daily`) times its active days times a
+    /// Pareto activity factor (`activity_alpha`, capped at `ACTIVITY_CAP` times the typical
+    /// rate), and no context takes more than `MAX_CONTEXT_SHARE` of all transactions (or
+    /// 3/contexts on tiny profiles). Integer arithmetic keeps the total exact.
     fn allocate_transactions(&self) -> Vec<u64> {
         let n = self.contexts() as usize;
         let total = self.transactions();
         let alpha = self.profile.shape.activity_alpha;
-        let window = (self.end_day - self.start_day + 1) as f64;
+        let rates = self.profile.shape.daily_rates;
         let mut weights = Vec::with_capacity(n);
         for j in 0..n {
             let mut r = self.keyed.stream(Domain::Weight, j as u64);
             let u = ((r.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64;
-            // Capped so the busiest ledger stays plausible (a few hundred times the mean).
-            let pareto = u.powf(-1.0 / alpha).min(1000.0);
+            let pareto = u.powf(-1.0 / alpha).min(ACTIVITY_CAP);
             let (kind, created) = self.context_kind_and_created(j as u64 + 1);
-            let kind_mult = match kind {
-                CtxKind::Personal => 1.0,
-                CtxKind::Family => 1.4,
-                CtxKind::Shared => 0.35,
-                CtxKind::Business => 2.5,
-            };
-            let active =
-                (self.end_day - (created / SECS_PER_DAY) as i32 + 1).max(1) as f64 / window;
-            weights.push((pareto * kind_mult * active * 1000.0) as u64 + 1);
+            let rate = rates[kind as usize];
+            let active = (self.end_day - (created / SECS_PER_DAY) as i32 + 1).max(1) as f64;
+            weights.push(pareto * rate * active);
         }
+        // Water-fill: weights above the cap's share are held at it until none is above.
+        let cap_share = MAX_CONTEXT_SHARE.max(3.0 / n.max(1) as f64);
+        for _ in 0..50 {
+            let sum: f64 = weights.iter().sum();
+            let cap = sum * cap_share;
+            if !weights.iter().any(|&w| w > cap * 1.000_001) {
+                break;
+            }
+            for w in weights.iter_mut() {
+                *w = w.min(cap);
+            }
+        }
+        let weights: Vec<u64> = weights.iter().map(|&w| (w * 1000.0) as u64 + 1).collect();
         let sum: u128 = weights.iter().map(|&w| w as u128).sum();
         let mut start = Vec::with_capacity(n + 1);
         let mut counts: Vec<u64> = weights
@@ -400,6 +416,18 @@ impl World {
         }
         start.push(acc);
         start
+    }
+
+    /// How concentrated activity is: the busiest context's share of all transactions and the
+    /// share of the busiest 1% of contexts (at least one), both as fractions.
+    pub fn activity_shares(&self) -> (f64, f64) {
+        let total = self.transactions().max(1) as f64;
+        let mut counts: Vec<u64> = self.tx_start.windows(2).map(|p| p[1] - p[0]).collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        let top = counts.len().div_ceil(100);
+        let busiest = counts.first().copied().unwrap_or(0) as f64 / total;
+        let top1 = counts.iter().take(top).sum::<u64>() as f64 / total;
+        (busiest, top1)
     }
 
     /// Owner of context `id` (1-based): a bijection spreads owners over users, so with fewer
@@ -833,4 +861,35 @@ pub fn vocab_sub(s: &SubInfo) -> &'static vocab::Sub {
 /// The recurrence kind of a subcategory.
 pub fn recur_of(s: &SubInfo) -> Recur {
     vocab_sub(s).recur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No context holds more than about 1% of all transactions from `small` up, at every
+    /// scale, and a heavy tail remains: the busiest 1% of contexts hold far more than 1%.
+    #[test]
+    fn activity_shares_stay_within_bounds() {
+        for (name, scales) in [
+            ("small", &[1.0, 0.5][..]),
+            ("transaction-flow", &[1.0, 0.1][..]),
+            ("volume", &[1.0][..]),
+        ] {
+            for &f in scales {
+                let p = Profile::load(name).unwrap().scaled(f).unwrap();
+                let w = World::new(p);
+                let (busiest, top1) = w.activity_shares();
+                assert!(
+                    busiest <= MAX_CONTEXT_SHARE * 1.01,
+                    "{name} x{f}: busiest context holds {busiest}"
+                );
+                assert!(
+                    (0.05..=0.5).contains(&top1),
+                    "{name} x{f}: top 1% hold {top1}"
+                );
+                eprintln!("{name} x{f}: busiest {busiest:.4}, top 1% {top1:.3}");
+            }
+        }
+    }
 }

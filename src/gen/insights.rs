@@ -11,7 +11,6 @@ use crate::encode::{col, null_col, ColType::*, Encoder};
 use crate::model::{vocab_sub, Ctx, Status, World, SECS_PER_DAY};
 use crate::rng::{cdf, Domain, Draw};
 use crate::vocab::{self, Kind, TREE};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 pub static AI_INSIGHTS: TableSpec = TableSpec {
@@ -81,6 +80,11 @@ fn month_name(month: i32, out: &mut String) {
     let _ = write!(out, "{} de {y}", MONTHS[m as usize - 1]);
 }
 
+/// Sorts by `group`, then date, then id.
+fn sort_key(group: u64, day: i32, id: u64) -> u128 {
+    (group as u128) << 96 | ((day as i64 + (1 << 31)) as u128) << 64 | id as u128
+}
+
 /// Round half up of a non-negative a / b.
 fn rhu(a: i64, b: i64) -> i64 {
     (2 * a + b) / (2 * b)
@@ -95,19 +99,22 @@ struct T {
     month: i32,
     cat: Option<u64>,
     merchant: &'static str,
+    /// Subcategory and merchant index: the same key means the same merchant name.
+    mkey: u32,
     /// Absolute value, cents.
     amount: i64,
     created: i64,
     kind: Kind,
 }
 
-/// Expense transactions of one category in one month.
-#[derive(Default)]
-struct Agg {
+/// Expense transactions of one category in one month: `by_cat[lo..hi]`.
+struct Group {
+    cat: u64,
+    month: i32,
+    lo: usize,
+    hi: usize,
     spend: i64,
     max_created: i64,
-    /// Indices into the context's transactions, by date then id.
-    txs: Vec<usize>,
 }
 
 enum Claim {
@@ -216,57 +223,74 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             month: civil::month_index(core.day),
             cat: core.category_id,
             merchant: vocab_sub(info).merchants[core.merchant],
+            mkey: (core.sub as u32) << 16 | core.merchant as u32,
             amount: core.amount_cents.abs(),
             created: core.created_at,
             kind: info.kind,
         });
     }
-    // By date, then id: the order every rule reads transactions in.
-    txs.sort_unstable_by_key(|t| (t.day, t.id));
 
-    let mut agg: BTreeMap<(u64, i32), Agg> = BTreeMap::new();
-    let mut months: BTreeMap<i32, (u64, i64, i64, i64)> = BTreeMap::new(); // count, spent, income, max created
-    for (i, t) in txs.iter().enumerate() {
-        let m = months.entry(t.month).or_insert((0, 0, 0, 0));
-        m.0 += 1;
-        match t.kind {
-            Kind::Expense => m.1 += t.amount,
-            Kind::Income => m.2 += t.amount,
-            Kind::Transfer => {}
-        }
-        m.3 = m.3.max(t.created);
-        if let (Kind::Expense, Some(cat)) = (t.kind, t.cat) {
-            let a = agg.entry((cat, t.month)).or_default();
-            a.spend += t.amount;
-            a.max_created = a.max_created.max(t.created);
-            a.txs.push(i);
+    // Categorised expenses by (category, date, id): runs of one (category, month) are the
+    // groups every category rule reads.
+    let mut keyed: Vec<(u128, u32)> = txs
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind == Kind::Expense && t.cat.is_some())
+        .map(|(i, t)| (sort_key(t.cat.unwrap_or(0), t.day, t.id), i as u32))
+        .collect();
+    keyed.sort_unstable();
+    let by_cat: Vec<u32> = keyed.iter().map(|p| p.1).collect();
+    let mut groups: Vec<Group> = Vec::new();
+    for (k, &i) in by_cat.iter().enumerate() {
+        let t = &txs[i as usize];
+        let cat = t.cat.expect("categorised");
+        match groups.last_mut() {
+            Some(g) if g.cat == cat && g.month == t.month => {
+                g.hi = k + 1;
+                g.spend += t.amount;
+                g.max_created = g.max_created.max(t.created);
+            }
+            _ => groups.push(Group {
+                cat,
+                month: t.month,
+                lo: k,
+                hi: k + 1,
+                spend: t.amount,
+                max_created: t.created,
+            }),
         }
     }
-    let spend = |cat: u64, month: i32| agg.get(&(cat, month)).map(|a| (a.spend, a.max_created));
+    let find = |cat: u64, month: i32| -> Option<&Group> {
+        groups
+            .binary_search_by_key(&(cat, month), |g| (g.cat, g.month))
+            .ok()
+            .map(|k| &groups[k])
+    };
     let mut out: [Vec<Cand>; 6] = Default::default();
 
-    for (&(cat, month), a) in &agg {
+    for g in &groups {
+        let (cat, month) = (g.cat, g.month);
         if month > last_complete {
             continue;
         }
         let salt = cat << 20 | month as u64;
-        let prev: Vec<(i64, i64)> = (1..=3).filter_map(|k| spend(cat, month - k)).collect();
+        let p1 = find(cat, month - 1);
+        let p2 = find(cat, month - 2);
+        let p3 = find(cat, month - 3);
         // Spending spike: at least 1.5 times the mean of the three months before, each of
         // them with spending, and at least R$ 100.
-        if prev.len() == 3 {
-            let sum3: i64 = prev.iter().map(|p| p.0).sum();
-            if 2 * a.spend >= sum3 && a.spend >= 10_000 {
-                let evidence = prev
-                    .iter()
-                    .map(|p| p.1)
-                    .max()
-                    .unwrap_or(0)
-                    .max(a.max_created);
+        if let (Some(p1), Some(p2), Some(p3)) = (p1, p2, p3) {
+            let sum3 = p1.spend + p2.spend + p3.spend;
+            if 2 * g.spend >= sum3 && g.spend >= 10_000 {
+                let evidence = p1
+                    .max_created
+                    .max(p2.max_created)
+                    .max(p3.max_created)
+                    .max(g.max_created);
                 // The largest expense of the month, the first by date and id among equals.
-                let top = a
-                    .txs
+                let top = by_cat[g.lo..g.hi]
                     .iter()
-                    .copied()
+                    .map(|&i| i as usize)
                     .max_by_key(|&i| (txs[i].amount, std::cmp::Reverse((txs[i].day, txs[i].id))))
                     .expect("a month with spending has transactions");
                 if let Some(created) = monthly_created(month, evidence, salt) {
@@ -278,9 +302,9 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
                         claim: Claim::Spike {
                             cat,
                             month,
-                            spend: a.spend,
+                            spend: g.spend,
                             mean: rhu(sum3, 3),
-                            pct: rhu(100 * (3 * a.spend - sum3), sum3),
+                            pct: rhu(100 * (3 * g.spend - sum3), sum3),
                         },
                     });
                 }
@@ -288,13 +312,11 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
         }
         // Savings opportunity: spending in each of the three months up to M averaging at
         // least R$ 200; cutting 10, 15 or 20% of the average.
-        if prev.len() >= 2 && spend(cat, month - 1).is_some() && spend(cat, month - 2).is_some() {
-            let (s1, c1) = spend(cat, month - 1).expect("checked");
-            let (s2, c2) = spend(cat, month - 2).expect("checked");
-            let sum3 = a.spend + s1 + s2;
+        if let (Some(p1), Some(p2)) = (p1, p2) {
+            let sum3 = g.spend + p1.spend + p2.spend;
             if sum3 >= 60_000 {
                 let cut = [10, 15, 20][jitter(salt ^ 0x5a5, 3) as usize];
-                let evidence = a.max_created.max(c1).max(c2);
+                let evidence = g.max_created.max(p1.max_created).max(p2.max_created);
                 if let Some(created) = monthly_created(month, evidence, salt ^ 0x5a) {
                     out[SAVINGS].push(Cand {
                         created,
@@ -320,10 +342,11 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
         for &(s, limit) in &b.items {
             let cat = w.subs[s].id;
             for month in b.first_month..=end_month {
-                let Some(a) = agg.get(&(cat, month)) else {
+                let Some(g) = find(cat, month) else {
                     continue;
                 };
-                let mut known: Vec<usize> = a.txs.clone();
+                let mut known: Vec<usize> =
+                    by_cat[g.lo..g.hi].iter().map(|&i| i as usize).collect();
                 known.sort_unstable_by_key(|&i| (txs[i].created, txs[i].id));
                 let mut cum = 0i64;
                 let Some(k) = known.iter().position(|&i| {
@@ -363,31 +386,38 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
 
     // Recurring: the first expense with the same merchant in each of the two months before
     // at an amount within 10% of its own.
-    let mut by_merchant: BTreeMap<&'static str, BTreeMap<i32, Vec<usize>>> = BTreeMap::new();
-    for (i, t) in txs.iter().enumerate() {
-        if t.kind == Kind::Expense {
-            by_merchant
-                .entry(t.merchant)
-                .or_default()
-                .entry(t.month)
-                .or_default()
-                .push(i);
+    keyed.clear();
+    keyed.extend(
+        txs.iter()
+            .enumerate()
+            .filter(|(_, t)| t.kind == Kind::Expense)
+            .map(|(i, t)| (sort_key(t.mkey as u64, t.day, t.id), i as u32)),
+    );
+    keyed.sort_unstable();
+    let by_merchant: Vec<u32> = keyed.iter().map(|p| p.1).collect();
+    let mut k = 0;
+    while k < by_merchant.len() {
+        let key = txs[by_merchant[k] as usize].mkey;
+        let mut e = k;
+        while e < by_merchant.len() && txs[by_merchant[e] as usize].mkey == key {
+            e += 1;
         }
-    }
-    for (&merchant, per_month) in &by_merchant {
+        let run = &by_merchant[k..e];
+        // The latest created_at of an expense in `month` within 10% of `amount`.
         let near = |month: i32, amount: i64| -> Option<i64> {
-            per_month.get(&month).and_then(|v| {
-                v.iter()
-                    .filter(|&&i| (txs[i].amount - amount).abs() * 10 <= amount)
-                    .map(|&i| txs[i].created)
-                    .max()
-            })
+            let lo = run.partition_point(|&i| txs[i as usize].month < month);
+            let hi = run.partition_point(|&i| txs[i as usize].month <= month);
+            run[lo..hi]
+                .iter()
+                .map(|&i| &txs[i as usize])
+                .filter(|x| x.month == month && (x.amount - amount).abs() * 10 <= amount)
+                .map(|x| x.created)
+                .max()
         };
-        'series: for (&month, v) in per_month {
-            for &i in v {
-                let t = &txs[i];
-                if let (Some(c1), Some(c2)) = (near(month - 1, t.amount), near(month - 2, t.amount))
-                {
+        for &i in run {
+            let t = &txs[i as usize];
+            if let Some(c2) = near(t.month - 2, t.amount) {
+                if let Some(c1) = near(t.month - 1, t.amount) {
                     let created = t.created.max(c1).max(c2) + 60 + jitter(t.id ^ 0x4ec, 6 * 3600);
                     if created <= end {
                         out[RECURRING].push(Cand {
@@ -396,52 +426,52 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
                             cat: t.cat,
                             tx: Some(t.id),
                             claim: Claim::Recurring {
-                                merchant,
+                                merchant: t.merchant,
                                 amount: t.amount,
-                                month,
+                                month: t.month,
                             },
                         });
                     }
-                    break 'series;
+                    break;
                 }
             }
         }
+        k = e;
     }
 
     // Unusual: above the 95th percentile (nearest rank) of at least 20 earlier-dated expenses
     // of the same category.
-    let mut by_cat: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-    for (i, t) in txs.iter().enumerate() {
-        if let (Kind::Expense, Some(cat)) = (t.kind, t.cat) {
-            by_cat.entry(cat).or_default().push(i);
-        }
-    }
-    for (&cat, v) in &by_cat {
-        let mut sorted: Vec<i64> = Vec::with_capacity(v.len());
+    let mut sorted: Vec<i64> = Vec::new();
+    let mut k = 0;
+    while k < by_cat.len() {
+        let cat = txs[by_cat[k] as usize].cat;
+        sorted.clear();
         let mut prior_created = 0i64;
-        let mut k = 0;
-        while k < v.len() {
-            let day = txs[v[k]].day;
+        while k < by_cat.len() && txs[by_cat[k] as usize].cat == cat {
+            let day = txs[by_cat[k] as usize].day;
             let mut e = k;
-            while e < v.len() && txs[v[e]].day == day {
+            while e < by_cat.len()
+                && txs[by_cat[e] as usize].cat == cat
+                && txs[by_cat[e] as usize].day == day
+            {
                 e += 1;
             }
             let n = sorted.len();
             if n >= 20 {
                 let p95 = sorted[(95 * n).div_ceil(100) - 1];
-                for &i in &v[k..e] {
-                    let t = &txs[i];
+                for &i in &by_cat[k..e] {
+                    let t = &txs[i as usize];
                     if t.amount > p95 {
                         let created = t.created.max(prior_created) + 60 + jitter(t.id ^ 0x95, 3600);
                         if created <= end {
                             out[UNUSUAL].push(Cand {
                                 created,
                                 member: t.member,
-                                cat: Some(cat),
+                                cat: t.cat,
                                 tx: Some(t.id),
                                 claim: Claim::Unusual {
                                     merchant: t.merchant,
-                                    cat,
+                                    cat: t.cat.expect("categorised"),
                                     amount: t.amount,
                                     p95,
                                 },
@@ -450,29 +480,45 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
                     }
                 }
             }
-            for &i in &v[k..e] {
-                let a = txs[i].amount;
+            for &i in &by_cat[k..e] {
+                let a = txs[i as usize].amount;
                 let at = sorted.partition_point(|&x| x < a);
                 sorted.insert(at, a);
-                prior_created = prior_created.max(txs[i].created);
+                prior_created = prior_created.max(txs[i as usize].created);
             }
             k = e;
         }
     }
 
     // Monthly summary of a complete month with categorised spending.
-    for (&month, &(count, spent, income, max_created)) in &months {
-        if month > last_complete {
+    let Some(first) = txs.iter().map(|t| t.month).min() else {
+        return out;
+    };
+    let last = txs.iter().map(|t| t.month).max().unwrap_or(first);
+    // count, spent, income, latest created_at, (top category spend, category)
+    let span = (last - first + 1) as usize;
+    let mut months = vec![(0u64, 0i64, 0i64, 0i64, (0i64, std::cmp::Reverse(0u64))); span];
+    for t in &txs {
+        let m = &mut months[(t.month - first) as usize];
+        m.0 += 1;
+        match t.kind {
+            Kind::Expense => m.1 += t.amount,
+            Kind::Income => m.2 += t.amount,
+            Kind::Transfer => {}
+        }
+        m.3 = m.3.max(t.created);
+    }
+    for g in &groups {
+        let m = &mut months[(g.month - first) as usize];
+        m.4 = m.4.max((g.spend, std::cmp::Reverse(g.cat)));
+    }
+    for (k, &(count, spent, income, max_created, (cat_spend, std::cmp::Reverse(cat)))) in
+        months.iter().enumerate()
+    {
+        let month = first + k as i32;
+        if month > last_complete || cat_spend == 0 {
             continue;
         }
-        let top = agg
-            .range((0, i32::MIN)..)
-            .filter(|(&(_, m), _)| m == month)
-            .map(|(&(cat, _), a)| (a.spend, std::cmp::Reverse(cat)))
-            .max();
-        let Some((cat_spend, std::cmp::Reverse(cat))) = top else {
-            continue;
-        };
         if let Some(created) = monthly_created(month, max_created, month as u64 ^ 0x5u64 << 40) {
             out[SUMMARY].push(Cand {
                 created,
@@ -632,20 +678,8 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
         }
         let c = w.context(ctx_id);
         let mut lists = candidates(w, &c);
-        // Which true claims to tell: types drawn by weight, claims of a type in a keyed order;
+        // Which true claims to tell: types drawn by weight, a claim of the type drawn uniformly;
         // a type without claims left yields to the next one.
-        for (ty, list) in lists.iter_mut().enumerate() {
-            let mut keyed: Vec<(u64, Cand)> = list
-                .drain(..)
-                .enumerate()
-                .map(|(k, cand)| {
-                    let salt = (ty as u64) << 40 | k as u64;
-                    (w.keyed.hash(Domain::Insight, ctx_id | 1 << 62, salt), cand)
-                })
-                .collect();
-            keyed.sort_unstable_by_key(|p| p.0);
-            list.extend(keyed.into_iter().map(|p| p.1));
-        }
         let mut r = w.keyed.stream(Domain::Insight, ctx_id | 1 << 61);
         let mut next = [0usize; 6];
         let mut chosen: Vec<(i64, usize, usize)> = Vec::new();
@@ -657,7 +691,11 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
             else {
                 break;
             };
-            chosen.push((lists[ty][next[ty]].created, ty, next[ty]));
+            // A claim of that type not told yet, uniformly (a partial Fisher-Yates shuffle).
+            let list = &mut lists[ty];
+            let j = next[ty] + r.below((list.len() - next[ty]) as u64) as usize;
+            list.swap(next[ty], j);
+            chosen.push((list[next[ty]].created, ty, next[ty]));
             next[ty] += 1;
         }
         chosen.sort_unstable();
