@@ -350,6 +350,10 @@ pub fn plan(profile: ProfileArgs, jobs_arg: Option<usize>, json: Option<PathBuf>
     let profile = profile.resolve()?;
     let jobs = jobs(jobs_arg)?;
     check_outputs(&[("--json", &json)])?;
+    // The activity shares walk every context once: cheap up to the volume profile's 500K,
+    // skipped beyond so `plan` stays instant at any scale.
+    let shares = (profile.volume.contexts <= 5_000_000)
+        .then(|| crate::model::World::new(profile.clone()).activity_shares());
     let p = crate::plan::plan(&profile, jobs)?;
     println!(
         "{:<20} {:>14} {:>12} {:>12} {:>12}",
@@ -381,6 +385,14 @@ pub fn plan(profile: ProfileArgs, jobs_arg: Option<usize>, json: Option<PathBuf>
         crate::plan::duration(p.index_seconds),
         crate::plan::duration(p.total_seconds),
     );
+    match shares {
+        Some((busiest, top1)) => println!(
+            "activity: the busiest context holds {:.2}% of transactions, the busiest 1% of contexts {:.1}%",
+            busiest * 100.0,
+            top1 * 100.0
+        ),
+        None => println!("activity: shares not computed above 5,000,000 contexts"),
+    }
     write_json(&json, &p)
 }
 

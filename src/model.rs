@@ -10,6 +10,13 @@ use crate::vocab::{self, Kind, Recur, TREE};
 
 pub const SECS_PER_DAY: i64 = 86_400;
 
+/// The busiest contexts run at most this many times their kind's typical daily rate.
+pub const ACTIVITY_CAP: f64 = 60.0;
+
+/// No context holds more than this share of all transactions (profiles with at least 300
+/// contexts; smaller ones allow 3/contexts).
+pub const MAX_CONTEXT_SHARE: f64 = 0.01;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CtxKind {
     Personal,
@@ -134,6 +141,29 @@ pub struct TxCore {
     pub merchant: usize,
     pub amount_cents: i64,
     pub recurring: bool,
+    /// How it was entered: an index into `gen::transactions::METHODS`.
+    pub method: u8,
+    /// When the row reached the app (seconds since the epoch): after the purchase, later still
+    /// when synced or imported.
+    pub created_at: i64,
+    pub status: Status,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Posted,
+    Pending,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Posted => "posted",
+            Status::Pending => "pending",
+            Status::Cancelled => "cancelled",
+        }
+    }
 }
 
 pub struct World {
@@ -158,6 +188,9 @@ pub struct World {
     owner_add: u64,
     /// `tx_start[j]` is the 0-based index of context j's first transaction; one extra entry.
     tx_start: Vec<u64>,
+    /// `ins_start[j]`: insight ids of context j are `ins_start[j] + 1 ..= ins_start[j + 1]`,
+    /// its share of the profile's insight target, proportional to its transactions.
+    ins_start: Vec<u64>,
     /// Per-mille acceptance weight of each day in the window, for shaped date draws.
     day_weight: Vec<u16>,
     pub cities: Lut,
@@ -288,6 +321,7 @@ impl World {
             owner_mul,
             owner_add,
             tx_start: Vec::new(),
+            ins_start: Vec::new(),
             day_weight,
             cities: Lut::new(&vocab::CITIES.iter().map(|c| c.4).collect::<Vec<_>>()),
             email_cdf: cdf(&vocab::EMAIL_DOMAINS.iter().map(|c| c.1).collect::<Vec<_>>()),
@@ -296,6 +330,15 @@ impl World {
             profile,
         };
         w.tx_start = w.allocate_transactions();
+        let (ti, tt) = (
+            w.profile.volume.ai_insights as u128,
+            w.transactions() as u128,
+        );
+        w.ins_start = w
+            .tx_start
+            .iter()
+            .map(|&s| (s as u128 * ti).checked_div(tt).unwrap_or(0) as u64)
+            .collect();
         w
     }
 
@@ -322,30 +365,39 @@ impl World {
         self.profile.volume.transactions
     }
 
-    /// Split the profile's transaction count among contexts with a heavy (Pareto) tail, so a
-    /// few contexts are far busier than the median. Integer arithmetic keeps it exact.
+    /// Split the profile's transaction count among contexts: each context's weight is its
+    /// kind's transactions per active day (`[shape]` `*_daily`) times its active days times a
+    /// Pareto activity factor (`activity_alpha`, capped at `ACTIVITY_CAP` times the typical
+    /// rate), and no context takes more than `MAX_CONTEXT_SHARE` of all transactions (or
+    /// 3/contexts on tiny profiles). Integer arithmetic keeps the total exact.
     fn allocate_transactions(&self) -> Vec<u64> {
         let n = self.contexts() as usize;
         let total = self.transactions();
         let alpha = self.profile.shape.activity_alpha;
-        let window = (self.end_day - self.start_day + 1) as f64;
+        let rates = self.profile.shape.daily_rates;
         let mut weights = Vec::with_capacity(n);
         for j in 0..n {
             let mut r = self.keyed.stream(Domain::Weight, j as u64);
             let u = ((r.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64;
-            // Capped so the busiest ledger stays plausible (a few hundred times the mean).
-            let pareto = u.powf(-1.0 / alpha).min(1000.0);
+            let pareto = u.powf(-1.0 / alpha).min(ACTIVITY_CAP);
             let (kind, created) = self.context_kind_and_created(j as u64 + 1);
-            let kind_mult = match kind {
-                CtxKind::Personal => 1.0,
-                CtxKind::Family => 1.4,
-                CtxKind::Shared => 0.35,
-                CtxKind::Business => 2.5,
-            };
-            let active =
-                (self.end_day - (created / SECS_PER_DAY) as i32 + 1).max(1) as f64 / window;
-            weights.push((pareto * kind_mult * active * 1000.0) as u64 + 1);
+            let rate = rates[kind as usize];
+            let active = (self.end_day - (created / SECS_PER_DAY) as i32 + 1).max(1) as f64;
+            weights.push(pareto * rate * active);
         }
+        // Water-fill: weights above the cap's share are held at it until none is above.
+        let cap_share = MAX_CONTEXT_SHARE.max(3.0 / n.max(1) as f64);
+        for _ in 0..50 {
+            let sum: f64 = weights.iter().sum();
+            let cap = sum * cap_share;
+            if !weights.iter().any(|&w| w > cap * 1.000_001) {
+                break;
+            }
+            for w in weights.iter_mut() {
+                *w = w.min(cap);
+            }
+        }
+        let weights: Vec<u64> = weights.iter().map(|&w| (w * 1000.0) as u64 + 1).collect();
         let sum: u128 = weights.iter().map(|&w| w as u128).sum();
         let mut start = Vec::with_capacity(n + 1);
         let mut counts: Vec<u64> = weights
@@ -364,6 +416,18 @@ impl World {
         }
         start.push(acc);
         start
+    }
+
+    /// How concentrated activity is: the busiest context's share of all transactions and the
+    /// share of the busiest 1% of contexts (at least one), both as fractions.
+    pub fn activity_shares(&self) -> (f64, f64) {
+        let total = self.transactions().max(1) as f64;
+        let mut counts: Vec<u64> = self.tx_start.windows(2).map(|p| p[1] - p[0]).collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        let top = counts.len().div_ceil(100);
+        let busiest = counts.first().copied().unwrap_or(0) as f64 / total;
+        let top1 = counts.iter().take(top).sum::<u64>() as f64 / total;
+        (busiest, top1)
     }
 
     /// Owner of context `id` (1-based): a bijection spreads owners over users, so with fewer
@@ -644,6 +708,19 @@ impl World {
         day
     }
 
+    /// The insight ids context `ctx_id` may use: (first id, how many at most).
+    pub fn insight_range(&self, ctx_id: u64) -> (u64, u64) {
+        let j = (ctx_id - 1) as usize;
+        if self.ins_start.len() > j + 1 {
+            (
+                self.ins_start[j] + 1,
+                self.ins_start[j + 1] - self.ins_start[j],
+            )
+        } else {
+            (1, 0)
+        }
+    }
+
     /// Context (1-based id) of a transaction (1-based id).
     pub fn context_of_tx(&self, tx_id: u64) -> u64 {
         self.tx_start.partition_point(|&s| s < tx_id) as u64
@@ -665,7 +742,7 @@ impl World {
                 amount = amount * (900 + r.below(201) as i64) / 1000;
             }
             let kind = self.subs[s.sub].kind;
-            return TxCore {
+            let mut core = TxCore {
                 id: tx_id,
                 member: 0,
                 day,
@@ -674,7 +751,12 @@ impl World {
                 merchant: s.merchant,
                 amount_cents: signed(kind, amount),
                 recurring: true,
+                method: 0,
+                created_at: 0,
+                status: Status::Posted,
             };
+            self.entry(&mut r, &mut core);
+            return core;
         }
         // Who: the owner spends most, other transacting members some.
         let member = if ctx.members.len() == 1 || r.chance(450) {
@@ -711,7 +793,7 @@ impl World {
         if category_id.is_none() && !r.chance(self.profile.shape.uncategorised_percent * 10) {
             category_id = Some(info.id);
         }
-        TxCore {
+        let mut core = TxCore {
             id: tx_id,
             member,
             day,
@@ -720,7 +802,47 @@ impl World {
             merchant,
             amount_cents: signed(info.kind, amount),
             recurring: false,
-        }
+            method: 0,
+            created_at: 0,
+            status: Status::Posted,
+        };
+        self.entry(&mut r, &mut core);
+        core
+    }
+
+    /// How and when a transaction was entered, and its status: keyed by the transaction, so
+    /// the insights can recompute what the app knew at any instant.
+    fn entry<R: Draw>(&self, r: &mut R, core: &mut TxCore) {
+        let method = if core.recurring {
+            [1, 1, 1, 1, 1, 1, 1, 0, 0, 4][r.below(10) as usize]
+        } else {
+            // open_finance 45, manual 25, csv_import 12, receipt_ocr 8, api 10
+            match r.below(100) {
+                0..=44 => 1,
+                45..=69 => 0,
+                70..=81 => 2,
+                82..=89 => 3,
+                _ => 4,
+            }
+        };
+        let hour = self.hours.draw(r) as i64;
+        let mut created_at = core.day as i64 * SECS_PER_DAY + hour * 3600 + r.below(3600) as i64;
+        created_at += match method {
+            1 => 3600 * (2 + r.below(30) as i64), // synced from the bank hours later
+            2 => SECS_PER_DAY * (1 + r.below(20) as i64), // imported in a batch later
+            _ => r.below(600) as i64,
+        };
+        let end = (self.end_day as i64 + 1) * SECS_PER_DAY - 1;
+        core.created_at = created_at.min(end);
+        let recent = self.end_day - core.day < 5;
+        core.status = if recent && r.chance(350) {
+            Status::Pending
+        } else if r.chance(15) {
+            Status::Cancelled
+        } else {
+            Status::Posted
+        };
+        core.method = method as u8;
     }
 }
 
@@ -739,4 +861,35 @@ pub fn vocab_sub(s: &SubInfo) -> &'static vocab::Sub {
 /// The recurrence kind of a subcategory.
 pub fn recur_of(s: &SubInfo) -> Recur {
     vocab_sub(s).recur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No context holds more than about 1% of all transactions from `small` up, at every
+    /// scale, and a heavy tail remains: the busiest 1% of contexts hold far more than 1%.
+    #[test]
+    fn activity_shares_stay_within_bounds() {
+        for (name, scales) in [
+            ("small", &[1.0, 0.5][..]),
+            ("transaction-flow", &[1.0, 0.1][..]),
+            ("volume", &[1.0][..]),
+        ] {
+            for &f in scales {
+                let p = Profile::load(name).unwrap().scaled(f).unwrap();
+                let w = World::new(p);
+                let (busiest, top1) = w.activity_shares();
+                assert!(
+                    busiest <= MAX_CONTEXT_SHARE * 1.01,
+                    "{name} x{f}: busiest context holds {busiest}"
+                );
+                assert!(
+                    (0.05..=0.5).contains(&top1),
+                    "{name} x{f}: top 1% hold {top1}"
+                );
+                eprintln!("{name} x{f}: busiest {busiest:.4}, top 1% {top1:.3}");
+            }
+        }
+    }
 }

@@ -72,6 +72,10 @@ struct RawShape {
     uncategorised_percent: Option<Spanned<i64>>,
     max_contexts_per_user: Option<Spanned<i64>>,
     december_peak_percent: Option<Spanned<i64>>,
+    personal_daily: Option<Spanned<f64>>,
+    family_daily: Option<Spanned<f64>>,
+    shared_daily: Option<Spanned<f64>>,
+    business_daily: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -109,6 +113,9 @@ pub struct Shape {
     pub max_contexts_per_user: u64,
     /// Extra December activity, in percent over an ordinary month.
     pub december_peak_percent: u32,
+    /// Typical transactions per active day of a personal, family, shared and business
+    /// context: the relative rates the profile's transaction total is divided by.
+    pub daily_rates: [f64; 4],
 }
 
 impl Default for Shape {
@@ -122,6 +129,7 @@ impl Default for Shape {
             uncategorised_percent: 5,
             max_contexts_per_user: 5,
             december_peak_percent: 35,
+            daily_rates: [1.2, 2.0, 0.5, 5.0],
         }
     }
 }
@@ -204,6 +212,27 @@ impl Ctx<'_> {
                 field,
                 format!("is {}, outside (0, 10]", s.get_ref()),
                 "give a positive exponent such as 1.3",
+            )),
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Transactions per active day: positive, at most 500.
+    fn rate(&self, v: &Option<Spanned<f64>>, field: &str, default: f64) -> Result<f64> {
+        match v {
+            None => Ok(default),
+            Some(s) if s.get_ref().is_finite() && *s.get_ref() > 0.0 && *s.get_ref() <= 500.0 => {
+                Ok(*s.get_ref())
+            }
+            Some(s) => Err(self.err(
+                s.span(),
+                field,
+                format!(
+                    "is {} transactions per active day, outside (0, 500]",
+                    s.get_ref()
+                ),
+                "give a positive rate such as 1.2",
             )),
         }
     }
@@ -365,6 +394,12 @@ impl Profile {
                         "shape.december_peak_percent",
                         d.december_peak_percent,
                     )?,
+                    daily_rates: [
+                        ctx.rate(&r.personal_daily, "shape.personal_daily", d.daily_rates[0])?,
+                        ctx.rate(&r.family_daily, "shape.family_daily", d.daily_rates[1])?,
+                        ctx.rate(&r.shared_daily, "shape.shared_daily", d.daily_rates[2])?,
+                        ctx.rate(&r.business_daily, "shape.business_daily", d.daily_rates[3])?,
+                    ],
                 }
             }
         };

@@ -152,6 +152,27 @@ fn check_invariants(d: &Data) {
     assert_eq!(ids(users, "cpf").len(), users.len(), "CPFs are unique");
     for u in users {
         assert!(cpf_valid(&u["cpf"]), "CPF {}", u["cpf"]);
+        // The ninth digit is the Receita Federal fiscal region of the user's state.
+        let region = match u["state"].as_str() {
+            "DF" | "GO" | "MS" | "MT" | "TO" => 1,
+            "AC" | "AM" | "AP" | "PA" | "RO" | "RR" => 2,
+            "CE" | "MA" | "PI" => 3,
+            "AL" | "PB" | "PE" | "RN" => 4,
+            "BA" | "SE" => 5,
+            "MG" => 6,
+            "ES" | "RJ" => 7,
+            "SP" => 8,
+            "PR" | "SC" => 9,
+            "RS" => 0,
+            s => panic!("unknown state {s}"),
+        };
+        assert_eq!(
+            u["cpf"].chars().nth(10).and_then(|c| c.to_digit(10)),
+            Some(region),
+            "CPF {} of a user in {}",
+            u["cpf"],
+            u["state"]
+        );
         assert!(u["email"].contains('@') && u["email"].is_ascii());
         assert!(u["password_hash"].starts_with("$2b$"));
     }

@@ -93,7 +93,9 @@ fn seed_matches_the_generator_and_keys_are_valid() {
             "analyze"
         ]
     );
-    assert_eq!(r["steps"][1]["rows"], 11_264);
+    // Every generated row of ci is loaded (the insight count follows the evidence).
+    let generated: u64 = generated_counts(&["-p", "ci"]).iter().map(|c| c.1).sum();
+    assert_eq!(r["steps"][1]["rows"], generated);
     assert!(r["tables"]
         .as_array()
         .unwrap()
@@ -125,14 +127,22 @@ fn verify_catches_a_changed_row_and_a_missing_one() {
         &url,
         "UPDATE transactions SET description = description || '!' WHERE id = 17",
     );
-    psql(&url, "DELETE FROM ai_insights WHERE id = 3");
+    // Insight counts follow the evidence (at most the profile's target): count, then delete one.
+    let insights: i64 = psql(&url, "SELECT count(*) FROM ai_insights")
+        .trim()
+        .parse()
+        .unwrap();
+    psql(
+        &url,
+        "DELETE FROM ai_insights WHERE id = (SELECT min(id) FROM ai_insights)",
+    );
     let out = finseed(&["verify", "-p", "ci", "--database-url", &url]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("DIFFERS in description"), "{text}");
     assert!(
         text.lines()
-            .any(|l| l.starts_with("ai_insights") && l.contains("399")),
+            .any(|l| l.starts_with("ai_insights") && l.contains(&(insights - 1).to_string())),
         "{text}"
     );
 }

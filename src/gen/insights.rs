@@ -1,12 +1,16 @@
 //! `ai_insights`: what the assistant told each user about a context, in pt_BR, pointing at the
-//! transaction or category it is about. Insights follow activity: busy contexts get more.
+//! transaction or category it is about. Every claim is computed from the context's own
+//! transactions (regenerated here from their keyed cores) by the rules in the README
+//! ("AI insights"), and an insight is only written when its evidence exists. A context's
+//! share of the profile's insight target is proportional to its transactions; it is a
+//! target, not a quota, so a context with less evidence gets fewer insights.
 
 use super::{Out, TableSpec};
 use crate::civil;
 use crate::encode::{col, null_col, ColType::*, Encoder};
-use crate::model::{vocab_sub, Ctx, World, SECS_PER_DAY};
+use crate::model::{vocab_sub, Ctx, Status, World, SECS_PER_DAY};
 use crate::rng::{cdf, Domain, Draw};
-use crate::vocab::{self, TREE};
+use crate::vocab::{self, Kind, TREE};
 use std::fmt::Write as _;
 
 pub static AI_INSIGHTS: TableSpec = TableSpec {
@@ -46,11 +50,20 @@ const MONTHS: [&str; 12] = [
 
 /// `R$ 1.234,56`
 pub fn brl(cents: i64, out: &mut String) {
+    money("BRL", cents, out)
+}
+
+/// Money the Brazilian way in the context's currency: `R$ 1.234,56`, `US$ 12,00`, `€ 3,50`.
+pub fn money(currency: &str, cents: i64, out: &mut String) {
     let a = cents.unsigned_abs();
     if cents < 0 {
         out.push('-');
     }
-    out.push_str("R$ ");
+    out.push_str(match currency {
+        "USD" => "US$ ",
+        "EUR" => "€ ",
+        _ => "R$ ",
+    });
     let reais = itoa::Buffer::new().format(a / 100).to_string();
     for (i, ch) in reais.chars().enumerate() {
         if i > 0 && (reais.len() - i).is_multiple_of(3) {
@@ -61,126 +74,663 @@ pub fn brl(cents: i64, out: &mut String) {
     let _ = write!(out, ",{:02}", a % 100);
 }
 
+/// `outubro de 2025`
+fn month_name(month: i32, out: &mut String) {
+    let (y, m, _) = civil::civil_from_days(civil::month_start(month));
+    let _ = write!(out, "{} de {y}", MONTHS[m as usize - 1]);
+}
+
+/// Sorts by `group`, then date, then id.
+fn sort_key(group: u64, day: i32, id: u64) -> u128 {
+    (group as u128) << 96 | ((day as i64 + (1 << 31)) as u128) << 64 | id as u128
+}
+
+/// Round half up of a non-negative a / b.
+fn rhu(a: i64, b: i64) -> i64 {
+    (2 * a + b) / (2 * b)
+}
+
+/// A transaction as the insights see it (cancelled ones are left out).
+#[derive(Clone, Copy)]
+struct T {
+    id: u64,
+    member: usize,
+    day: i32,
+    month: i32,
+    cat: Option<u64>,
+    merchant: &'static str,
+    /// Subcategory and merchant index: the same key means the same merchant name.
+    mkey: u32,
+    /// Absolute value, cents.
+    amount: i64,
+    created: i64,
+    kind: Kind,
+}
+
+/// Expense transactions of one category in one month: `by_cat[lo..hi]`.
+struct Group {
+    cat: u64,
+    month: i32,
+    lo: usize,
+    hi: usize,
+    spend: i64,
+    max_created: i64,
+}
+
+enum Claim {
+    Spike {
+        cat: u64,
+        month: i32,
+        spend: i64,
+        mean: i64,
+        pct: i64,
+    },
+    Budget {
+        cat: u64,
+        month: i32,
+        used: i64,
+        limit: i64,
+        pct: i64,
+    },
+    Recurring {
+        merchant: &'static str,
+        amount: i64,
+        month: i32,
+    },
+    Savings {
+        cat: u64,
+        month: i32,
+        avg: i64,
+        cut: i64,
+        saving: i64,
+    },
+    Unusual {
+        merchant: &'static str,
+        cat: u64,
+        amount: i64,
+        p95: i64,
+    },
+    Summary {
+        month: i32,
+        count: u64,
+        spent: i64,
+        income: i64,
+        cat: u64,
+        cat_spend: i64,
+    },
+}
+
+struct Cand {
+    created: i64,
+    member: usize,
+    cat: Option<u64>,
+    tx: Option<u64>,
+    claim: Claim,
+}
+
+const SPIKE: usize = 0;
+const BUDGET: usize = 1;
+const RECURRING: usize = 2;
+const SAVINGS: usize = 3;
+const UNUSUAL: usize = 4;
+const SUMMARY: usize = 5;
+
+/// Name of a category a transaction can carry (a subcategory or a custom category).
+pub fn category_name(w: &World, id: u64, out: &mut String) {
+    if id > w.system_categories {
+        super::categories::custom_name(w, id, out);
+    } else if let Some(s) = w.subs.iter().find(|s| s.id == id) {
+        out.push_str(vocab_sub(s).name);
+    } else if let Some(t) = w.top_ids.iter().position(|&t| t == id) {
+        out.push_str(TREE[t].name);
+    }
+}
+
+/// Every true claim about context `c`, by type (indices of `vocab::INSIGHT_TYPES`).
+fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
+    let end = (w.end_day as i64 + 1) * SECS_PER_DAY - 1;
+    let end_month = civil::month_index(w.end_day);
+    let last_day_of_end_month =
+        civil::month_start(end_month) + civil::days_in_month(end_month) as i32 - 1;
+    let last_complete = if w.end_day == last_day_of_end_month {
+        end_month
+    } else {
+        end_month - 1
+    };
+    // Jitter in 0..span seconds, keyed by what the insight is about.
+    let jitter = |salt: u64, span: u64| -> i64 {
+        (w.keyed.hash(Domain::Insight, c.id | 1 << 63, salt) % span) as i64
+    };
+    // When a monthly insight about month M is written: the next month's first morning, and
+    // after the last evidence reached the app.
+    let monthly_created = |month: i32, evidence: i64, salt: u64| -> Option<i64> {
+        let t = (civil::month_start(month + 1) as i64 * SECS_PER_DAY + 7 * 3600).max(evidence + 60)
+            + jitter(salt, 6 * 3600);
+        (t <= end).then_some(t)
+    };
+
+    let mut txs: Vec<T> = Vec::with_capacity(c.tx_count as usize);
+    for id in c.tx_first..c.tx_first + c.tx_count {
+        let core = w.tx_core(c, id);
+        if core.status == Status::Cancelled {
+            continue;
+        }
+        let info = &w.subs[core.sub];
+        txs.push(T {
+            id,
+            member: core.member,
+            day: core.day,
+            month: civil::month_index(core.day),
+            cat: core.category_id,
+            merchant: vocab_sub(info).merchants[core.merchant],
+            mkey: (core.sub as u32) << 16 | core.merchant as u32,
+            amount: core.amount_cents.abs(),
+            created: core.created_at,
+            kind: info.kind,
+        });
+    }
+
+    // Categorised expenses by (category, date, id): runs of one (category, month) are the
+    // groups every category rule reads.
+    let mut keyed: Vec<(u128, u32)> = txs
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind == Kind::Expense && t.cat.is_some())
+        .map(|(i, t)| (sort_key(t.cat.unwrap_or(0), t.day, t.id), i as u32))
+        .collect();
+    keyed.sort_unstable();
+    let by_cat: Vec<u32> = keyed.iter().map(|p| p.1).collect();
+    let mut groups: Vec<Group> = Vec::new();
+    for (k, &i) in by_cat.iter().enumerate() {
+        let t = &txs[i as usize];
+        let cat = t.cat.expect("categorised");
+        match groups.last_mut() {
+            Some(g) if g.cat == cat && g.month == t.month => {
+                g.hi = k + 1;
+                g.spend += t.amount;
+                g.max_created = g.max_created.max(t.created);
+            }
+            _ => groups.push(Group {
+                cat,
+                month: t.month,
+                lo: k,
+                hi: k + 1,
+                spend: t.amount,
+                max_created: t.created,
+            }),
+        }
+    }
+    let find = |cat: u64, month: i32| -> Option<&Group> {
+        groups
+            .binary_search_by_key(&(cat, month), |g| (g.cat, g.month))
+            .ok()
+            .map(|k| &groups[k])
+    };
+    let mut out: [Vec<Cand>; 6] = Default::default();
+
+    for g in &groups {
+        let (cat, month) = (g.cat, g.month);
+        if month > last_complete {
+            continue;
+        }
+        let salt = cat << 20 | month as u64;
+        let p1 = find(cat, month - 1);
+        let p2 = find(cat, month - 2);
+        let p3 = find(cat, month - 3);
+        // Spending spike: at least 1.5 times the mean of the three months before, each of
+        // them with spending, and at least R$ 100.
+        if let (Some(p1), Some(p2), Some(p3)) = (p1, p2, p3) {
+            let sum3 = p1.spend + p2.spend + p3.spend;
+            if 2 * g.spend >= sum3 && g.spend >= 10_000 {
+                let evidence = p1
+                    .max_created
+                    .max(p2.max_created)
+                    .max(p3.max_created)
+                    .max(g.max_created);
+                // The largest expense of the month, the first by date and id among equals.
+                let top = by_cat[g.lo..g.hi]
+                    .iter()
+                    .map(|&i| i as usize)
+                    .max_by_key(|&i| (txs[i].amount, std::cmp::Reverse((txs[i].day, txs[i].id))))
+                    .expect("a month with spending has transactions");
+                if let Some(created) = monthly_created(month, evidence, salt) {
+                    out[SPIKE].push(Cand {
+                        created,
+                        member: txs[top].member,
+                        cat: Some(cat),
+                        tx: Some(txs[top].id),
+                        claim: Claim::Spike {
+                            cat,
+                            month,
+                            spend: g.spend,
+                            mean: rhu(sum3, 3),
+                            pct: rhu(100 * (3 * g.spend - sum3), sum3),
+                        },
+                    });
+                }
+            }
+        }
+        // Savings opportunity: spending in each of the three months up to M averaging at
+        // least R$ 200; cutting 10, 15 or 20% of the average.
+        if let (Some(p1), Some(p2)) = (p1, p2) {
+            let sum3 = g.spend + p1.spend + p2.spend;
+            if sum3 >= 60_000 {
+                let cut = [10, 15, 20][jitter(salt ^ 0x5a5, 3) as usize];
+                let evidence = g.max_created.max(p1.max_created).max(p2.max_created);
+                if let Some(created) = monthly_created(month, evidence, salt ^ 0x5a) {
+                    out[SAVINGS].push(Cand {
+                        created,
+                        member: 0,
+                        cat: Some(cat),
+                        tx: None,
+                        claim: Claim::Savings {
+                            cat,
+                            month,
+                            avg: rhu(sum3, 3),
+                            cut,
+                            saving: rhu(sum3 * cut, 300),
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    // Budget warning: the first moment the month's spending known to the app reaches the
+    // budget's alert percentage.
+    if let Some(b) = super::budgets::context_budgets(w, c) {
+        for &(s, limit) in &b.items {
+            let cat = w.subs[s].id;
+            for month in b.first_month..=end_month {
+                let Some(g) = find(cat, month) else {
+                    continue;
+                };
+                let mut known: Vec<usize> =
+                    by_cat[g.lo..g.hi].iter().map(|&i| i as usize).collect();
+                known.sort_unstable_by_key(|&i| (txs[i].created, txs[i].id));
+                let mut cum = 0i64;
+                let Some(k) = known.iter().position(|&i| {
+                    cum += txs[i].amount;
+                    cum * 100 >= b.alert_percent * limit
+                }) else {
+                    continue;
+                };
+                let t = &txs[known[k]];
+                let created = (t.created + 60)
+                    .max(super::budgets::CtxBudgets::created_at(c, month) + 60)
+                    + jitter(cat << 20 | month as u64 ^ 0xb0d, 1800);
+                if created > end {
+                    continue;
+                }
+                let used: i64 = known
+                    .iter()
+                    .filter(|&&i| txs[i].created <= created)
+                    .map(|&i| txs[i].amount)
+                    .sum();
+                out[BUDGET].push(Cand {
+                    created,
+                    member: t.member,
+                    cat: Some(cat),
+                    tx: Some(t.id),
+                    claim: Claim::Budget {
+                        cat,
+                        month,
+                        used,
+                        limit,
+                        pct: used * 100 / limit,
+                    },
+                });
+            }
+        }
+    }
+
+    // Recurring: the first expense with the same merchant in each of the two months before
+    // at an amount within 10% of its own.
+    keyed.clear();
+    keyed.extend(
+        txs.iter()
+            .enumerate()
+            .filter(|(_, t)| t.kind == Kind::Expense)
+            .map(|(i, t)| (sort_key(t.mkey as u64, t.day, t.id), i as u32)),
+    );
+    keyed.sort_unstable();
+    let by_merchant: Vec<u32> = keyed.iter().map(|p| p.1).collect();
+    let mut k = 0;
+    while k < by_merchant.len() {
+        let key = txs[by_merchant[k] as usize].mkey;
+        let mut e = k;
+        while e < by_merchant.len() && txs[by_merchant[e] as usize].mkey == key {
+            e += 1;
+        }
+        let run = &by_merchant[k..e];
+        // The latest created_at of an expense in `month` within 10% of `amount`.
+        let near = |month: i32, amount: i64| -> Option<i64> {
+            let lo = run.partition_point(|&i| txs[i as usize].month < month);
+            let hi = run.partition_point(|&i| txs[i as usize].month <= month);
+            run[lo..hi]
+                .iter()
+                .map(|&i| &txs[i as usize])
+                .filter(|x| x.month == month && (x.amount - amount).abs() * 10 <= amount)
+                .map(|x| x.created)
+                .max()
+        };
+        for &i in run {
+            let t = &txs[i as usize];
+            if let Some(c2) = near(t.month - 2, t.amount) {
+                if let Some(c1) = near(t.month - 1, t.amount) {
+                    let created = t.created.max(c1).max(c2) + 60 + jitter(t.id ^ 0x4ec, 6 * 3600);
+                    if created <= end {
+                        out[RECURRING].push(Cand {
+                            created,
+                            member: t.member,
+                            cat: t.cat,
+                            tx: Some(t.id),
+                            claim: Claim::Recurring {
+                                merchant: t.merchant,
+                                amount: t.amount,
+                                month: t.month,
+                            },
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+        k = e;
+    }
+
+    // Unusual: above the 95th percentile (nearest rank) of at least 20 earlier-dated expenses
+    // of the same category.
+    let mut sorted: Vec<i64> = Vec::new();
+    let mut k = 0;
+    while k < by_cat.len() {
+        let cat = txs[by_cat[k] as usize].cat;
+        sorted.clear();
+        let mut prior_created = 0i64;
+        while k < by_cat.len() && txs[by_cat[k] as usize].cat == cat {
+            let day = txs[by_cat[k] as usize].day;
+            let mut e = k;
+            while e < by_cat.len()
+                && txs[by_cat[e] as usize].cat == cat
+                && txs[by_cat[e] as usize].day == day
+            {
+                e += 1;
+            }
+            let n = sorted.len();
+            if n >= 20 {
+                let p95 = sorted[(95 * n).div_ceil(100) - 1];
+                for &i in &by_cat[k..e] {
+                    let t = &txs[i as usize];
+                    if t.amount > p95 {
+                        let created = t.created.max(prior_created) + 60 + jitter(t.id ^ 0x95, 3600);
+                        if created <= end {
+                            out[UNUSUAL].push(Cand {
+                                created,
+                                member: t.member,
+                                cat: t.cat,
+                                tx: Some(t.id),
+                                claim: Claim::Unusual {
+                                    merchant: t.merchant,
+                                    cat: t.cat.expect("categorised"),
+                                    amount: t.amount,
+                                    p95,
+                                },
+                            });
+                        }
+                    }
+                }
+            }
+            for &i in &by_cat[k..e] {
+                let a = txs[i as usize].amount;
+                let at = sorted.partition_point(|&x| x < a);
+                sorted.insert(at, a);
+                prior_created = prior_created.max(txs[i as usize].created);
+            }
+            k = e;
+        }
+    }
+
+    // Monthly summary of a complete month with categorised spending.
+    let Some(first) = txs.iter().map(|t| t.month).min() else {
+        return out;
+    };
+    let last = txs.iter().map(|t| t.month).max().unwrap_or(first);
+    // count, spent, income, latest created_at, (top category spend, category)
+    let span = (last - first + 1) as usize;
+    let mut months = vec![(0u64, 0i64, 0i64, 0i64, (0i64, std::cmp::Reverse(0u64))); span];
+    for t in &txs {
+        let m = &mut months[(t.month - first) as usize];
+        m.0 += 1;
+        match t.kind {
+            Kind::Expense => m.1 += t.amount,
+            Kind::Income => m.2 += t.amount,
+            Kind::Transfer => {}
+        }
+        m.3 = m.3.max(t.created);
+    }
+    for g in &groups {
+        let m = &mut months[(g.month - first) as usize];
+        m.4 = m.4.max((g.spend, std::cmp::Reverse(g.cat)));
+    }
+    for (k, &(count, spent, income, max_created, (cat_spend, std::cmp::Reverse(cat)))) in
+        months.iter().enumerate()
+    {
+        let month = first + k as i32;
+        if month > last_complete || cat_spend == 0 {
+            continue;
+        }
+        if let Some(created) = monthly_created(month, max_created, month as u64 ^ 0x5u64 << 40) {
+            out[SUMMARY].push(Cand {
+                created,
+                member: 0,
+                cat: Some(cat),
+                tx: None,
+                claim: Claim::Summary {
+                    month,
+                    count,
+                    spent,
+                    income,
+                    cat,
+                    cat_spend,
+                },
+            });
+        }
+    }
+    out
+}
+
+fn render(w: &World, c: &Ctx, claim: &Claim, title: &mut String, body: &mut String) {
+    let cur = c.currency;
+    let mut name = String::new();
+    match *claim {
+        Claim::Spike {
+            cat,
+            month,
+            spend,
+            mean,
+            pct,
+        } => {
+            category_name(w, cat, &mut name);
+            let _ = write!(title, "Gastos com {name} acima do normal");
+            body.push_str("Em ");
+            month_name(month, body);
+            body.push_str(" você gastou ");
+            money(cur, spend, body);
+            let _ = write!(
+                body,
+                " com {name}, {pct}% acima da média dos 3 meses anteriores ("
+            );
+            money(cur, mean, body);
+            body.push_str(").");
+        }
+        Claim::Budget {
+            cat,
+            month,
+            used,
+            limit,
+            pct,
+        } => {
+            category_name(w, cat, &mut name);
+            if pct >= 100 {
+                let _ = write!(title, "Orçamento de {name} estourado");
+            } else {
+                let _ = write!(title, "Orçamento de {name} quase no limite");
+            }
+            let _ = write!(body, "Você já usou {pct}% do orçamento de {name} para ");
+            month_name(month, body);
+            body.push_str(": ");
+            money(cur, used, body);
+            body.push_str(" de ");
+            money(cur, limit, body);
+            body.push('.');
+        }
+        Claim::Recurring {
+            merchant,
+            amount,
+            month,
+        } => {
+            let _ = write!(title, "Cobrança recorrente detectada: {merchant}");
+            body.push_str("Identificamos um pagamento mensal de ");
+            money(cur, amount, body);
+            let _ = write!(
+                body,
+                " para {merchant}, com valores parecidos em 3 meses seguidos até "
+            );
+            month_name(month, body);
+            body.push_str(". Quer acompanhar como assinatura?");
+        }
+        Claim::Savings {
+            cat,
+            month,
+            avg,
+            cut,
+            saving,
+        } => {
+            category_name(w, cat, &mut name);
+            let _ = write!(title, "Oportunidade de economia em {name}");
+            body.push_str("Nos 3 meses até ");
+            month_name(month, body);
+            body.push_str(" você gastou em média ");
+            money(cur, avg, body);
+            let _ = write!(
+                body,
+                " por mês com {name}. Reduzindo {cut}%, economizaria cerca de "
+            );
+            money(cur, saving, body);
+            body.push_str(" por mês.");
+        }
+        Claim::Unusual {
+            merchant,
+            cat,
+            amount,
+            p95,
+        } => {
+            category_name(w, cat, &mut name);
+            let _ = write!(title, "Transação incomum em {merchant}");
+            body.push_str("Uma movimentação de ");
+            money(cur, amount, body);
+            let _ = write!(
+                body,
+                " em {merchant} está acima de 95% dos seus gastos com {name} até então ("
+            );
+            money(cur, p95, body);
+            body.push_str(").");
+        }
+        Claim::Summary {
+            month,
+            count,
+            spent,
+            income,
+            cat,
+            cat_spend,
+        } => {
+            category_name(w, cat, &mut name);
+            title.push_str("Resumo de ");
+            month_name(month, title);
+            body.push_str("Em ");
+            month_name(month, body);
+            let _ = write!(body, " você registrou {count} transações: ");
+            money(cur, spent, body);
+            body.push_str(" em gastos e ");
+            money(cur, income, body);
+            let _ = write!(
+                body,
+                " em receitas. A categoria com mais gastos foi {name} ("
+            );
+            money(cur, cat_spend, body);
+            body.push_str(").");
+        }
+    }
+}
+
 pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
-    let ids = super::Group::Insights.chunk_ids(w, chunk);
-    let total_i = w.profile.volume.ai_insights;
-    let total_t = w.transactions();
     let type_cdf = cdf(&vocab::INSIGHT_TYPES.iter().map(|t| t.1).collect::<Vec<_>>());
     let version_starts = [
         civil::days_from_civil(2024, 11, 1),
         civil::days_from_civil(2025, 6, 1),
     ];
     let end = (w.end_day as i64 + 1) * SECS_PER_DAY - 1;
-    let mut cached: Option<Ctx> = None;
     let (mut title, mut body) = (String::new(), String::new());
-    for id in ids {
-        let mut r = w.keyed.stream(Domain::Insight, id);
-        // Spread insights over transactions in id order, so busy contexts get more of them and
-        // neighbouring insights share a context (one context lookup serves many).
-        let lo = (id - 1) as u128 * total_t as u128 / total_i as u128;
-        let hi = (id as u128 * total_t as u128 / total_i as u128).max(lo + 1);
-        let tx_id = (lo + r.below((hi - lo) as u64) as u128) as u64 + 1;
-        let ctx_id = w.context_of_tx(tx_id);
-        if cached.as_ref().map(|c| c.id) != Some(ctx_id) {
-            cached = Some(w.context(ctx_id));
+    for ctx_id in super::Group::Insights.chunk_ids(w, chunk) {
+        let (first_id, target) = w.insight_range(ctx_id);
+        if target == 0 {
+            continue;
         }
-        let c = cached.as_ref().expect("context cached");
-        let core = w.tx_core(c, tx_id);
-        let info = &w.subs[core.sub];
-        let sub = vocab_sub(info);
-        let merchant = sub.merchants[core.merchant];
-        let kind = vocab::INSIGHT_TYPES[r.pick_cdf(&type_cdf)].0;
-        let created =
-            (core.day as i64 * SECS_PER_DAY + 6 * 3600 + r.below(48 * 3600) as i64).min(end);
-        let (_, month, _) = civil::civil_from_days(core.day);
-        let month = MONTHS[month as usize - 1];
-        let pct = 15 + r.below(120);
-        let amount = core.amount_cents.abs();
-        title.clear();
-        body.clear();
-        let (rel_cat, rel_tx) = match kind {
-            "spending_spike" => {
-                let _ = write!(title, "Gastos com {} acima do normal", sub.name);
-                body.push_str("Você gastou ");
-                brl(amount * (2 + r.below(6) as i64), &mut body);
-                let _ = write!(
-                    body,
-                    " com {} em {month}, {pct}% acima da média dos últimos 3 meses.",
-                    sub.name
-                );
-                (Some(info.id), Some(tx_id))
-            }
-            "budget_warning" => {
-                let used = 75 + r.below(60);
-                let _ = write!(title, "Orçamento de {} quase no limite", sub.name);
-                let _ = write!(
-                    body,
-                    "Você já usou {used}% do orçamento de {} para {month}.",
-                    sub.name
-                );
-                if used >= 100 {
-                    body.push_str(" Considere rever os próximos gastos.");
-                }
-                (Some(info.id), None)
-            }
-            "recurring_detected" => {
-                let _ = write!(title, "Cobrança recorrente detectada: {merchant}");
-                body.push_str("Identificamos um pagamento mensal de ");
-                brl(amount, &mut body);
-                let _ = write!(body, " para {merchant}. Quer acompanhar como assinatura?");
-                (Some(info.id), Some(tx_id))
-            }
-            "savings_opportunity" => {
-                let cut = 10 + r.below(21);
-                let _ = write!(title, "Oportunidade de economia em {}", sub.name);
-                let _ = write!(
-                    body,
-                    "Reduzindo {cut}% dos gastos com {}, você economizaria cerca de ",
-                    sub.name
-                );
-                brl(amount * cut as i64 * 4 / 100, &mut body);
-                body.push_str(" por mês.");
-                (Some(info.id), None)
-            }
-            "unusual_transaction" => {
-                let _ = write!(title, "Transação incomum em {merchant}");
-                body.push_str("Uma movimentação de ");
-                brl(amount, &mut body);
-                let _ = write!(
-                    body,
-                    " em {merchant} está fora do seu padrão para {}.",
-                    sub.name
-                );
-                (Some(info.id), Some(tx_id))
-            }
-            _ => {
-                let _ = write!(title, "Resumo de {month}");
-                let _ = write!(body, "Em {month} você registrou {} transações em {}. A categoria com mais gastos foi {}.",
-                    5 + r.below(120), TREE[info.top].name, sub.name);
-                (None, None)
-            }
-        };
-        let version = version_starts.iter().filter(|&&s| core.day >= s).count();
-        let read = r.chance(600);
-        let read_at = read.then(|| (created + r.below(5 * SECS_PER_DAY as u64) as i64).min(end));
-        let dismissed = r.chance(150);
-        let Some(e) = outs[0].row() else { continue };
-        e.begin();
-        e.int(id as i64);
-        e.int(c.members[core.member].user_id as i64);
-        e.int(c.id as i64);
-        e.text(kind);
-        e.text(&title);
-        e.text(&body);
-        e.decimal(600 + r.below(391) as i64, 3);
-        e.text(vocab::MODEL_VERSIONS[version]);
-        e.opt_int(rel_cat.map(|v| v as i64));
-        e.opt_int(rel_tx.map(|v| v as i64));
-        e.timestamp(created);
-        e.boolean(read);
-        e.opt_timestamp(read_at);
-        e.boolean(dismissed);
-        e.end();
+        let c = w.context(ctx_id);
+        let mut lists = candidates(w, &c);
+        // Which true claims to tell: types drawn by weight, a claim of the type drawn uniformly;
+        // a type without claims left yields to the next one.
+        let mut r = w.keyed.stream(Domain::Insight, ctx_id | 1 << 61);
+        let mut next = [0usize; 6];
+        let mut chosen: Vec<(i64, usize, usize)> = Vec::new();
+        for _ in 0..target {
+            let t0 = r.pick_cdf(&type_cdf);
+            let Some(ty) = (0..6)
+                .map(|k| (t0 + k) % 6)
+                .find(|&t| next[t] < lists[t].len())
+            else {
+                break;
+            };
+            // A claim of that type not told yet, uniformly (a partial Fisher-Yates shuffle).
+            let list = &mut lists[ty];
+            let j = next[ty] + r.below((list.len() - next[ty]) as u64) as usize;
+            list.swap(next[ty], j);
+            chosen.push((list[next[ty]].created, ty, next[ty]));
+            next[ty] += 1;
+        }
+        chosen.sort_unstable();
+        for (k, &(created, ty, idx)) in chosen.iter().enumerate() {
+            let cand = &lists[ty][idx];
+            let id = first_id + k as u64;
+            let mut r = w.keyed.stream(Domain::Insight, id);
+            let day = created.div_euclid(SECS_PER_DAY) as i32;
+            let version = version_starts.iter().filter(|&&s| day >= s).count();
+            let read = r.chance(600);
+            let read_at =
+                read.then(|| (created + 60 + r.below(5 * SECS_PER_DAY as u64) as i64).min(end));
+            let dismissed = r.chance(150);
+            let confidence = 600 + r.below(391) as i64;
+            let Some(e) = outs[0].row() else { continue };
+            title.clear();
+            body.clear();
+            render(w, &c, &cand.claim, &mut title, &mut body);
+            e.begin();
+            e.int(id as i64);
+            e.int(c.members[cand.member].user_id as i64);
+            e.int(c.id as i64);
+            e.text(vocab::INSIGHT_TYPES[ty].0);
+            e.text(&title);
+            e.text(&body);
+            e.decimal(confidence, 3);
+            e.text(vocab::MODEL_VERSIONS[version]);
+            e.opt_int(cand.cat.map(|v| v as i64));
+            e.opt_int(cand.tx.map(|v| v as i64));
+            e.timestamp(created);
+            e.boolean(read);
+            e.opt_timestamp(read_at);
+            e.boolean(dismissed);
+            e.end();
+        }
     }
 }
 

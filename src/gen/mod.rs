@@ -82,7 +82,8 @@ impl Group {
             Group::Contexts | Group::Budgets => 10_000,
             Group::Categories => 10_000,
             Group::Transactions => 100_000,
-            Group::Insights => 50_000,
+            // Contexts: a context's insights are computed from all its transactions.
+            Group::Insights => 500,
         }
     }
 
@@ -91,10 +92,9 @@ impl Group {
         let v = &w.profile.volume;
         match self {
             Group::Users => v.users,
-            Group::Contexts | Group::Budgets => v.contexts,
+            Group::Contexts | Group::Budgets | Group::Insights => v.contexts,
             Group::Categories => w.system_categories + w.custom_categories,
             Group::Transactions => v.transactions,
-            Group::Insights => v.ai_insights,
         }
     }
 

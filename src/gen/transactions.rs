@@ -127,7 +127,7 @@ pub static POOL: LazyLock<Vec<Vec<Vec<MerchantTexts>>>> = LazyLock::new(|| {
         .collect()
 });
 
-const METHODS: [&str; 5] = ["manual", "open_finance", "csv_import", "receipt_ocr", "api"];
+pub const METHODS: [&str; 5] = ["manual", "open_finance", "csv_import", "receipt_ocr", "api"];
 
 /// Everything drawn from the chunk stream for one transaction.
 struct Extra {
@@ -139,36 +139,8 @@ struct Extra {
     variant: u64,
 }
 
-fn extra<R: Draw>(w: &World, r: &mut R, core: &TxCore) -> Extra {
-    let method = if core.recurring {
-        [1, 1, 1, 1, 1, 1, 1, 0, 0, 4][r.below(10) as usize]
-    } else {
-        // open_finance 45, manual 25, csv_import 12, receipt_ocr 8, api 10
-        match r.below(100) {
-            0..=44 => 1,
-            45..=69 => 0,
-            70..=81 => 2,
-            82..=89 => 3,
-            _ => 4,
-        }
-    };
-    let hour = w.hours.draw(r) as i64;
-    let mut created_at = core.day as i64 * SECS_PER_DAY + hour * 3600 + r.below(3600) as i64;
-    created_at += match method {
-        1 => 3600 * (2 + r.below(30) as i64), // synced from the bank hours later
-        2 => SECS_PER_DAY * (1 + r.below(20) as i64), // imported in a batch later
-        _ => r.below(600) as i64,
-    };
-    let end = (w.end_day as i64 + 1) * SECS_PER_DAY - 1;
-    created_at = created_at.min(end);
-    let recent = w.end_day - core.day < 5;
-    let status = if recent && r.chance(350) {
-        "pending"
-    } else if r.chance(15) {
-        "cancelled"
-    } else {
-        "posted"
-    };
+fn extra<R: Draw>(r: &mut R, core: &TxCore) -> Extra {
+    let method = core.method as usize;
     let (source, confidence) = if core.category_id.is_none() {
         ("none", None)
     } else {
@@ -192,8 +164,8 @@ fn extra<R: Draw>(w: &World, r: &mut R, core: &TxCore) -> Extra {
     };
     Extra {
         method,
-        created_at,
-        status,
+        created_at: core.created_at,
+        status: core.status.as_str(),
         source,
         confidence,
         variant: r.next_u64(),
@@ -300,7 +272,7 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
             c = w.context(ctx_id);
         }
         let core = w.tx_core(&c, id);
-        let x = extra(w, &mut r, &core);
+        let x = extra(&mut r, &core);
         let user = c.members[core.member].user_id;
         if let Some(e) = tx_out[0].row() {
             e.begin();

@@ -42,17 +42,35 @@ pub fn fold_ascii(s: &str, out: &mut String) {
     }
 }
 
-/// A CPF (`000.000.000-00`) with valid check digits, unique per user id: the first nine
-/// digits are a bijection of the id that skips the all-same-digit numbers validators reject.
-pub fn cpf(user_id: u64, out: &mut String) {
-    const N: u64 = 999_999_990; // nine-digit numbers less the ten repdigits
-    const MUL: u64 = 387_420_499; // coprime with N
-    let mut v = ((((user_id - 1) % N) as u128 * MUL as u128 + 123_456_789) % N as u128) as u64;
+/// The Receita Federal fiscal region of a state: the ninth digit of a CPF issued there.
+pub fn fiscal_region(state: &str) -> u32 {
+    match state {
+        "DF" | "GO" | "MS" | "MT" | "TO" => 1,
+        "AC" | "AM" | "AP" | "PA" | "RO" | "RR" => 2,
+        "CE" | "MA" | "PI" => 3,
+        "AL" | "PB" | "PE" | "RN" => 4,
+        "BA" | "SE" => 5,
+        "MG" => 6,
+        "ES" | "RJ" => 7,
+        "SP" => 8,
+        "PR" | "SC" => 9,
+        _ => 0, // RS
+    }
+}
+
+/// A CPF (`000.000.000-00`) with valid check digits, unique per user id: the first eight
+/// digits are a bijection of the id that skips the all-same-digit numbers validators reject,
+/// and the ninth is the fiscal region of the user's state (`fiscal_region`).
+pub fn cpf(user_id: u64, state: &str, out: &mut String) {
+    const N: u64 = 99_999_990; // eight-digit numbers less the ten repdigits
+    const MUL: u64 = 38_742_049; // coprime with N
+    let mut v = ((((user_id - 1) % N) as u128 * MUL as u128 + 12_345_678) % N as u128) as u64;
     for k in 0..10u64 {
-        if v >= k * 111_111_111 {
+        if v >= k * 11_111_111 {
             v += 1;
         }
     }
+    let v = v * 10 + fiscal_region(state) as u64;
     let mut d = [0u32; 11];
     let mut x = v;
     for i in (0..9).rev() {
@@ -133,7 +151,7 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
         email(w, id, &mut s);
         e.text(&s);
         s.clear();
-        cpf(id, &mut s);
+        cpf(id, city.1, &mut s);
         e.text(&s);
         s.clear();
         s.push('(');
@@ -179,8 +197,14 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for id in 1..50_000u64 {
             let mut s = String::new();
-            cpf(id, &mut s);
+            let state = ["SP", "RS", "DF", "BA", "AM"][id as usize % 5];
+            cpf(id, state, &mut s);
             assert_eq!(s.len(), 14);
+            assert_eq!(
+                s.as_bytes()[10] - b'0',
+                fiscal_region(state) as u8,
+                "{s} {state}"
+            );
             assert!(valid(&s), "{s}");
             assert!(seen.insert(s));
         }
