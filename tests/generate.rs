@@ -332,7 +332,20 @@ fn plan_counts_match_the_generated_files() {
             .iter()
             .find(|x| x["table"] == t["table"])
             .unwrap();
-        assert_eq!(planned["rows"], t["rows"], "{}", t["table"]);
+        if t["table"] == "ai_insights" {
+            // The profile's insight count is a target that the evidence reaches, not a quota:
+            // the plan gives the target, the generator at most that and not far below.
+            let (plan_rows, rows) = (
+                planned["rows"].as_u64().unwrap(),
+                t["rows"].as_u64().unwrap(),
+            );
+            assert!(
+                rows <= plan_rows && rows * 10 >= plan_rows * 9,
+                "ai_insights: planned {plan_rows}, generated {rows}"
+            );
+        } else {
+            assert_eq!(planned["rows"], t["rows"], "{}", t["table"]);
+        }
         assert!(planned["heap_bytes"].as_u64().unwrap() > 0);
     }
     assert!(p["load_seconds"].as_f64().unwrap() > 0.0);
