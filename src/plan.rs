@@ -41,10 +41,14 @@ const VACUUM_SECS_PER_BYTE: f64 = 3.9e-9;
 
 /// The sample world's size limits, in parent rows per group: building a world costs time and
 /// memory in proportion to its contexts.
-const SAMPLE_LIMITS: [(Group, u64); 3] = [
+/// Transactions are limited too: insights are computed from each context's rows, so a
+/// profile with many transactions per context would otherwise make the sample as slow as the
+/// dataset (9e9 transactions took over a minute).
+const SAMPLE_LIMITS: [(Group, u64); 4] = [
     (Group::Users, 50_000),
     (Group::Contexts, 50_000),
     (Group::Categories, 50_000),
+    (Group::Transactions, 2_000_000),
 ];
 /// Chunks generated per group, spread evenly over the group (a transactions chunk is 100,000
 /// rows): spreading them weighs contexts by their activity, as the whole dataset does.
