@@ -8,13 +8,14 @@ use crate::encode::parquet::{table_schema, Parquet, ParquetOptions, RowGroup, Ta
 use crate::encode::ColType;
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
-use crate::gen::{all_tables, Group, Out, TableSpec};
+use crate::gen::{all_tables, Group, Out};
 use crate::model::World;
 use crate::pipeline::{ordered, produce, shard_chunks, Buffers, Produced};
 use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::sink::file::{FileSink, FileSummary, Format, ParquetSink, Target};
 use crate::sink::Sink;
+use crate::table::TableSpec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -21,5 +21,6 @@ pub mod schema;
 pub mod seed;
 pub mod sink;
 pub mod stats;
+pub mod table;
 pub mod verify;
 pub mod vocab;

@@ -8,12 +8,13 @@
 use crate::db::Target;
 use crate::encode::binary::Binary;
 use crate::error::{Error, Result};
-use crate::gen::{all_tables, Group, TableSpec};
+use crate::gen::{all_tables, Group};
 use crate::model::World;
 use crate::pipeline::{produce, shard_chunks, Buffers, Produced};
 use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::schema;
+use crate::table::TableSpec;
 
 mod interrupt;
 pub mod lock;

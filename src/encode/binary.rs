@@ -5,7 +5,7 @@
 //! directly avoids `BinaryCopyInWriter`'s per-value `ToSql` dispatch and boxing.
 
 use super::{ColType, Encoder};
-use crate::gen::TableSpec;
+use crate::table::TableSpec;
 
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// Days from 1970-01-01 to PostgreSQL's epoch 2000-01-01.

@@ -4,7 +4,7 @@
 
 use super::{write_decimal, Encoder};
 use crate::civil;
-use crate::gen::TableSpec;
+use crate::table::TableSpec;
 
 /// Bytes that force quoting.
 static SPECIAL: [bool; 256] = {

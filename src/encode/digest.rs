@@ -8,7 +8,7 @@
 //! MD5 read as a signed big-endian integer.
 
 use super::{ColType, Encoder};
-use crate::gen::TableSpec;
+use crate::table::TableSpec;
 use md5::{Digest as _, Md5};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 
 use super::{write_decimal, ColType, Encoder};
 use crate::civil;
-use crate::gen::TableSpec;
+use crate::table::TableSpec;
 
 /// `ARRAY`: array framing (`json`) instead of one object a line (`jsonl`). `UNITS`: decimals as
 /// integers of the smallest unit instead of strings.

@@ -14,7 +14,7 @@
 use super::compress::{Compression, DEFAULT_ZSTD_LEVEL};
 use super::{ColType, Column, Encoder};
 use crate::error::{Error, Result};
-use crate::gen::TableSpec;
+use crate::table::TableSpec;
 use bytes::Bytes;
 use parquet::basic::{
     Compression as PqCompression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel,

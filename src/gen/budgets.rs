@@ -3,9 +3,9 @@
 
 use super::{Out, TableSpec};
 use crate::civil;
-use crate::encode::{col, ColType::*, Encoder};
 use crate::model::{vocab_sub, Ctx, World, SECS_PER_DAY};
 use crate::rng::{Domain, Draw};
+use crate::table::{col, ColType::*, Encoder};
 use crate::vocab::Kind;
 
 pub static BUDGETS: TableSpec = TableSpec {

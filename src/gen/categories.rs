@@ -2,9 +2,9 @@
 //! that contexts create under it.
 
 use super::{Out, TableSpec};
-use crate::encode::{col, null_col, ColType::*, Encoder};
 use crate::model::{World, SECS_PER_DAY};
 use crate::rng::{Domain, Draw};
+use crate::table::{col, null_col, ColType::*, Encoder};
 use crate::vocab::TREE;
 
 pub static CATEGORIES: TableSpec = TableSpec {

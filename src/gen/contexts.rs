@@ -1,9 +1,9 @@
 //! `contexts` and `context_members`: the ledgers people work in, and who belongs to each.
 
 use super::{Out, TableSpec};
-use crate::encode::{col, null_col, ColType::*, Encoder};
 use crate::model::{CtxKind, World};
 use crate::rng::{Domain, Draw};
+use crate::table::{col, null_col, ColType::*, Encoder};
 use crate::vocab;
 
 pub static CONTEXTS: TableSpec = TableSpec {

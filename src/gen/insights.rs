@@ -7,9 +7,9 @@
 
 use super::{Out, TableSpec};
 use crate::civil;
-use crate::encode::{col, null_col, ColType::*, Encoder};
 use crate::model::{vocab_sub, Ctx, Status, World, SECS_PER_DAY};
 use crate::rng::{cdf, Domain, Draw};
+use crate::table::{col, null_col, ColType::*, Encoder};
 use crate::vocab::{self, Kind, TREE};
 use std::fmt::Write as _;
 

@@ -9,15 +9,10 @@ pub mod insights;
 pub mod transactions;
 pub mod users;
 
-use crate::encode::{Column, Encoder};
 use crate::error::{Error, Result};
 use crate::model::World;
-
-/// A table: its name and columns, in output order.
-pub struct TableSpec {
-    pub name: &'static str,
-    pub columns: &'static [Column],
-}
+use crate::table::Encoder;
+use crate::table::TableSpec;
 
 /// One table's output for one chunk: the encoder (absent when the table is not wanted) and
 /// how many rows the chunk holds.

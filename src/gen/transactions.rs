@@ -5,9 +5,9 @@
 //! the chunk's stream. Texts are pooled once per run so a row costs no allocation.
 
 use super::{Out, TableSpec};
-use crate::encode::{col, null_col, ColType::*, Encoder};
 use crate::model::{Ctx, CtxKind, TxCore, World, SECS_PER_DAY};
 use crate::rng::{chunk_rng, Draw};
+use crate::table::{col, null_col, ColType::*, Encoder};
 use crate::vocab::{Kind, Recur, TREE};
 use std::sync::LazyLock;
 

@@ -1,9 +1,9 @@
 //! `users`: people with pt_BR names, unique e-mails and CPFs, and a real bcrypt password hash.
 
 use super::{Out, TableSpec};
-use crate::encode::{col, ColType::*, Encoder};
 use crate::model::World;
 use crate::rng::{chunk_rng, Draw};
+use crate::table::{col, ColType::*, Encoder};
 use crate::vocab;
 
 pub static USERS: TableSpec = TableSpec {

@@ -7,7 +7,7 @@ use crate::encode::compress::{compress, Compression};
 use crate::encode::csv::Csv;
 use crate::encode::parquet::{append_row_groups, RowGroup, TableSchema};
 use crate::error::{Error, Result};
-use crate::gen::TableSpec;
+use crate::table::TableSpec;
 use parquet::file::writer::SerializedFileWriter;
 use sha2::{Digest, Sha256};
 use std::fs::File;
