@@ -171,15 +171,15 @@ pub struct BenchArgs {
     /// Run only these queries (comma-separated names).
     #[arg(long)]
     pub only: Option<String>,
-    /// Measured executions per query.
-    #[arg(long, default_value_t = 30)]
-    pub iterations: usize,
-    /// Unmeasured executions per query first.
-    #[arg(long, default_value_t = 3)]
-    pub warmup: usize,
-    /// Connections running each query at once.
-    #[arg(long, default_value_t = 1)]
-    pub concurrency: usize,
+    /// Measured executions per query [default: 30]. Volume query runs only.
+    #[arg(long)]
+    pub iterations: Option<usize>,
+    /// Unmeasured executions per query first [default: 3]. Volume query runs only.
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    /// Connections running each query at once [default: 1]. Volume query runs only.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
     /// TOML file with a [thresholds] table (ms by query name or scenario).
     #[arg(long)]
     pub thresholds: Option<PathBuf>,
@@ -343,21 +343,21 @@ impl BenchArgs {
     pub fn checked_counts(&self) -> Result<(usize, usize, usize)> {
         let iterations = bounded(
             "--iterations",
-            self.iterations,
+            self.iterations.unwrap_or(30),
             1,
             MAX_ITERATIONS,
             "measured executions per query",
         )?;
         let warmup = bounded(
             "--warmup",
-            self.warmup,
+            self.warmup.unwrap_or(3),
             0,
             MAX_WARMUP,
             "unmeasured executions per query",
         )?;
         let concurrency = bounded(
             "--concurrency",
-            self.concurrency,
+            self.concurrency.unwrap_or(1),
             1,
             MAX_CONNECTIONS,
             "connections running each query at once",

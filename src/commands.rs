@@ -729,6 +729,20 @@ fn baseline_kind(p: &Path, text: &str, scenario: Option<&str>) -> Result<()> {
 /// `finseed bench --scenario`: a weighted mix of actions at a target rate, run open-loop.
 fn scenario_bench(db: DbArgs, a: BenchArgs) -> Result<()> {
     use crate::bench::scenario as sc;
+    // These shape volume query runs; a scenario's load comes from its rate, clients and
+    // duration, so accepting them silently would mislead.
+    for (flag, given, fix) in [
+        ("--iterations", a.iterations.is_some(), "--duration"),
+        ("--warmup", a.warmup.is_some(), "--ramp-up"),
+        ("--concurrency", a.concurrency.is_some(), "--clients"),
+        ("--generic-plans", a.generic_plans, "a copy of the scenario's action files"),
+    ] {
+        if given {
+            return Err(Error::Usage(format!(
+                "{flag} applies to volume query runs, not to --scenario\n  fix: drop {flag}; for a scenario use {fix}"
+            )));
+        }
+    }
     if a.only.is_some() {
         return Err(Error::Usage(
             "--only selects volume queries; a scenario's actions come from its file\n  fix: drop --only, or edit a copy of the scenario file and pass its path to --scenario".into(),

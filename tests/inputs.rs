@@ -504,3 +504,25 @@ fn one_embedded_cluster_per_user_found_from_any_directory() {
     let (code, out, _) = cmd(b.path(), &["pg", "stop"]);
     assert_eq!((code, out.trim()), (Some(0), "stopped"));
 }
+
+#[test]
+fn scenario_runs_refuse_volume_query_flags() {
+    // Before, these were accepted and silently ignored by a scenario run.
+    for (flag, value) in [
+        ("--iterations", Some("5")),
+        ("--warmup", Some("1")),
+        ("--concurrency", Some("4")),
+        ("--generic-plans", None),
+    ] {
+        let mut args = vec![
+            "bench",
+            "--database-url",
+            CLOSED,
+            "--scenario",
+            "dashboard_analytics_load",
+            flag,
+        ];
+        args.extend(value);
+        refused(&finseed(&args), &[flag, "--scenario"]);
+    }
+}

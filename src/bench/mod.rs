@@ -492,6 +492,26 @@ async fn explain(c: &Client, q: &QuerySpec, pools: &ParamPools) -> Option<String
     )
 }
 
+impl CacheStats {
+    /// The change between two `cache_snapshot`s; empty when either could not be read.
+    fn between(before: Option<[i64; 6]>, after: Option<[i64; 6]>) -> CacheStats {
+        let (Some(b), Some(a)) = (before, after) else {
+            return CacheStats::default();
+        };
+        let hit = a[0] - b[0];
+        let read = a[1] - b[1];
+        CacheStats {
+            blks_hit: hit,
+            blks_read: read,
+            hit_ratio: (hit + read > 0).then(|| hit as f64 / (hit + read) as f64),
+            tup_returned: a[2] - b[2],
+            tup_fetched: a[3] - b[3],
+            temp_files: a[4] - b[4],
+            temp_bytes: a[5] - b[5],
+        }
+    }
+}
+
 async fn cache_snapshot(c: &Client) -> Option<[i64; 6]> {
     let r = limited(c.query_typed_one(
         "SELECT blks_hit, blks_read, tup_returned, tup_fetched, temp_files, temp_bytes FROM pg_stat_database WHERE datname = current_database()",
@@ -809,22 +829,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         .batch_execute("SELECT pg_stat_clear_snapshot()")
         .await;
     let after = cache_snapshot(&control).await;
-    let cache = match (before, after) {
-        (Some(b), Some(a)) => {
-            let hit = a[0] - b[0];
-            let read = a[1] - b[1];
-            CacheStats {
-                blks_hit: hit,
-                blks_read: read,
-                hit_ratio: (hit + read > 0).then(|| hit as f64 / (hit + read) as f64),
-                tup_returned: a[2] - b[2],
-                tup_fetched: a[3] - b[3],
-                temp_files: a[4] - b[4],
-                temp_bytes: a[5] - b[5],
-            }
-        }
-        _ => CacheStats::default(),
-    };
+    let cache = CacheStats::between(before, after);
     let statements = if has_statements {
         statements(&control, &cfg.queries).await
     } else {

@@ -108,24 +108,11 @@ impl QuerySpec {
             copy: false,
             sql: String::new(),
         };
-        let mut body = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let Some(rest) = line.trim().strip_prefix("--") else {
-                body.push(line);
-                continue;
-            };
-            let Some((key, value)) = rest.split_once(':') else {
-                continue;
-            };
-            let value = value.trim();
-            let bad = |field: &str, fix: &str| Error::Profile {
-                file: file.to_string(),
-                line: n + 1,
-                field: field.to_string(),
-                message: format!("`{value}` is not valid"),
-                fix: fix.to_string(),
-            };
-            match key.trim() {
+        let file_text = SqlFile::read(text);
+        for h in &file_text.headers {
+            let bad = |field: &str, fix: &str| h.invalid(file, field, fix);
+            let value = h.value;
+            match h.key {
                 "name" => q.name = value.to_string(),
                 "scenario" => q.scenario = value.to_string(),
                 "description" => q.description = value.to_string(),
@@ -154,12 +141,7 @@ impl QuerySpec {
                 _ => {}
             }
         }
-        q.sql = body
-            .join("\n")
-            .trim()
-            .trim_end_matches(';')
-            .trim()
-            .to_string();
+        q.sql = file_text.sql;
         if q.sql.is_empty() {
             return Err(Error::Usage(format!(
                 "{file}: no SQL after the header\n  fix: add the query"
@@ -187,6 +169,62 @@ impl QuerySpec {
                 _ => 1,
             })
             .sum()
+    }
+}
+
+/// One `-- key: value` header line of a query or action file.
+pub struct Header<'a> {
+    /// 1-based line number, for error messages.
+    pub line: usize,
+    pub key: &'a str,
+    pub value: &'a str,
+}
+
+impl Header<'_> {
+    /// The error for a header whose value is not valid.
+    pub fn invalid(&self, file: &str, field: &str, fix: &str) -> Error {
+        Error::Profile {
+            file: file.to_string(),
+            line: self.line,
+            field: field.to_string(),
+            message: format!("`{}` is not valid", self.value),
+            fix: fix.to_string(),
+        }
+    }
+}
+
+/// A query or action file split into its `-- key: value` headers and its SQL: one reader for
+/// both, so the two file kinds cannot drift apart in how they are read. Comment lines that are
+/// not headers are dropped; the SQL is trimmed of surrounding space and a final `;`.
+pub struct SqlFile<'a> {
+    pub headers: Vec<Header<'a>>,
+    pub sql: String,
+}
+
+impl<'a> SqlFile<'a> {
+    pub fn read(text: &'a str) -> SqlFile<'a> {
+        let mut headers = Vec::new();
+        let mut body = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let Some(rest) = line.trim().strip_prefix("--") else {
+                body.push(line);
+                continue;
+            };
+            if let Some((key, value)) = rest.split_once(':') {
+                headers.push(Header {
+                    line: n + 1,
+                    key: key.trim(),
+                    value: value.trim(),
+                });
+            }
+        }
+        let sql = body
+            .join("\n")
+            .trim()
+            .trim_end_matches(';')
+            .trim()
+            .to_string();
+        SqlFile { headers, sql }
     }
 }
 

@@ -12,7 +12,7 @@
 //! back, on ids above the generated range, so a run leaves the seeded data as `verify`
 //! expects it.
 
-use super::query::{Param, QuerySpec};
+use super::query::{Param, QuerySpec, SqlFile};
 use super::{BenchReport, Breach, CacheStats, ParamPools, QueryResult, RawLen, Settings, Value};
 use crate::db::Target;
 use crate::error::{Error, Result};
@@ -457,25 +457,11 @@ impl ActionSql {
             rows: 0,
             sql: String::new(),
         };
-        let mut body = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let Some((key, value)) = line
-                .trim()
-                .strip_prefix("--")
-                .and_then(|rest| rest.split_once(':'))
-            else {
-                body.push(line);
-                continue;
-            };
-            let value = value.trim();
-            let bad = |field: &str, fix: &str| Error::Profile {
-                file: file.to_string(),
-                line: n + 1,
-                field: field.to_string(),
-                message: format!("`{value}` is not valid"),
-                fix: fix.to_string(),
-            };
-            match key.trim() {
+        let file_text = SqlFile::read(text);
+        for h in &file_text.headers {
+            let bad = |field: &str, fix: &str| h.invalid(file, field, fix);
+            let value = h.value;
+            match h.key {
                 "name" => a.name = value.to_string(),
                 "description" => a.description = value.to_string(),
                 "mode" => {
@@ -506,12 +492,7 @@ impl ActionSql {
                 _ => {}
             }
         }
-        a.sql = body
-            .join("\n")
-            .trim()
-            .trim_end_matches(';')
-            .trim()
-            .to_string();
+        a.sql = file_text.sql;
         if a.sql.is_empty() {
             return Err(Error::Usage(format!(
                 "{file}: no SQL after the header\n  fix: add the statement"
@@ -1295,22 +1276,7 @@ async fn run_async(cfg: &ScenarioConfig) -> Result<ScenarioReport> {
     let stopped_us = start.elapsed().as_micros() as u64;
     done.sort_by_key(|d| d.0);
     let after = super::cache_snapshot(&control).await;
-    let cache = match (before, after) {
-        (Some(b), Some(a)) => {
-            let hit = a[0] - b[0];
-            let read = a[1] - b[1];
-            CacheStats {
-                blks_hit: hit,
-                blks_read: read,
-                hit_ratio: (hit + read > 0).then(|| hit as f64 / (hit + read) as f64),
-                tup_returned: a[2] - b[2],
-                tup_fetched: a[3] - b[3],
-                temp_files: a[4] - b[4],
-                temp_bytes: a[5] - b[5],
-            }
-        }
-        _ => CacheStats::default(),
-    };
+    let cache = CacheStats::between(before, after);
     Ok(assemble(
         cfg,
         &plan,
