@@ -735,7 +735,11 @@ fn scenario_bench(db: DbArgs, a: BenchArgs) -> Result<()> {
         ("--iterations", a.iterations.is_some(), "--duration"),
         ("--warmup", a.warmup.is_some(), "--ramp-up"),
         ("--concurrency", a.concurrency.is_some(), "--clients"),
-        ("--generic-plans", a.generic_plans, "a copy of the scenario's action files"),
+        (
+            "--generic-plans",
+            a.generic_plans,
+            "a copy of the scenario's action files",
+        ),
     ] {
         if given {
             return Err(Error::Usage(format!(

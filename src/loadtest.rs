@@ -436,9 +436,11 @@ fn write_contexts_csv(out: &Path, w: &World, contexts: &[Ctx]) -> Result<Loadtes
 }
 
 fn merchants() -> BTreeSet<&'static str> {
-    TREE.iter()
-        .flat_map(|t| t.subs.iter())
-        .flat_map(|s| s.merchants.iter().copied())
+    crate::vocab::MERCHANTS
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
         .collect()
 }
 
@@ -449,7 +451,7 @@ fn descriptions() -> BTreeSet<&'static str> {
     for (ti, top) in TREE.iter().enumerate() {
         for (si, sub) in top.subs.iter().enumerate() {
             set.extend(sub.phrases.iter().copied());
-            set.extend(sub.merchants.iter().copied());
+            set.extend(crate::vocab::MERCHANTS[ti][si].iter().copied());
             for texts in &POOL[ti][si] {
                 set.extend(texts.open_finance.iter().map(String::as_str));
                 set.extend(texts.csv_import.iter().map(String::as_str));
@@ -514,7 +516,7 @@ fn any_description(w: &World, core: &TxCore, r: &mut KeyedStream) -> &'static st
         45..=69 => sub.phrases[r.below(sub.phrases.len() as u64) as usize],
         70..=81 => pick_str(r, &texts.csv_import),
         82..=89 => &texts.receipt_ocr,
-        _ => sub.merchants[core.merchant],
+        _ => w.merchant_name(core.sub, core.merchant),
     }
 }
 
@@ -548,7 +550,7 @@ fn write_payloads(out: &Path, w: &World, n: usize) -> Result<LoadtestFile> {
             .stream(Domain::TxCore, SALT_PAYLOAD_TEXT ^ (tx_id << 3));
         csv.money(core.amount_cents.abs())
             .text(any_description(w, &core, &mut r))
-            .text(sub.merchants[core.merchant])
+            .text(w.merchant_name(core.sub, core.merchant))
             .text(sub.name)
             .end();
     }
@@ -603,7 +605,7 @@ fn write_bulk(out: &Path, w: &World, n: usize) -> Result<Vec<LoadtestFile>> {
                     tx_id,
                     statement_description(w, &core, &mut r),
                     core.amount_cents,
-                    sub.merchants[core.merchant],
+                    w.merchant_name(core.sub, core.merchant),
                     sub.name,
                 ));
             }

@@ -127,7 +127,13 @@ pub struct SubInfo {
     pub id: u64,
     pub kind: Kind,
     pub lognormal: LogNormal,
+    /// Draws among the national brands, most popular most often.
     pub merchants: Lut,
+    /// Brands, then local businesses: `vocab::MERCHANTS[top][sub]` has `brands + locals` names.
+    pub brands: usize,
+    pub locals: usize,
+    /// Share of spending that goes to local businesses rather than brands.
+    pub local_permille: u32,
 }
 
 /// The deterministic core of a transaction: what other tables need to agree on.
@@ -238,6 +244,9 @@ impl World {
                         s.merchants.len(),
                         (profile.shape.merchant_skew * 10.0).round() as u32,
                     ),
+                    brands: s.merchants.len(),
+                    locals: vocab::MERCHANTS[ti][si].len() - s.merchants.len(),
+                    local_permille: vocab::local_trade(s.name).map_or(0, |t| t.share_permille),
                 });
                 id += 1;
             }
@@ -573,7 +582,7 @@ impl World {
                     let m = info.lognormal.draw(s);
                     ((sub.median_cents as f64 * m).round() as i64).max(500)
                 });
-                let merchant = info.merchants.draw(s);
+                let merchant = self.draw_merchant(si, ctx_id, s);
                 series.push(Series {
                     sub: si,
                     day,
@@ -652,6 +661,32 @@ impl World {
             custom_first,
             custom_count,
         }
+    }
+
+    /// A merchant of subcategory `sub` for a purchase of context `ctx_id`: a national brand,
+    /// or one of the local businesses of the context's neighbourhood. A neighbourhood is a run
+    /// of `NEIGHBOURHOOD` consecutive local businesses starting at a place fixed by (context,
+    /// subcategory), so a household goes back to the same few bakeries and bars while the
+    /// dataset as a whole has thousands of them and none dominates.
+    #[inline]
+    pub fn draw_merchant<R: Draw>(&self, sub: usize, ctx_id: u64, r: &mut R) -> usize {
+        const NEIGHBOURHOOD: u64 = 12;
+        let info = &self.subs[sub];
+        if info.locals > 0 && r.chance(info.local_permille) {
+            let locals = info.locals as u64;
+            let start =
+                crate::rng::mix64(ctx_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ sub as u64) % locals;
+            info.brands + ((start + r.below(NEIGHBOURHOOD)) % locals) as usize
+        } else {
+            info.merchants.draw(r)
+        }
+    }
+
+    /// The name of merchant `merchant` of subcategory `sub`.
+    #[inline]
+    pub fn merchant_name(&self, sub: usize, merchant: usize) -> &'static str {
+        let info = &self.subs[sub];
+        vocab::MERCHANTS[info.top][info.sub][merchant]
     }
 
     fn sub_index(&self, name: &str) -> usize {
@@ -782,7 +817,7 @@ impl World {
         };
         let info = &self.subs[sub];
         let vs = vocab_sub(info);
-        let merchant = info.merchants.draw(&mut r);
+        let merchant = self.draw_merchant(sub, ctx.id, &mut r);
         let scale = match ctx.kind {
             CtxKind::Business => 2.4,
             CtxKind::Family => 1.3,

@@ -1038,3 +1038,243 @@ pub static MODEL_VERSIONS: &[&str] = &[
     "fin-insights-2024.11",
     "fin-insights-2025.06",
 ];
+
+/// Local businesses of a subcategory served by the neighbourhood rather than by national
+/// brands: their names are built from a trade word and name parts, and they take
+/// `share_permille` of the subcategory's non-recurring spending (the brands the rest).
+pub struct LocalTrade {
+    pub sub: &'static str,
+    pub share_permille: u32,
+    pub trades: &'static [&'static str],
+}
+
+/// Shares are set so no single merchant, brand or local, takes more than about 20% of a
+/// local-led subcategory (checked by `tests/invariants.rs`); brand-led subcategories (ride
+/// apps, telecoms, streaming, taxes) have no entry and stay as concentrated as in Brazil.
+pub static LOCAL_TRADES: &[LocalTrade] = &[
+    LocalTrade {
+        sub: "Supermercado",
+        share_permille: 600,
+        trades: &["Mercado", "Supermercado", "Mercadinho", "Empório"],
+    },
+    LocalTrade {
+        sub: "Restaurantes",
+        share_permille: 750,
+        trades: &[
+            "Restaurante",
+            "Cantina",
+            "Churrascaria",
+            "Lanchonete",
+            "Pizzaria",
+        ],
+    },
+    LocalTrade {
+        sub: "Padaria",
+        share_permille: 800,
+        trades: &[
+            "Padaria",
+            "Panificadora",
+            "Confeitaria",
+            "Padaria e Confeitaria",
+        ],
+    },
+    LocalTrade {
+        sub: "Feira e hortifruti",
+        share_permille: 800,
+        trades: &["Hortifruti", "Sacolão", "Quitanda", "Banca de Frutas"],
+    },
+    LocalTrade {
+        sub: "Condomínio",
+        share_permille: 850,
+        trades: &[
+            "Condomínio Edifício",
+            "Condomínio Residencial",
+            "Condomínio Parque",
+            "Condomínio Solar",
+        ],
+    },
+    LocalTrade {
+        sub: "Manutenção da casa",
+        share_permille: 600,
+        trades: &[
+            "Depósito de Materiais",
+            "Casa de Tintas",
+            "Serralheria",
+            "Vidraçaria",
+            "Materiais de Construção",
+        ],
+    },
+    LocalTrade {
+        sub: "Manutenção do veículo",
+        share_permille: 800,
+        trades: &[
+            "Oficina Mecânica",
+            "Auto Center",
+            "Funilaria",
+            "Borracharia",
+            "Auto Elétrica",
+        ],
+    },
+    LocalTrade {
+        sub: "Consultas e exames",
+        share_permille: 650,
+        trades: &["Clínica", "Consultório", "Laboratório", "Centro Médico"],
+    },
+    LocalTrade {
+        sub: "Bares",
+        share_permille: 850,
+        trades: &["Bar", "Boteco", "Choperia", "Bar e Petiscaria"],
+    },
+    LocalTrade {
+        sub: "Pet shop",
+        share_permille: 600,
+        trades: &["Pet Shop", "Casa de Rações", "Agropet", "Pet Center"],
+    },
+    LocalTrade {
+        sub: "Veterinário",
+        share_permille: 800,
+        trades: &[
+            "Clínica Veterinária",
+            "Hospital Veterinário",
+            "Consultório Veterinário",
+        ],
+    },
+    LocalTrade {
+        sub: "Academia",
+        share_permille: 600,
+        trades: &["Academia", "Studio Fitness", "Centro de Treinamento"],
+    },
+];
+
+/// Name parts of local businesses, as Brazilian shop fronts read.
+const LOCAL_NAME_PARTS: &[&str] = &[
+    "São Jorge",
+    "Santa Luzia",
+    "Bom Jesus",
+    "Aparecida",
+    "Santo Antônio",
+    "São José",
+    "São Francisco",
+    "Santa Rita",
+    "do Zé",
+    "da Dona Maria",
+    "do Toninho",
+    "do Juca",
+    "da Vila",
+    "do Bairro",
+    "Central",
+    "Primavera",
+    "Estrela",
+    "Estrela do Sul",
+    "Nova Esperança",
+    "Boa Vista",
+    "Bela Vista",
+    "Vista Alegre",
+    "Jardim",
+    "Progresso",
+    "União",
+    "Popular",
+    "Avenida",
+    "da Praça",
+    "da Esquina",
+    "Ipê",
+    "Jacarandá",
+    "Palmeiras",
+    "Girassol",
+    "Aurora",
+    "Horizonte",
+    "Sol Nascente",
+    "Dois Irmãos",
+    "Três Irmãos",
+    "Família",
+    "Paulista",
+    "Carioca",
+    "Mineira",
+    "Gaúcha",
+    "Baiana",
+    "Nordeste",
+    "Pantanal",
+    "Serra Verde",
+    "Recanto",
+    "Cantinho",
+    "Ponto Certo",
+    "Vitória",
+    "Triunfo",
+    "Modelo",
+    "Imperial",
+    "Bandeirantes",
+    "Tiradentes",
+    "Ouro Preto",
+    "Rio Branco",
+    "Guarani",
+    "Itapuã",
+    "Boa Sorte",
+    "Alvorada",
+    "Santa Clara",
+    "São Pedro",
+    "São Judas",
+    "Dom Bosco",
+    "Santa Cecília",
+    "Novo Mundo",
+    "Bom Gosto",
+    "Sabor da Terra",
+    "Pé de Serra",
+    "Beira Rio",
+    "Lagoa Azul",
+    "Monte Alegre",
+    "Campo Belo",
+    "Vale Verde",
+    "Cidade Nova",
+    "Santa Fé",
+    "Nova Aliança",
+    "Bom Retiro",
+];
+
+/// Endings, as on a sign or in a CNPJ's trade name.
+const LOCAL_NAME_ENDINGS: &[&str] = &[
+    "",
+    " II",
+    " Express",
+    " & Filhos",
+    " da Família",
+    " do Centro",
+    " Ltda",
+    " ME",
+];
+
+/// Local businesses per trade word: every part with every ending.
+pub const LOCALS_PER_TRADE: usize = LOCAL_NAME_PARTS.len() * LOCAL_NAME_ENDINGS.len();
+
+/// The local trade of a subcategory, if it has one.
+pub fn local_trade(sub: &str) -> Option<&'static LocalTrade> {
+    LOCAL_TRADES.iter().find(|t| t.sub == sub)
+}
+
+/// `MERCHANTS[top][sub]`: the national brands, most popular first, then the local businesses
+/// (none for brand-led subcategories). A transaction's merchant is an index into this list.
+pub static MERCHANTS: std::sync::LazyLock<Vec<Vec<Vec<&'static str>>>> =
+    std::sync::LazyLock::new(|| {
+        TREE.iter()
+            .map(|top| {
+                top.subs
+                    .iter()
+                    .map(|sub| {
+                        let mut names: Vec<&'static str> = sub.merchants.to_vec();
+                        if let Some(t) = local_trade(sub.name) {
+                            // Interleaved so a neighbourhood's run of consecutive indices mixes
+                            // trades and names.
+                            for k in 0..t.trades.len() * LOCALS_PER_TRADE {
+                                let trade = t.trades[k % t.trades.len()];
+                                let j = k / t.trades.len();
+                                let part = LOCAL_NAME_PARTS[j % LOCAL_NAME_PARTS.len()];
+                                let end = LOCAL_NAME_ENDINGS[j / LOCAL_NAME_PARTS.len()];
+                                let name = format!("{trade} {part}{end}");
+                                names.push(Box::leak(name.into_boxed_str()));
+                            }
+                        }
+                        names
+                    })
+                    .collect()
+            })
+            .collect()
+    });

@@ -378,6 +378,41 @@ fn data_looks_real() {
             }
         }
     }
+    // A long tail of local businesses: thousands of distinct merchants, and in the categories
+    // served by local businesses no single merchant takes more than about 20% (brand-led
+    // categories, such as ride apps or telecoms, may stay concentrated).
+    let distinct: HashSet<&str> = tx.iter().map(|t| t["merchant_name"].as_str()).collect();
+    assert!(
+        distinct.len() > 2_000,
+        "{} distinct merchants",
+        distinct.len()
+    );
+    for name in [
+        "Supermercado",
+        "Restaurantes",
+        "Padaria",
+        "Feira e hortifruti",
+        "Bares",
+        "Veterinário",
+        "Pet shop",
+        "Condomínio",
+        "Manutenção do veículo",
+    ] {
+        let mut per: HashMap<&str, usize> = HashMap::new();
+        for t in tx {
+            if let Some(c) = cats.get(t["category_id"].as_str()) {
+                if c["is_system"] == "t" && c["name"] == name {
+                    *per.entry(t["merchant_name"].as_str()).or_default() += 1;
+                }
+            }
+        }
+        let total: usize = per.values().sum();
+        let (top, n) = per.iter().max_by_key(|(m, n)| (**n, **m)).unwrap();
+        assert!(
+            total < 200 || (*n as f64) < 0.21 * total as f64,
+            "{name}: {top} takes {n} of {total}"
+        );
+    }
     let supermercado = &merchant_sub["Carrefour"];
     assert!(supermercado.contains("Supermercado"), "{supermercado:?}");
     assert!(!supermercado.contains("Combustível"));

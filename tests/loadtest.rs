@@ -211,10 +211,14 @@ fn files_agree_with_the_generated_dataset() {
     let descriptions: HashSet<String> = sorted_unique_strings(&d.join("descriptions.json"))
         .into_iter()
         .collect();
-    let all_merchants: BTreeSet<&str> = TREE
+    // Brands and local businesses alike.
+    let all_merchants: BTreeSet<&str> = finseed::vocab::MERCHANTS
         .iter()
-        .flat_map(|t| t.subs.iter().flat_map(|s| s.merchants.iter().copied()))
+        .flatten()
+        .flatten()
+        .copied()
         .collect();
+    assert!(all_merchants.len() > 20_000, "{}", all_merchants.len());
     assert_eq!(merchants, all_merchants.into_iter().collect::<Vec<_>>());
 
     // What the generated transactions hold, to check payloads and bulk rows against.
@@ -241,10 +245,11 @@ fn files_agree_with_the_generated_dataset() {
 
     let merchants_of = |hint: &str| -> &'static [&'static str] {
         TREE.iter()
-            .flat_map(|t| t.subs.iter())
-            .find(|s| s.name == hint)
+            .enumerate()
+            .flat_map(|(ti, t)| t.subs.iter().enumerate().map(move |(si, s)| (ti, si, s)))
+            .find(|(_, _, s)| s.name == hint)
+            .map(|(ti, si, _)| finseed::vocab::MERCHANTS[ti][si].as_slice())
             .unwrap_or_else(|| panic!("no subcategory {hint}"))
-            .merchants
     };
     let two_places = |a: &str| {
         let (i, f) = a.trim_start_matches('-').split_once('.').unwrap();

@@ -222,7 +222,7 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             day: core.day,
             month: civil::month_index(core.day),
             cat: core.category_id,
-            merchant: vocab_sub(info).merchants[core.merchant],
+            merchant: w.merchant_name(core.sub, core.merchant),
             mkey: (core.sub as u32) << 16 | core.merchant as u32,
             amount: core.amount_cents.abs(),
             created: core.created_at,

@@ -74,11 +74,13 @@ pub fn statement_case(s: &str) -> String {
 /// `POOL[top][sub][merchant]`.
 pub static POOL: LazyLock<Vec<Vec<Vec<MerchantTexts>>>> = LazyLock::new(|| {
     TREE.iter()
-        .map(|top| {
+        .enumerate()
+        .map(|(ti, top)| {
             top.subs
                 .iter()
-                .map(|sub| {
-                    sub.merchants
+                .enumerate()
+                .map(|(si, sub)| {
+                    crate::vocab::MERCHANTS[ti][si]
                         .iter()
                         .map(|m| {
                             let u = statement_case(m);
@@ -184,7 +186,7 @@ fn description<'a>(core: &TxCore, w: &World, x: &Extra) -> &'a str {
         1 => &texts.open_finance[v % texts.open_finance.len()],
         2 => &texts.csv_import[v % texts.csv_import.len()],
         3 => &texts.receipt_ocr,
-        _ => TREE[info.top].subs[info.sub].merchants[core.merchant],
+        _ => w.merchant_name(core.sub, core.merchant),
     }
 }
 
@@ -283,7 +285,7 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
             e.money(core.amount_cents);
             e.text(c.currency);
             e.text(description(&core, w, &x));
-            e.text(TREE[w.subs[core.sub].top].subs[w.subs[core.sub].sub].merchants[core.merchant]);
+            e.text(w.merchant_name(core.sub, core.merchant));
             e.date(core.day);
             e.timestamp(x.created_at);
             e.text(kind_str(&core, w));
