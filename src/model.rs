@@ -10,6 +10,9 @@ use crate::vocab::{self, Kind, Recur, TREE};
 
 pub const SECS_PER_DAY: i64 = 86_400;
 
+/// Brazilian Open Finance shares up to 12 months of an account's transactions.
+pub const OPEN_FINANCE_HISTORY_DAYS: i32 = 365;
+
 /// The busiest contexts run at most this many times their kind's typical daily rate.
 pub const ACTIVITY_CAP: f64 = 60.0;
 
@@ -112,6 +115,9 @@ pub struct Ctx {
     /// Custom category ids `custom_first .. custom_first + custom_count`.
     pub custom_first: u64,
     pub custom_count: u64,
+    /// Days of bank history imported through Open Finance when the context was connected
+    /// (0 for contexts without a connected bank account).
+    pub history_days: i32,
 }
 
 impl Ctx {
@@ -391,7 +397,9 @@ impl World {
             let pareto = u.powf(-1.0 / alpha).min(ACTIVITY_CAP);
             let (kind, created) = self.context_kind_and_created(j as u64 + 1);
             let rate = rates[kind as usize];
-            let active = (self.end_day - (created / SECS_PER_DAY) as i32 + 1).max(1) as f64;
+            let created_day = (created / SECS_PER_DAY) as i32;
+            let history = self.history_days(j as u64 + 1, kind, created_day);
+            let active = (self.end_day - created_day + 1 + history).max(1) as f64;
             weights.push(pareto * rate * active);
         }
         // Water-fill: weights above the cap's share are held at it until none is above.
@@ -471,6 +479,23 @@ impl World {
             first,
             last,
             last2,
+        }
+    }
+
+    /// Days of history a context imported when its owner connected a bank account through
+    /// Open Finance: Brazilian Open Finance shares up to 12 months of transactions, so 365 days,
+    /// or fewer when the window starts later. 40% of personal and family contexts and 50% of
+    /// business ones are connected; shared ones (trips, groups) are not.
+    pub fn history_days(&self, ctx_id: u64, kind: CtxKind, created_day: i32) -> i32 {
+        let permille = match kind {
+            CtxKind::Personal | CtxKind::Family => 400,
+            CtxKind::Business => 500,
+            CtxKind::Shared => 0,
+        };
+        if self.keyed.hash(Domain::Context, ctx_id, 0x0f1a) % 1000 < permille {
+            (created_day - self.start_day).clamp(0, OPEN_FINANCE_HISTORY_DAYS)
+        } else {
+            0
         }
     }
 
@@ -645,6 +670,7 @@ impl World {
         let recurring_count = (series.len() as u64 * months).min(tx_count * 2 / 5);
 
         let (custom_first, custom_count) = self.custom_range(ctx_id);
+        let history_days = self.history_days(ctx_id, kind, (created_at / SECS_PER_DAY) as i32);
         Ctx {
             id: ctx_id,
             kind,
@@ -660,6 +686,7 @@ impl World {
             recurring_count,
             custom_first,
             custom_count,
+            history_days,
         }
     }
 
@@ -804,7 +831,11 @@ impl World {
                 0
             }
         };
-        let day = self.shaped_day(&mut r, ctx.members[member].joined_day());
+        // The owner's connected bank account brings its history from before the context
+        // existed; other members' spending starts when they join.
+        let joined = ctx.members[member].joined_day();
+        let history = if member == 0 { ctx.history_days } else { 0 };
+        let day = self.shaped_day(&mut r, joined - history);
         // What: a custom category sometimes, else a system subcategory by frequency.
         let mut category_id = None;
         let sub = if ctx.custom_count > 0 && r.chance(180) {
@@ -842,6 +873,13 @@ impl World {
             status: Status::Posted,
         };
         self.entry(&mut r, &mut core);
+        if day < joined {
+            // Imported through Open Finance when the account was connected, minutes after the
+            // context was created, and long settled.
+            core.method = 1;
+            core.created_at = ctx.created_at + 300 + r.below(3600) as i64;
+            core.status = Status::Posted;
+        }
         core
     }
 

@@ -237,9 +237,10 @@ fn parquet_has_exact_types_and_the_csvs_counts_and_sums_in_pyarrow_and_duckdb() 
         }
     }
     // The `ci` profile's exact sum, pinned (the issue quoted -298952.69 for the data before the
-    // insights/activity change, and -193515.72 before local merchants drew their share; the
+    // insights/activity change, -193515.72 before local merchants drew their share and
+    // -228510.75 before Open Finance history; the
     // readers above must agree with it exactly).
-    assert_eq!(truth["transactions"].1["amount"], "-228510.75");
+    assert_eq!(truth["transactions"].1["amount"], "-345956.64");
 }
 
 /// Runs a folder's load.sql in DuckDB, then reports types, counts and sums per table.

@@ -220,11 +220,25 @@ fn check_invariants(d: &Data) {
         let j = joined
             .get(&key)
             .unwrap_or_else(|| panic!("tx {}: user is not a member", t["id"]));
-        assert!(
-            t["transaction_date"] >= *j,
-            "tx {} dated before its member joined",
-            t["id"]
-        );
+        if t["transaction_date"] < *j {
+            // Only history imported through Open Finance when the account was connected: up to
+            // 12 months before joining, entered by open_finance at or after joining.
+            assert_eq!(
+                t["input_method"], "open_finance",
+                "tx {} dated before its member joined",
+                t["id"]
+            );
+            assert!(
+                t["created_at"][..10] >= j[..],
+                "tx {}: imported before connecting",
+                t["id"]
+            );
+            assert!(
+                day_number(j) - day_number(&t["transaction_date"]) <= 365,
+                "tx {}: more than 12 months of history",
+                t["id"]
+            );
+        }
         assert!(
             t["transaction_date"] <= d.end_date,
             "tx {} after the window",
@@ -310,6 +324,21 @@ fn invariants_hold_on_a_larger_profile() {
         &["--scale", "0.02"],
         "2025-10-31",
     ));
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (Howard Hinnant's days_from_civil).
+fn day_number(date: &str) -> i64 {
+    let (y, m, d): (i64, i64, i64) = (
+        date[..4].parse().unwrap(),
+        date[5..7].parse().unwrap(),
+        date[8..10].parse().unwrap(),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
 }
 
 fn percentile(v: &mut [i64], p: f64) -> i64 {
@@ -413,6 +442,43 @@ fn data_looks_real() {
             "{name}: {top} takes {n} of {total}"
         );
     }
+    // History: Open Finance imports up to 12 months from before a context existed, so many
+    // contexts have a month to compare with the same month a year earlier.
+    let created: HashMap<&str, &str> = d
+        .t("contexts")
+        .iter()
+        .map(|c| (c["id"].as_str(), &c["created_at"][..10]))
+        .collect();
+    let imported = tx
+        .iter()
+        .filter(|t| t["transaction_date"][..] < *created[t["context_id"].as_str()])
+        .count();
+    assert!(
+        imported * 10 > tx.len(),
+        "{imported} of {} transactions imported from before their context",
+        tx.len()
+    );
+    let months: HashSet<(&str, i64)> = tx
+        .iter()
+        .map(|t| {
+            let m = &t["transaction_date"];
+            (
+                t["context_id"].as_str(),
+                m[..4].parse::<i64>().unwrap() * 12 + m[5..7].parse::<i64>().unwrap(),
+            )
+        })
+        .collect();
+    let yoy: HashSet<&str> = months
+        .iter()
+        .filter(|(c, m)| months.contains(&(*c, m - 12)))
+        .map(|(c, _)| *c)
+        .collect();
+    assert!(
+        yoy.len() * 4 > created.len(),
+        "{} of {} contexts have a year-over-year month",
+        yoy.len(),
+        created.len()
+    );
     let supermercado = &merchant_sub["Carrefour"];
     assert!(supermercado.contains("Supermercado"), "{supermercado:?}");
     assert!(!supermercado.contains("Combustível"));
