@@ -146,9 +146,17 @@ pub struct SeedArgs {
     /// Steps to run, comma-separated: create,load,primary_keys,foreign_keys,indexes,analyze.
     #[arg(long)]
     pub steps: Option<String>,
-    /// Load only shard K of N (for example 2/4); shards may load into one database.
+    /// Load only shard K of N (for example 2/4); shards may load into one database. `auto/N`
+    /// takes K from JOB_COMPLETION_INDEX + 1 (a Kubernetes Indexed Job's pods).
     #[arg(long)]
     pub shard: Option<String>,
+    /// Finish a sharded load: wait until all N shards have every chunk of their part in the
+    /// ledger, then run the post-load steps (default: all of them) once.
+    #[arg(long, value_name = "N")]
+    pub await_shards: Option<u64>,
+    /// With --await-shards: how long to wait for the shards, e.g. 90s, 30m, 2h (default 2h).
+    #[arg(long, value_name = "DURATION")]
+    pub await_timeout: Option<String>,
     /// Comma-separated tables to load (default: all).
     #[arg(long)]
     pub tables: Option<String>,
@@ -244,8 +252,11 @@ pub enum PgAction {
     Stop,
 }
 
-/// `K/N` with 1 <= K <= N.
+/// `K/N` with 1 <= K <= N, or `auto/N` (K from `JOB_COMPLETION_INDEX`, see [`shard_auto`]).
 pub fn parse_shard(s: &str) -> Result<(u64, u64)> {
+    if let Some(n) = s.trim().strip_prefix("auto/") {
+        return shard_auto(n, std::env::var("JOB_COMPLETION_INDEX").ok().as_deref());
+    }
     let bad = || {
         Error::Usage(format!(
             "--shard: `{s}` is not K/N\n  fix: write the shard as K/N with 1 <= K <= N, for example 1/4"
@@ -258,6 +269,37 @@ pub fn parse_shard(s: &str) -> Result<(u64, u64)> {
         return Err(bad());
     }
     Ok((k, n))
+}
+
+/// `--shard auto/N`: shard K = `index` + 1 of N, where `index` is `JOB_COMPLETION_INDEX`, the
+/// 0-based completion index Kubernetes gives each pod of an Indexed Job (a pod recreated after a
+/// failure gets the same index, so it resumes the same shard).
+pub fn shard_auto(n: &str, index: Option<&str>) -> Result<(u64, u64)> {
+    let n: u64 = match n.trim().parse() {
+        Ok(n) if n >= 1 => n,
+        _ => {
+            return Err(Error::Usage(format!(
+                "--shard: `auto/{n}`: N must be a whole number of at least 1\n  fix: write auto/N with the Job's `completions` as N, for example auto/8"
+            )))
+        }
+    };
+    let Some(raw) = index else {
+        return Err(Error::Usage(format!(
+            "--shard auto/{n}: JOB_COMPLETION_INDEX is not set (Kubernetes sets it in each pod of a Job with completionMode: Indexed)\n  fix: run it as a pod of an Indexed Job, set JOB_COMPLETION_INDEX to 0..{} yourself, or give the shard as K/{n}",
+            n - 1
+        )));
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(i) if i < n => Ok((i + 1, n)),
+        Ok(i) => Err(Error::Usage(format!(
+            "--shard auto/{n}: JOB_COMPLETION_INDEX is {i}, but the indexes of {n} shards are 0 to {}\n  fix: make N in --shard auto/N equal to the Job's `completions`",
+            n - 1
+        ))),
+        Err(_) => Err(Error::Usage(format!(
+            "--shard auto/{n}: JOB_COMPLETION_INDEX is `{raw}`, not a whole number from 0 to {}\n  fix: leave JOB_COMPLETION_INDEX to Kubernetes (completionMode: Indexed), or give the shard as K/{n}",
+            n - 1
+        ))),
+    }
 }
 
 /// Most worker threads a command starts (`--threads`): far beyond any useful value, low enough
@@ -466,4 +508,35 @@ pub struct GenerateArgs {
     /// No progress bars.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_auto_takes_the_job_completion_index() {
+        assert_eq!(shard_auto("4", Some("0")).unwrap(), (1, 4));
+        assert_eq!(shard_auto("4", Some("3")).unwrap(), (4, 4));
+        for (n, index, says) in [
+            ("4", None, "JOB_COMPLETION_INDEX is not set"),
+            (
+                "4",
+                Some("4"),
+                "JOB_COMPLETION_INDEX is 4, but the indexes of 4 shards are 0 to 3",
+            ),
+            ("4", Some("-1"), "not a whole number from 0 to 3"),
+            ("4", Some(""), "not a whole number"),
+            ("0", Some("0"), "N must be a whole number of at least 1"),
+            ("x", Some("0"), "N must be a whole number of at least 1"),
+        ] {
+            let e = shard_auto(n, index).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            let m = e.to_string();
+            assert!(
+                m.contains(says) && m.contains("--shard") && m.contains("\n  fix: "),
+                "{m}"
+            );
+        }
+    }
 }

@@ -221,6 +221,7 @@ pub struct SeedPlan {
     pub force: bool,
     pub quiet: bool,
     pub json: Option<PathBuf>,
+    pub await_shards: Option<crate::seed::finish::AwaitShards>,
 }
 
 impl SeedPlan {
@@ -236,7 +237,9 @@ impl SeedPlan {
             force: a.load.force,
             quiet: a.quiet,
             json: a.json.clone(),
+            await_shards: None,
         };
+        let plan = crate::seed::finish::check_flags(a, plan)?;
         check_outputs(&[("--json", &plan.json)])?;
         Ok(plan)
     }
@@ -255,6 +258,7 @@ impl SeedPlan {
             fresh: self.fresh,
             force: self.force,
             quiet,
+            await_shards: self.await_shards,
         };
         if !quiet {
             eprintln!(
@@ -879,6 +883,8 @@ pub fn run(profile: ProfileArgs, db: DbArgs, load: LoadArgs, b: BenchArgs) -> Re
         load,
         steps: None,
         shard: None,
+        await_shards: None,
+        await_timeout: None,
         tables: None,
         unlogged: false,
         json: None,

@@ -34,4 +34,21 @@ impl Progress {
             }
         }
     }
+
+    /// A bar counting `total` units of `what` (chunks of a wait), hidden off a terminal.
+    pub fn counter(&self, what: &str, total: u64) -> ProgressBar {
+        match &self.multi {
+            None => ProgressBar::hidden(),
+            Some(m) => {
+                let b = m.add(ProgressBar::new(total));
+                b.set_style(
+                    ProgressStyle::with_template("{prefix:>18} [{bar:30}] {pos}/{len}  {elapsed}")
+                        .expect("template")
+                        .progress_chars("=> "),
+                );
+                b.set_prefix(what.to_string());
+                b
+            }
+        }
+    }
 }

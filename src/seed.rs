@@ -16,6 +16,7 @@ use crate::progress::Progress;
 use crate::schema;
 use crate::table::TableSpec;
 
+pub mod finish;
 mod interrupt;
 pub mod lock;
 mod own;
@@ -50,6 +51,8 @@ pub struct SeedConfig {
     pub fresh: bool,
     pub force: bool,
     pub quiet: bool,
+    /// `--await-shards N`: wait for N shards' loads, then run the (post-load) steps once.
+    pub await_shards: Option<finish::AwaitShards>,
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -136,7 +139,11 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<own::Inspection> {
             }
         }
     }
-    if !cfg.steps.contains(&"create") && cfg.steps.iter().any(|s| *s != "create") {
+    // A finishing step waits for the shards to create the tables (finish::wait).
+    if cfg.await_shards.is_none()
+        && !cfg.steps.contains(&"create")
+        && cfg.steps.iter().any(|s| *s != "create")
+    {
         let missing: Vec<&str> = all_tables()
             .filter(|tb| wanted(cfg, tb) && !ins.owned.contains_key(tb.name))
             .map(|tb| tb.name)
@@ -885,7 +892,7 @@ async fn run_steps(
     let shard = cfg
         .shard
         .map_or("all".to_string(), |(k, n)| format!("{k}/{n}"));
-    let wants = [
+    let mut wants = vec![
         lock::Want {
             class: lock::K_RUN,
             key: lock::key(&format!("{schema}|{shard}")),
@@ -899,6 +906,10 @@ async fn run_steps(
             shared: !cfg.fresh,
         },
     ];
+    if cfg.await_shards.is_some() {
+        // Finishers load nothing: two at once share the dataset lock and meet at the DDL lock.
+        wants.remove(0);
+    }
     let held = match lock::acquire(t, &control, &me, &format!("seed {schema} {shard}"), &wants).await? {
         Ok(h) => h,
         Err(who) => {
@@ -917,6 +928,12 @@ async fn run_steps(
         let mut steps = Vec::new();
         let mut ddl: Option<lock::Held> = None;
         let mut skip_post: Option<String> = None;
+        if let Some(a) = &cfg.await_shards {
+            let waited = finish::wait(cfg, &control, &world, a).await?;
+            on_step(&waited);
+            steps.push(waited);
+            preflight(cfg, &control).await?;
+        }
         for &step in STEPS.iter().filter(|s| cfg.steps.contains(s)) {
             if held.lost() {
                 return Err(Error::Failed(format!(
@@ -962,6 +979,9 @@ async fn run_steps(
                             skip_post = Some(format!(
                                 "skipped: {missing} chunks of other shards are not loaded yet; the shard that completes the dataset builds keys and indexes"
                             ));
+                        } else if let Some(a) = &cfg.await_shards {
+                            let limit = a.timeout.max(CREATE_WAIT);
+                            ddl = Some(finish::ddl_lock(cfg, &control, &me, &schema, limit).await?);
                         } else {
                             match ddl_lock(cfg, &control, &me, &schema, None).await? {
                                 Ok(h) => ddl = Some(h),
