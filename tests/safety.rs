@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{finseed, fresh_database, psql};
+use common::{assert_keys_built_once, finseed, fresh_database, psql};
 use std::process::Output;
 
 fn text(out: &Output) -> String {
@@ -339,19 +339,8 @@ fn shards_started_together_load_at_once_and_build_keys_once() {
         "--database-url",
         &url,
     ]));
-    // Keys and indexes exist once each, all valid.
-    let (keys, invalid): (String, String) = (
-        psql(&url, "SELECT count(*) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid WHERE c.contype IN ('p','f','u') AND c.convalidated AND t.relnamespace = 'public'::regnamespace AND t.relname NOT LIKE 'finseed%'"),
-        psql(&url, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid AND c.relnamespace = 'public'::regnamespace"),
-    );
-    // Every primary key, unique and foreign key of schemas/post_load.sql, validated.
-    let want = ["primary_keys", "foreign_keys"]
-        .iter()
-        .flat_map(|s| finseed::schema::post_load_step(s))
-        .filter(|s| s.contains("ADD CONSTRAINT"))
-        .count()
-        .to_string();
-    assert_eq!((keys.trim(), invalid.trim()), (want.as_str(), "0"));
+    // Keys and indexes built once each, all valid.
+    assert_keys_built_once(&url);
 }
 
 /// Interrupt each post-load step (SIGINT or kill -9 while its statements run), then rerun:

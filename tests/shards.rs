@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{finseed, finseed_command, fresh_database, psql};
+use common::{assert_keys_built_once, finseed, finseed_command, fresh_database, psql};
 use finseed::gen::Group;
 use finseed::model::World;
 use finseed::pipeline::shard_chunks;
@@ -211,11 +211,7 @@ fn an_indexed_job_with_a_killed_shard_and_two_early_finishers() {
     ]);
     assert!(ok.status.success(), "verify: {}", text(&ok));
     // Keys and indexes built once each, all valid.
-    let (keys, invalid) = (
-        psql(&url, "SELECT count(*) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid WHERE c.contype IN ('p','f','u') AND c.convalidated AND t.relnamespace = 'public'::regnamespace AND t.relname NOT LIKE 'finseed%'"),
-        psql(&url, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid AND c.relnamespace = 'public'::regnamespace"),
-    );
-    assert_eq!((keys.trim(), invalid.trim()), ("28", "0"));
+    assert_keys_built_once(&url);
 }
 
 /// A finishing step with shard 3 of 4 never run waits, then times out: exit 1, naming shard 3

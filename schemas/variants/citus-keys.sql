@@ -27,8 +27,6 @@ ALTER TABLE categories         ADD CONSTRAINT categories_parent_fk         FOREI
 ALTER TABLE budgets            ADD CONSTRAINT budgets_context_fk           FOREIGN KEY (context_id)  REFERENCES contexts (id);
 ALTER TABLE budgets            ADD CONSTRAINT budgets_category_fk          FOREIGN KEY (category_id) REFERENCES categories (id);
 ALTER TABLE transactions       ADD CONSTRAINT transactions_member_fk       FOREIGN KEY (context_id, user_id) REFERENCES context_members (context_id, user_id);
-ALTER TABLE transactions       ADD CONSTRAINT transactions_context_fk      FOREIGN KEY (context_id)  REFERENCES contexts (id);
-ALTER TABLE transactions       ADD CONSTRAINT transactions_user_fk         FOREIGN KEY (user_id)     REFERENCES users (id);
 ALTER TABLE transactions       ADD CONSTRAINT transactions_category_fk     FOREIGN KEY (category_id) REFERENCES categories (id);
 ALTER TABLE transaction_splits ADD CONSTRAINT transaction_splits_user_fk   FOREIGN KEY (user_id)     REFERENCES users (id);
 ALTER TABLE transaction_splits ADD CONSTRAINT transaction_splits_approver_fk FOREIGN KEY (approved_by) REFERENCES users (id);
