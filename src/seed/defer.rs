@@ -122,7 +122,7 @@ pub(super) async fn defer(cfg: &SeedConfig, plans: &Compiled, drop: bool) -> Res
     if saved == 0 {
         tx.execute(
             "INSERT INTO finseed_deferred (ord, table_name, kind, name, def, comment)
-             SELECT CASE WHEN c.contype IN ('p', 'u', 'x') THEN $2 WHEN c.contype = 'c' THEN $3 ELSE $4 END,
+             SELECT CASE WHEN c.contype IN ('p', 'u', 'x') THEN $2::int WHEN c.contype = 'c' THEN $3::int ELSE $4::int END,
                     c.conrelid::regclass::text, 'constraint', c.conname::text,
                     pg_get_constraintdef(c.oid), obj_description(c.oid, 'pg_constraint')
              FROM pg_constraint c
@@ -133,7 +133,7 @@ pub(super) async fn defer(cfg: &SeedConfig, plans: &Compiled, drop: bool) -> Res
         .map_err(q)?;
         tx.execute(
             "INSERT INTO finseed_deferred (ord, table_name, kind, name, def, comment)
-             SELECT $2, i.indrelid::regclass::text, 'index', i.indexrelid::regclass::text,
+             SELECT $2::int, i.indrelid::regclass::text, 'index', i.indexrelid::regclass::text,
                     pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class')
              FROM pg_index i
              WHERE i.indrelid = ANY($1)
@@ -145,7 +145,7 @@ pub(super) async fn defer(cfg: &SeedConfig, plans: &Compiled, drop: bool) -> Res
         .map_err(q)?;
         tx.execute(
             "INSERT INTO finseed_deferred (ord, table_name, kind, name, def, comment)
-             SELECT $2, t.tgrelid::regclass::text, 'trigger', t.tgname::text, t.tgenabled::text, NULL
+             SELECT $2::int, t.tgrelid::regclass::text, 'trigger', t.tgname::text, t.tgenabled::text, NULL
              FROM pg_trigger t
              WHERE t.tgrelid = ANY($1) AND NOT t.tgisinternal AND t.tgenabled <> 'D'",
             &[&oids, &ORD_TRIGGER],
@@ -193,9 +193,9 @@ async fn exists(
     def: &str,
 ) -> std::result::Result<bool, tokio_postgres::Error> {
     let sql = match kind {
-        "index" => "SELECT to_regclass($2) IS NOT NULL AND $3 <> ''",
-        "trigger" => "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::text::regclass AND tgname = $2 AND tgenabled::text = $3)",
-        _ => "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1::text::regclass AND conname = $2 AND $3 <> '')",
+        "index" => "SELECT to_regclass($2::text) IS NOT NULL AND $1::text <> '' AND $3::text <> ''",
+        "trigger" => "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::text::regclass AND tgname = $2::text AND tgenabled::text = $3::text)",
+        _ => "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1::text::regclass AND conname = $2::text AND $3::text <> '')",
     };
     Ok(tx.query_one(sql, &[&table, &name, &def]).await?.get(0))
 }
