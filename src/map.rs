@@ -307,8 +307,11 @@ pub fn parse(path: &Path, text: &str) -> Result<MapFile> {
     Ok(out)
 }
 
-/// `(constraint, table, columns, referenced table, referenced columns)` of finseed's own FKs.
-pub fn finseed_fks() -> Vec<(String, String, Vec<String>, String, Vec<String>)> {
+/// `(constraint, table, columns, referenced table, referenced columns)` of one foreign key.
+pub type ForeignKey = (String, String, Vec<String>, String, Vec<String>);
+
+/// finseed's own foreign keys (schemas/post_load.sql).
+pub fn finseed_fks() -> Vec<ForeignKey> {
     crate::schema::post_load_step("foreign_keys")
         .iter()
         .filter_map(|s| {
