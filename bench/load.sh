@@ -10,6 +10,8 @@
 # Prints median seconds, rows/s, finseed's peak memory, and the ratio finseed / psql
 # (target <= 0.4), beside the server's own ceiling for the same rows.
 #   REPS=5 bash bench/load.sh
+#   MAP=1 bash bench/load.sh                 # then also mapped vs native (below)
+#   MAP_ONLY=1 bash bench/load.sh            # only mapped vs native
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-transaction-flow}
@@ -24,10 +26,54 @@ chmod 755 "$WORK"
 export FINSEED_HOME="$WORK/.finseed"
 cleanup() { (cd "$WORK" && "$FINSEED" pg stop >/dev/null 2>&1 || true); rm -rf "$WORK"; }
 trap cleanup EXIT
+ROOT=$PWD
 cd "$WORK"
 
 URL=$("$FINSEED" pg start)
 echo "fresh cluster: $URL"
+now() { date +%s.%N; }
+
+# Mapped vs native (issue 9): the same profile seeded from an empty database, all steps, into
+# finseed's own schema (the tables the example map loads: all but ai_insights) and into
+# schemas/examples/financy_app.sql through its map with --defer-constraints (UUID keys, enums,
+# cents, jsonb; the team's keys, indexes and trigger dropped and recreated). REPS alternating
+# runs; target: mapped <= 1.15 x native.
+map_compare() {
+    local tables=users,contexts,context_members,categories,budgets,transactions,transaction_splits
+    local base=${URL%/*}
+    : > "$WORK/maptimes"
+    for rep in $(seq 1 "${REPS:-3}"); do
+        psql -q "$URL" -c "DROP DATABASE IF EXISTS native" -c "CREATE DATABASE native" \
+            -c "DROP DATABASE IF EXISTS mapped" -c "CREATE DATABASE mapped" -c "CHECKPOINT"
+        psql -q "$base/mapped" -f "$ROOT/schemas/examples/financy_app.sql"
+        t0=$(now)
+        "$FINSEED" seed --profile "$PROFILE" --database-url "$base/native" --tables "$tables" \
+            --jobs "$JOBS" --quiet >/dev/null
+        echo "native $(awk -v a="$t0" -v b="$(now)" 'BEGIN {print b - a}')" >> "$WORK/maptimes"
+        psql -q "$URL" -c "CHECKPOINT"
+        t0=$(now)
+        "$FINSEED" seed --profile "$PROFILE" --database-url "$base/mapped" --jobs "$JOBS" --quiet \
+            --map "$ROOT/schemas/examples/financy_app.map.toml" --defer-constraints >/dev/null
+        echo "mapped $(awk -v a="$t0" -v b="$(now)" 'BEGIN {print b - a}')" >> "$WORK/maptimes"
+        echo "  run $rep: $(tail -2 "$WORK/maptimes" | tr '\n' ' ')"
+    done
+    python3 - "$WORK/maptimes" "$PROFILE" "$JOBS" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    runs.setdefault(k, []).append(float(v))
+n, m = statistics.median(runs["native"]), statistics.median(runs["mapped"])
+print(f"\nseed of {sys.argv[2]} (all but ai_insights, all steps, {sys.argv[3]} connections), median of {len(runs['native'])} alternating runs")
+print(f"  native (finseed's schema, keys and indexes after the load)        {n:8.2f} s")
+print(f"  mapped (financy_app.sql through its map, --defer-constraints)     {m:8.2f} s")
+print(f"  mapped / native = {m / n:.2f} (target <= 1.15)")
+PY
+}
+if [ "${MAP_ONLY:-0}" = 1 ]; then
+    map_compare
+    exit 0
+fi
 echo "generating the CSV for psql..."
 "$FINSEED" generate --profile "$PROFILE" --tables transactions --out "$WORK/csv" --quiet
 CSV="$WORK/csv/transactions.csv"
@@ -35,7 +81,6 @@ chmod -R a+rX "$WORK/csv"
 ROWS=$(( $(wc -l < "$CSV") - 1 ))
 DDL=$(awk '/CREATE TABLE IF NOT EXISTS transactions \(/,/\);/' "$OLDPWD/schemas/tables.sql")
 
-now() { date +%s.%N; }
 fresh_table() {
     psql -q "$URL" -c "DROP TABLE IF EXISTS transactions CASCADE" ${1:+-c "$DDL"} -c "CHECKPOINT"
 }
@@ -114,4 +159,8 @@ for s in r["steps"]:
 print(f'  total {r["total_seconds"]:.2f} s')
 PY
     echo "  peak memory: $(awk '{printf "%.1f", $1/1024}' "$WORK/rss") MB"
+fi
+
+if [ "${MAP:-0}" = 1 ]; then
+    map_compare
 fi

@@ -48,6 +48,9 @@ pub enum Command {
         /// Also write the report as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Verify the team's own tables loaded through this schema map.
+        #[arg(long)]
+        map: Option<PathBuf>,
     },
     /// Rows, bytes and disk per table and the estimated load time, before loading.
     Plan {
@@ -59,6 +62,9 @@ pub enum Command {
         /// Also write the plan as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Check this schema map's file and say which tables it loads.
+        #[arg(long)]
+        map: Option<PathBuf>,
     },
     /// Time the volume queries (schemas/queries) on a seeded database: latency percentiles,
     /// thresholds (exit 1 on a breach), EXPLAIN plans, cache statistics, baseline regressions.
@@ -108,6 +114,15 @@ pub enum Command {
     Profiles,
     /// Print the DDL: tables, then keys and indexes to apply after loading.
     Schema,
+    /// Read a database's catalog and print a starting schema map (for `--map`): every
+    /// decision commented (matched by name, converted, left to its default, needing a value).
+    Map {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Write the map to this file instead of standard output.
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -133,6 +148,14 @@ pub struct LoadArgs {
     /// finseed loaded them. No flag lets finseed touch a table it did not create.
     #[arg(long)]
     pub force: bool,
+    /// Load into the team's own schema through this map file (TOML; `finseed map` writes a
+    /// starting one). finseed then creates and drops no tables.
+    #[arg(long)]
+    pub map: Option<PathBuf>,
+    /// With --map: save the mapped tables' own indexes, constraints and triggers, drop them
+    /// (triggers: disable) for the load and recreate them after it, like pg_restore.
+    #[arg(long)]
+    pub defer_constraints: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]

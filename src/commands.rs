@@ -222,6 +222,8 @@ pub struct SeedPlan {
     pub quiet: bool,
     pub json: Option<PathBuf>,
     pub await_shards: Option<crate::seed::finish::AwaitShards>,
+    pub map: Option<crate::map::MapFile>,
+    pub defer_constraints: bool,
 }
 
 impl SeedPlan {
@@ -238,8 +240,15 @@ impl SeedPlan {
             quiet: a.quiet,
             json: a.json.clone(),
             await_shards: None,
+            map: crate::map_cmd::load_flag(a.load.map.as_deref())?,
+            defer_constraints: a.load.defer_constraints,
         };
         let plan = crate::seed::finish::check_flags(a, plan)?;
+        if plan.defer_constraints && plan.map.is_none() {
+            return Err(Error::Usage(
+                "--defer-constraints: only for a load through --map (finseed's own tables get their keys and indexes after the load anyway)\n  fix: add --map FILE, or leave out --defer-constraints".into(),
+            ));
+        }
         check_outputs(&[("--json", &plan.json)])?;
         Ok(plan)
     }
@@ -259,6 +268,8 @@ impl SeedPlan {
             force: self.force,
             quiet,
             await_shards: self.await_shards,
+            map: self.map,
+            defer_constraints: self.defer_constraints,
         };
         if !quiet {
             eprintln!(
@@ -309,12 +320,17 @@ pub fn verify(
     db: DbArgs,
     threads_arg: Option<usize>,
     json: Option<PathBuf>,
+    map: Option<PathBuf>,
 ) -> Result<()> {
     let profile = profile.resolve()?;
     let threads = threads(threads_arg)?;
     check_outputs(&[("--json", &json)])?;
+    let map = crate::map_cmd::load_flag(map.as_deref())?;
     let target = Database::from_args(&db)?.connect(false, false)?;
-    let report = crate::verify::verify(profile, &target, threads)?;
+    let report = match &map {
+        Some(m) => crate::verify::verify_mapped(profile, &target, threads, m)?,
+        None => crate::verify::verify(profile, &target, threads)?,
+    };
     println!("{:<20} {:>12} {:>12}  result", "table", "expected", "found");
     for t in &report.tables {
         let found = t
@@ -350,10 +366,16 @@ pub fn verify(
     }
 }
 
-pub fn plan(profile: ProfileArgs, jobs_arg: Option<usize>, json: Option<PathBuf>) -> Result<()> {
+pub fn plan(
+    profile: ProfileArgs,
+    jobs_arg: Option<usize>,
+    json: Option<PathBuf>,
+    map: Option<PathBuf>,
+) -> Result<()> {
     let profile = profile.resolve()?;
     let jobs = jobs(jobs_arg)?;
     check_outputs(&[("--json", &json)])?;
+    let map = crate::map_cmd::load_flag(map.as_deref())?;
     // The activity shares walk every context once: cheap up to the volume profile's 500K,
     // skipped beyond so `plan` stays instant at any scale.
     let shares = (profile.volume.contexts <= 5_000_000)
@@ -396,6 +418,9 @@ pub fn plan(profile: ProfileArgs, jobs_arg: Option<usize>, json: Option<PathBuf>
             top1 * 100.0
         ),
         None => println!("activity: shares not computed above 5,000,000 contexts"),
+    }
+    if let Some(m) = &map {
+        crate::map_cmd::print_plan(m);
     }
     write_json(&json, &p)
 }
@@ -890,6 +915,11 @@ pub fn run(profile: ProfileArgs, db: DbArgs, load: LoadArgs, b: BenchArgs) -> Re
         json: None,
         quiet: b.quiet,
     })?;
+    if seed_plan.map.is_some() && b.queries.is_none() {
+        return Err(Error::Usage(
+            "run --map: the built-in queries are written for finseed's own tables\n  fix: pass --queries DIR with query files written for your schema".into(),
+        ));
+    }
     let mut bench_plan = BenchPlan::from_args(&b, seed_plan.profile.thresholds.clone())?;
     bench_plan.seed.get_or_insert(seed_plan.profile.seed);
     let database = Database::from_args(&db)?;
@@ -962,5 +992,17 @@ pub fn loadtest_data(
         cfg.out.display()
     );
     println!("password for every user: {}", cfg.profile.password);
+    Ok(())
+}
+
+/// `finseed map`: print a starting schema map for the database's tables.
+pub fn map(db: DbArgs, out: Option<PathBuf>) -> Result<()> {
+    check_outputs(&[("--out", &out)])?;
+    let target = Database::from_args(&db)?.connect(false, false)?;
+    let text = crate::map_cmd::suggest(&target)?;
+    match &out {
+        Some(p) => std::fs::write(p, &text).map_err(|e| Error::input("--out", Error::io(p, e)))?,
+        None => print!("{text}"),
+    }
     Ok(())
 }

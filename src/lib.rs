@@ -9,6 +9,8 @@ pub mod error;
 pub mod gen;
 pub mod generate;
 pub mod loadtest;
+pub mod map;
+pub mod map_cmd;
 pub mod model;
 pub mod pgctl;
 pub mod pipeline;

@@ -44,12 +44,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             db,
             threads,
             json,
-        } => finseed::commands::verify(profile, db, threads, json)?,
+            map,
+        } => finseed::commands::verify(profile, db, threads, json, map)?,
         Command::Plan {
             profile,
             jobs,
             json,
-        } => finseed::commands::plan(profile, jobs, json)?,
+            map,
+        } => finseed::commands::plan(profile, jobs, json, map)?,
         Command::Bench { db, bench } => finseed::commands::bench(db, bench, Default::default())?,
         Command::Run {
             profile,
@@ -67,6 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pg { action } => finseed::commands::pg(action)?,
         Command::Profiles => finseed::commands::profiles()?,
         Command::Schema => finseed::commands::schema(),
+        Command::Map { db, out } => finseed::commands::map(db, out)?,
     }
     Ok(())
 }

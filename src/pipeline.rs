@@ -76,12 +76,25 @@ pub fn produce<E: Encoder>(
     wanted: &[bool],
     bufs: &Buffers,
 ) -> Produced {
+    produce_with(w, group, chunk, wanted, bufs, E::new)
+}
+
+/// [`produce`] with encoders made by `make` (for encoders that need more than the table, such
+/// as a schema map's).
+pub fn produce_with<E: Encoder>(
+    w: &World,
+    group: Group,
+    chunk: u64,
+    wanted: &[bool],
+    bufs: &Buffers,
+    make: impl Fn(&'static crate::table::TableSpec, Vec<u8>) -> E,
+) -> Produced {
     let mut outs: Vec<Out<E>> = group
         .tables()
         .iter()
         .zip(wanted)
         .map(|(t, &want)| Out {
-            enc: want.then(|| E::new(t, bufs.get(t.name))),
+            enc: want.then(|| make(t, bufs.get(t.name))),
             rows: 0,
         })
         .collect();

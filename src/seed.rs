@@ -16,9 +16,11 @@ use crate::progress::Progress;
 use crate::schema;
 use crate::table::TableSpec;
 
+mod defer;
 pub mod finish;
 mod interrupt;
 pub mod lock;
+mod mapped;
 mod own;
 use bytes::Buf;
 use futures_util::SinkExt;
@@ -53,6 +55,11 @@ pub struct SeedConfig {
     pub quiet: bool,
     /// `--await-shards N`: wait for N shards' loads, then run the (post-load) steps once.
     pub await_shards: Option<finish::AwaitShards>,
+    /// `--map`: load into the team's own tables through this map (see crate::map).
+    pub map: Option<crate::map::MapFile>,
+    /// `--defer-constraints` (with a map): drop the mapped tables' own indexes and
+    /// constraints and disable their triggers for the load, then restore them.
+    pub defer_constraints: bool,
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -99,9 +106,11 @@ fn wanted(cfg: &SeedConfig, t: &TableSpec) -> bool {
 /// Whether a name from the SQL refers to a table being loaded; names that are not finseed
 /// tables (an index name in `CREATE INDEX x ON t`) never exclude a statement.
 fn wanted_name(cfg: &SeedConfig, name: &str) -> bool {
+    let known = all_tables().any(|t| t.name == name);
     cfg.tables
         .as_ref()
-        .is_none_or(|l| l.contains(&name) || all_tables().all(|t| t.name != name))
+        .is_none_or(|l| l.contains(&name) || !known)
+        && cfg.map.as_ref().is_none_or(|m| m.maps(name) || !known)
 }
 
 /// Read-only checks before anything is written: nothing finseed did not create holds a name it
@@ -118,7 +127,11 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<own::Inspection> {
             "--fresh: drops finseed's tables, so the create step must run too\n  fix: include create in --steps, or leave out --fresh".into(),
         ));
     }
-    let ins = own::inspect(c, t).await?;
+    let mut ins = own::inspect(c, t).await?;
+    if cfg.map.is_some() {
+        mapped::refuse_flags(cfg)?;
+        ins.state_names_only();
+    }
     own::refuse_blockers(&ins, t)?;
     if ins.state && !cfg.fresh {
         let row = c
@@ -141,6 +154,7 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<own::Inspection> {
     }
     // A finishing step waits for the shards to create the tables (finish::wait).
     if cfg.await_shards.is_none()
+        && cfg.map.is_none()
         && !cfg.steps.contains(&"create")
         && cfg.steps.iter().any(|s| *s != "create")
     {
@@ -161,7 +175,10 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<own::Inspection> {
 
 async fn step_create(cfg: &SeedConfig, c: &mut Client) -> Result<String> {
     let t = &cfg.target;
-    let made = own::create_tables(c, t, cfg.unlogged).await?;
+    let made = match cfg.map {
+        Some(_) => 0,
+        None => own::create_tables(c, t, cfg.unlogged).await?,
+    };
     let p = &cfg.profile;
     c.query_typed(
         "INSERT INTO finseed_run (id, profile, seed, scale, fingerprint, finseed_version)
@@ -177,6 +194,9 @@ async fn step_create(cfg: &SeedConfig, c: &mut Client) -> Result<String> {
     )
     .await
     .map_err(|e| t.error("cannot record the run", &e))?;
+    if cfg.map.is_some() {
+        return Ok("with --map: no tables created (the map's targets are the team's)".into());
+    }
     Ok(format!(
         "{made} of {} tables created{}",
         all_tables().count(),
@@ -282,6 +302,7 @@ async fn load_chunk(
     p: &Ready,
     wanted: &[bool],
     schema: &str,
+    copy: &[String],
 ) -> std::result::Result<u64, tokio_postgres::Error> {
     let tx = c.transaction().await?;
     // Seeders whose shards overlap (or a whole run beside a shard) load a chunk once: the second
@@ -307,18 +328,13 @@ async fn load_chunk(
         .map(|r| r.get(0))
         .collect();
     let mut rows = 0;
-    for ((table, part), &want) in group.tables().iter().zip(&p.tables).zip(wanted) {
+    for (((table, part), &want), stmt) in group.tables().iter().zip(&p.tables).zip(wanted).zip(copy)
+    {
         if !want || present.contains(table.name) {
             continue;
         }
         if part.rows > 0 {
-            let cols: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
-            let stmt = format!(
-                "COPY {} ({}) FROM STDIN (FORMAT binary)",
-                table.name,
-                cols.join(", ")
-            );
-            let copied = send_copy(tx.copy_in(&stmt).await?, &part.bytes).await?;
+            let copied = send_copy(tx.copy_in(stmt.as_str()).await?, &part.bytes).await?;
             debug_assert_eq!(copied, part.rows);
             rows += copied;
         }
@@ -337,6 +353,7 @@ async fn step_load(
     world: Arc<World>,
     progress: &Progress,
     schema: &str,
+    plans: Option<&Arc<crate::map::Compiled>>,
 ) -> Result<(u64, String)> {
     let target = &cfg.target;
     let mut loaded = 0u64;
@@ -366,9 +383,11 @@ async fn step_load(
         let next = Arc::new(AtomicUsize::new(0));
         let wanted = Arc::new(wanted);
         let bufs = Arc::new(Buffers::default());
+        let copy = Arc::new(mapped::copy_statements(group, plans));
         let mut tasks = Vec::new();
         for _ in 0..cfg.jobs.min(todo.len()) {
             let schema = schema.to_string();
+            let (copy, plans) = (copy.clone(), plans.cloned());
             let (world, todo, next, wanted, target, bar, bufs) = (
                 world.clone(),
                 todo.clone(),
@@ -383,9 +402,12 @@ async fn step_load(
                 let take = || todo.get(next.fetch_add(1, Ordering::SeqCst)).copied();
                 let gen = |chunk: u64| {
                     let (world, wanted) = (world.clone(), wanted.clone());
-                    let bufs = bufs.clone();
+                    let (bufs, plans) = (bufs.clone(), plans.clone());
                     tokio::task::spawn_blocking(move || {
-                        let p: Produced = produce::<Binary>(&world, group, chunk, &wanted, &bufs);
+                        let p: Produced = match plans {
+                            Some(pl) => mapped::produce(&pl, &world, group, chunk, &wanted, &bufs),
+                            None => produce::<Binary>(&world, group, chunk, &wanted, &bufs),
+                        };
                         Ready {
                             chunk: p.chunk,
                             tables: p
@@ -416,7 +438,7 @@ async fn step_load(
                     pending = take().map(gen);
                     let mut attempt = 0;
                     loop {
-                        match load_chunk(&mut client, group, &produced, &wanted, &schema).await {
+                        match load_chunk(&mut client, group, &produced, &wanted, &schema, &copy).await {
                             Ok(n) => {
                                 rows += n;
                                 break;
@@ -886,6 +908,11 @@ async fn run_steps(
     let mut control = connect(t).await?;
     // Everything is checked before finseed writes anything, its own state included.
     preflight(cfg, &control).await?;
+    // A map is checked against the target's catalog before finseed writes anything.
+    let plans = match &cfg.map {
+        Some(m) => Some(Arc::new(crate::map::compile(m, &control, &t.shown).await?)),
+        None => None,
+    };
     own::ensure_state(&mut control, t).await?;
     let schema = preflight(cfg, &control).await?.schema;
     let me = lock::Me::new(resume.to_string());
@@ -964,8 +991,16 @@ async fn run_steps(
                     (None, detail + &made?)
                 }
                 "load" => {
-                    let (rows, d) = step_load(cfg, world.clone(), &progress, &schema).await?;
-                    (Some(rows), d)
+                    let deferred = match (&plans, cfg.defer_constraints) {
+                        (Some(p), true) => {
+                            let needed = dataset_missing(cfg, &world).await? > 0;
+                            defer::defer(cfg, p, needed).await?
+                        }
+                        _ => String::new(),
+                    };
+                    let (rows, d) =
+                        step_load(cfg, world.clone(), &progress, &schema, plans.as_ref()).await?;
+                    (Some(rows), d + &deferred)
                 }
                 post => {
                     // Keys and indexes are built once, by one finseed, over the whole dataset.
@@ -995,6 +1030,9 @@ async fn run_steps(
                     }
                     match &skip_post {
                         Some(why) => (None, why.clone()),
+                        None if cfg.map.is_some() => {
+                            (None, mapped::post_step(cfg, post, plans.as_deref()).await?)
+                        }
                         None if post == "analyze" => (None, step_analyze(cfg).await?),
                         None => (None, step_post_load(cfg, post).await?),
                     }
@@ -1021,7 +1059,10 @@ async fn run_steps(
             database: cfg.target.shown.clone(),
             jobs: cfg.jobs,
             steps,
-            tables: table_reports(cfg).await?,
+            tables: match &plans {
+                Some(p) => mapped::table_reports(cfg, p).await?,
+                None => table_reports(cfg).await?,
+            },
             total_seconds: total.elapsed().as_secs_f64(),
         })
     }

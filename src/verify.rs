@@ -8,7 +8,6 @@ use crate::gen::Group;
 use crate::model::World;
 use crate::pipeline::{ordered, produce, Buffers};
 use crate::profile::Profile;
-use crate::schema;
 use serde::Serialize;
 use tokio_postgres::types::Type;
 
@@ -71,24 +70,12 @@ pub fn expected(world: &World, threads: usize) -> Result<Vec<(&'static str, Tabl
 }
 
 /// `(constraint, table, columns, referenced table, referenced columns)` of each foreign key.
+/// finseed's foreign keys with their column lists joined for SQL: (constraint, table, columns,
+/// referenced table, referenced columns).
 fn foreign_keys() -> Vec<(String, String, String, String, String)> {
-    schema::post_load_step("foreign_keys")
-        .iter()
-        .filter_map(|s| {
-            let w: Vec<&str> = s.split_whitespace().collect();
-            let table = w.get(2)?.to_string();
-            let con = w.get(5)?.to_string();
-            let cols = s
-                .split("FOREIGN KEY (")
-                .nth(1)?
-                .split(')')
-                .next()?
-                .to_string();
-            let rest = s.split("REFERENCES ").nth(1)?;
-            let rt = rest.split_whitespace().next()?.to_string();
-            let rcols = rest.split('(').nth(1)?.split(')').next()?.to_string();
-            Some((con, table, cols, rt, rcols))
-        })
+    crate::map::finseed_fks()
+        .into_iter()
+        .map(|(con, t, cols, rt, rcols)| (con, t, cols.join(", "), rt, rcols.join(", ")))
         .collect()
 }
 
@@ -165,6 +152,133 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
                 Err(_) => -1,
             };
             keys.push(KeyCheck { constraint: con, how: "orphan query".into(), orphans });
+        }
+        let ok = tables.iter().all(|t| t.ok) && keys.iter().all(|k| k.orphans == 0);
+        Ok(VerifyReport { tables, foreign_keys: keys, ok })
+    })
+}
+
+/// `verify --map`: the same checks on the team's tables. Each mapped column's digest is
+/// computed in SQL from the loaded rows and from the generator's values after the map's
+/// conversion; the foreign keys checked are the target's own (validated, or counted orphans
+/// when not valid).
+pub fn verify_mapped(
+    profile: Profile,
+    target: &Target,
+    threads: usize,
+    map: &crate::map::MapFile,
+) -> Result<VerifyReport> {
+    use crate::encode::mapped::Mapped;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    let c = rt.block_on(target.connect())?;
+    let plans = rt.block_on(crate::map::compile(map, &c, &target.shown))?;
+    let world = World::new(profile);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start threads: {e}")))?;
+    let mut want = Vec::new();
+    for group in Group::ALL {
+        let tables = group.tables();
+        let wanted: Vec<bool> = tables
+            .iter()
+            .map(|t| plans.plan(t.name).is_some())
+            .collect();
+        if !wanted.iter().any(|&w| w) {
+            continue;
+        }
+        let width = |name: &str| plans.plan(name).map_or(0, |p| p.columns.len());
+        let mut sums: Vec<TableDigest> = tables
+            .iter()
+            .map(|t| TableDigest::new(width(t.name)))
+            .collect();
+        ordered(
+            &pool,
+            0..group.chunks(&world),
+            threads + 2,
+            |ch| {
+                crate::pipeline::produce_with(
+                    &world,
+                    group,
+                    ch,
+                    &wanted,
+                    &Buffers::default(),
+                    |t, _| Mapped::digest(plans.plan(t.name).expect("wanted").clone()),
+                )
+            },
+            |p| {
+                for ((sum, t), (bytes, _)) in sums.iter_mut().zip(tables).zip(&p.tables) {
+                    sum.add(&TableDigest::from_bytes(bytes, width(t.name)));
+                }
+                Ok(())
+            },
+        )?;
+        for (t, d) in tables.iter().zip(sums) {
+            if let Some(p) = plans.plan(t.name) {
+                want.push((p.clone(), d));
+            }
+        }
+    }
+    rt.block_on(async {
+        let mut tables = Vec::new();
+        let mut oids = Vec::new();
+        for (p, d) in &want {
+            let row = c
+                .query_typed_one(&crate::map::digest_query(p), &[])
+                .await
+                .map_err(|e| target.error(&format!("cannot digest {}", p.target), &e))?;
+            let values: Vec<String> = (0..row.len()).map(|i| row.get::<_, String>(i)).collect();
+            let got = digest::parse(&values, p.columns.len())
+                .ok_or_else(|| Error::Failed(format!("unreadable digest of {}", p.target)))?;
+            let differing: Vec<String> = p
+                .columns
+                .iter()
+                .zip(d.columns.iter().zip(&got.columns))
+                .filter(|(_, (a, b))| a != b)
+                .map(|(c, _)| c.name.clone())
+                .collect();
+            tables.push(TableCheck {
+                table: p.target.clone(),
+                expected_rows: d.rows,
+                found_rows: Some(got.rows),
+                ok: differing.is_empty() && got.rows == d.rows,
+                differing_columns: differing,
+            });
+            oids.push(crate::map::ident(&p.target));
+        }
+        let fks = c
+            .query_typed(
+                "SELECT conname::text, conrelid::regclass::text, convalidated,
+                        array_to_string(array(SELECT quote_ident(attname) FROM pg_attribute a JOIN unnest(conkey) WITH ORDINALITY k(n, i) ON a.attnum = k.n AND a.attrelid = conrelid ORDER BY k.i), ','),
+                        confrelid::regclass::text,
+                        array_to_string(array(SELECT quote_ident(attname) FROM pg_attribute a JOIN unnest(confkey) WITH ORDINALITY k(n, i) ON a.attnum = k.n AND a.attrelid = confrelid ORDER BY k.i), ',')
+                 FROM pg_constraint WHERE contype = 'f'
+                   AND conrelid::regclass::text = ANY($1) ORDER BY 2, 1",
+                &[(&oids, Type::TEXT_ARRAY)],
+            )
+            .await
+            .map_err(|e| target.error("cannot inspect constraints", &e))?;
+        let mut keys = Vec::new();
+        for r in fks {
+            let (con, table, valid, cols, rt, rcols): (String, String, bool, String, String, String) =
+                (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
+            if valid {
+                keys.push(KeyCheck { constraint: format!("{table}.{con}"), how: "validated constraint".into(), orphans: 0 });
+                continue;
+            }
+            let cs: Vec<&str> = cols.split(',').collect();
+            let rs: Vec<&str> = rcols.split(',').collect();
+            let not_null = cs.iter().map(|c| format!("t.{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND ");
+            let join = cs.iter().zip(&rs).map(|(a, b)| format!("r.{b} = t.{a}")).collect::<Vec<_>>().join(" AND ");
+            let q = format!("SELECT count(*) FROM {table} t WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {rt} r WHERE {join})");
+            let orphans: i64 = match c.query_typed_one(&q, &[]).await {
+                Ok(r) => r.get(0),
+                Err(_) => -1,
+            };
+            keys.push(KeyCheck { constraint: format!("{table}.{con}"), how: "orphan query".into(), orphans });
         }
         let ok = tables.iter().all(|t| t.ok) && keys.iter().all(|k| k.orphans == 0);
         Ok(VerifyReport { tables, foreign_keys: keys, ok })

@@ -40,7 +40,7 @@ impl TableDigest {
     }
 
     /// Serialise as bytes (for passing through the pipeline as a chunk "buffer").
-    fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(8 + self.columns.len() * 24);
         v.extend_from_slice(&self.rows.to_le_bytes());
         for c in &self.columns {

@@ -9,6 +9,7 @@ pub mod compress;
 pub mod csv;
 pub mod digest;
 pub mod json;
+pub mod mapped;
 pub mod parquet;
 
 pub use crate::table::{col, null_col, ColType, Column, Encoder};

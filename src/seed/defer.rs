@@ -1,0 +1,330 @@
+//! `--defer-constraints`: load into the team's tables as `pg_restore` does, without their
+//! indexes, constraints and triggers in the way, then put every one of them back.
+//!
+//! Crash safety comes from one rule: a definition leaves finseed's state table
+//! `finseed_deferred` only in the transaction that recreates it. Saving every definition and
+//! dropping them is one transaction too. So at any instant each of the team's objects either
+//! exists in the catalog or is saved (or both), and a rerun of the same command drops what is
+//! saved (when rows remain to load), loads, and recreates what is saved and missing. Only the
+//! mapped tables are touched; an unmapped table's foreign key into a mapped one stops finseed
+//! before anything is dropped.
+
+use super::own::MARKER;
+use super::{connect, SeedConfig};
+use crate::error::{Error, Result};
+use crate::map::Compiled;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio_postgres::types::Type;
+
+const DDL: &str = "CREATE TABLE finseed_deferred (
+    ord         int  NOT NULL,
+    table_name  text NOT NULL,
+    kind        text NOT NULL,
+    name        text NOT NULL,
+    def         text NOT NULL,
+    comment     text,
+    PRIMARY KEY (kind, table_name, name)
+)";
+
+/// Order of recreation: keys and uniques, checks, foreign keys, indexes, triggers.
+const ORD_KEY: i32 = 1;
+const ORD_CHECK: i32 = 2;
+const ORD_FK: i32 = 3;
+const ORD_INDEX: i32 = 4;
+const ORD_TRIGGER: i32 = 5;
+
+/// Create finseed_deferred when missing; refuse one finseed did not create.
+async fn ensure_table(cfg: &SeedConfig, c: &tokio_postgres::Client) -> Result<()> {
+    let t = &cfg.target;
+    let q = |e| t.error("cannot create finseed_deferred", &e);
+    let found = c
+        .query_typed_opt(
+            "SELECT coalesce(obj_description(c.oid, 'pg_class'), ''), quote_ident(n.nspname) || '.finseed_deferred'
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = current_schema() AND c.relname = 'finseed_deferred'",
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    match found {
+        Some(r) if r.get::<_, String>(0).starts_with(MARKER) => Ok(()),
+        Some(r) => Err(Error::Usage(format!(
+            "{}: {} exists but finseed did not create it, so it will not write into it\n  fix: seed into another schema, or drop it yourself if you no longer need it: DROP TABLE {};",
+            t.shown,
+            r.get::<_, String>(1),
+            r.get::<_, String>(1)
+        ))),
+        None => {
+            c.batch_execute(&format!(
+                "BEGIN; {DDL}; COMMENT ON TABLE finseed_deferred IS '{MARKER}: the team''s definitions finseed dropped for a --defer-constraints load; each row leaves when its object is recreated'; COMMIT"
+            ))
+            .await
+            .map_err(q)
+        }
+    }
+}
+
+/// Save the mapped tables' own definitions (unless saved already), then drop them and
+/// disable the triggers, all in one transaction. With `drop` false (nothing left to load),
+/// only saves nothing and drops nothing.
+pub(super) async fn defer(cfg: &SeedConfig, plans: &Compiled, drop: bool) -> Result<String> {
+    let t = &cfg.target;
+    let mut c = connect(t).await?;
+    ensure_table(cfg, &c).await?;
+    if !drop {
+        return Ok(String::new());
+    }
+    let q = |e| t.error("cannot defer the mapped tables' constraints", &e);
+    let names: Vec<String> = plans
+        .plans
+        .iter()
+        .map(|p| crate::map::ident(&p.target))
+        .collect();
+    let tx = c.transaction().await.map_err(q)?;
+    tx.batch_execute("LOCK TABLE finseed_deferred IN SHARE ROW EXCLUSIVE MODE")
+        .await
+        .map_err(q)?;
+    let oids: Vec<u32> = {
+        let mut v = Vec::new();
+        for n in &names {
+            v.push(
+                tx.query_one("SELECT $1::text::regclass::oid", &[n])
+                    .await
+                    .map_err(q)?
+                    .get(0),
+            );
+        }
+        v
+    };
+    let outside: Vec<String> = tx
+        .query(
+            "SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint
+             WHERE contype = 'f' AND confrelid = ANY($1) AND NOT conrelid = ANY($1)",
+            &[&oids],
+        )
+        .await
+        .map_err(q)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !outside.is_empty() {
+        return Err(Error::Usage(format!(
+            "--defer-constraints: foreign keys of tables the map does not load point into mapped tables ({}); finseed never touches unmapped tables, so it cannot drop the keys they depend on\n  fix: leave out --defer-constraints (the load keeps every constraint in place), or map those tables too",
+            outside.join(", ")
+        )));
+    }
+    let saved: i64 = tx
+        .query_one("SELECT count(*) FROM finseed_deferred", &[])
+        .await
+        .map_err(q)?
+        .get(0);
+    if saved == 0 {
+        tx.execute(
+            "INSERT INTO finseed_deferred (ord, table_name, kind, name, def, comment)
+             SELECT CASE WHEN c.contype IN ('p', 'u', 'x') THEN $2::int WHEN c.contype = 'c' THEN $3::int ELSE $4::int END,
+                    c.conrelid::regclass::text, 'constraint', c.conname::text,
+                    pg_get_constraintdef(c.oid), obj_description(c.oid, 'pg_constraint')
+             FROM pg_constraint c
+             WHERE c.conrelid = ANY($1) AND c.contype IN ('p', 'u', 'x', 'c', 'f')",
+            &[&oids, &ORD_KEY, &ORD_CHECK, &ORD_FK],
+        )
+        .await
+        .map_err(q)?;
+        tx.execute(
+            "INSERT INTO finseed_deferred (ord, table_name, kind, name, def, comment)
+             SELECT $2::int, i.indrelid::regclass::text, 'index', i.indexrelid::regclass::text,
+                    pg_get_indexdef(i.indexrelid), obj_description(i.indexrelid, 'pg_class')
+             FROM pg_index i
+             WHERE i.indrelid = ANY($1)
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid
+                               AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x'))",
+            &[&oids, &ORD_INDEX],
+        )
+        .await
+        .map_err(q)?;
+        tx.execute(
+            "INSERT INTO finseed_deferred (ord, table_name, kind, name, def, comment)
+             SELECT $2::int, t.tgrelid::regclass::text, 'trigger', t.tgname::text, t.tgenabled::text, NULL
+             FROM pg_trigger t
+             WHERE t.tgrelid = ANY($1) AND NOT t.tgisinternal AND t.tgenabled <> 'D'",
+            &[&oids, &ORD_TRIGGER],
+        )
+        .await
+        .map_err(q)?;
+    }
+    // Drop what is saved and still there: foreign keys first, then what they depend on.
+    let rows = tx
+        .query(
+            "SELECT table_name, kind, name FROM finseed_deferred ORDER BY ord DESC, table_name, name",
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    let mut n = 0;
+    for r in &rows {
+        let (table, kind, name): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let sql = match kind.as_str() {
+            "trigger" => format!(
+                "ALTER TABLE {table} DISABLE TRIGGER {}",
+                crate::map::ident(&name)
+            ),
+            "index" => format!("DROP INDEX IF EXISTS {name}"),
+            _ => format!(
+                "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {}",
+                crate::map::ident(&name)
+            ),
+        };
+        tx.batch_execute(&sql).await.map_err(q)?;
+        n += 1;
+    }
+    tx.commit().await.map_err(q)?;
+    Ok(format!(
+        "; {n} of the target's indexes, constraints and triggers deferred"
+    ))
+}
+
+/// Whether a saved object exists now.
+async fn exists(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    kind: &str,
+    name: &str,
+    def: &str,
+) -> std::result::Result<bool, tokio_postgres::Error> {
+    let sql = match kind {
+        "index" => "SELECT to_regclass($2::text) IS NOT NULL AND $1::text <> '' AND $3::text <> ''",
+        "trigger" => "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::text::regclass AND tgname = $2::text AND tgenabled::text = $3::text)",
+        _ => "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1::text::regclass AND conname = $2::text AND $3::text <> '')",
+    };
+    Ok(tx.query_one(sql, &[&table, &name, &def]).await?.get(0))
+}
+
+/// Recreate one saved object (if missing) and forget it, in one transaction.
+async fn restore_one(
+    c: &mut tokio_postgres::Client,
+    item: &(String, String, String, String, Option<String>),
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let (table, kind, name, def, comment) = item;
+    let tx = c.transaction().await?;
+    tx.batch_execute("SET LOCAL maintenance_work_mem = '1GB'")
+        .await?;
+    if !exists(&tx, table, kind, name, def).await? {
+        let qn = crate::map::ident(name);
+        match kind.as_str() {
+            "index" => tx.batch_execute(def).await?,
+            "trigger" => {
+                let how = match def.as_str() {
+                    "A" => "ENABLE ALWAYS",
+                    "R" => "ENABLE REPLICA",
+                    _ => "ENABLE",
+                };
+                tx.batch_execute(&format!("ALTER TABLE {table} {how} TRIGGER {qn}"))
+                    .await?
+            }
+            _ => {
+                tx.batch_execute(&format!("ALTER TABLE {table} ADD CONSTRAINT {qn} {def}"))
+                    .await?
+            }
+        }
+        if let Some(text) = comment {
+            let on = match kind.as_str() {
+                "index" => format!("INDEX {name}"),
+                _ => format!("CONSTRAINT {qn} ON {table}"),
+            };
+            let lit = format!("'{}'", text.replace('\'', "''"));
+            if kind != "trigger" {
+                tx.batch_execute(&format!("COMMENT ON {on} IS {lit}"))
+                    .await?;
+            }
+        }
+    }
+    tx.execute(
+        "DELETE FROM finseed_deferred WHERE kind = $1 AND table_name = $2 AND name = $3",
+        &[kind, table, name],
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Recreate the saved definitions a post-load step covers: primary_keys → keys, uniques and
+/// checks; foreign_keys → foreign keys; indexes → indexes (in parallel) and triggers; analyze
+/// → anything still saved. Returns "" when nothing was saved.
+pub(super) async fn restore(cfg: &SeedConfig, step: &str) -> Result<String> {
+    let t = &cfg.target;
+    let c = connect(t).await?;
+    let present: bool = c
+        .query_typed_one("SELECT to_regclass('finseed_deferred') IS NOT NULL", &[])
+        .await
+        .map_err(|e| t.error("cannot inspect finseed_deferred", &e))?
+        .get(0);
+    if !present {
+        return Ok(String::new());
+    }
+    let (lo, hi) = match step {
+        "primary_keys" => (ORD_KEY, ORD_CHECK),
+        "foreign_keys" => (ORD_FK, ORD_FK),
+        "indexes" => (ORD_INDEX, ORD_TRIGGER),
+        _ => (ORD_KEY, ORD_TRIGGER),
+    };
+    let rows = c
+        .query_typed(
+            "SELECT table_name, kind, name, def, comment, ord FROM finseed_deferred
+             WHERE ord BETWEEN $1 AND $2 ORDER BY ord, table_name, name",
+            &[(&lo, Type::INT4), (&hi, Type::INT4)],
+        )
+        .await
+        .map_err(|e| t.error("cannot read finseed_deferred", &e))?;
+    if rows.is_empty() {
+        return Ok(String::new());
+    }
+    drop(c);
+    type Item = (String, String, String, String, Option<String>);
+    let (parallel, serial): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, i32>(5),
+                (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)) as Item,
+            )
+        })
+        .partition(|(ord, _)| *ord == ORD_INDEX);
+    let n = rows.len();
+    let err = |item: &Item, e: &tokio_postgres::Error| {
+        t.error(
+            &format!("cannot recreate {} {} on {}", item.1, item.2, item.0),
+            e,
+        )
+    };
+    // Constraints one at a time (ADD CONSTRAINT locks both tables of a foreign key).
+    let mut c = connect(t).await?;
+    for (_, item) in &serial {
+        restore_one(&mut c, item).await.map_err(|e| err(item, &e))?;
+    }
+    // Indexes in parallel: CREATE INDEX takes a SHARE lock, which does not conflict with itself.
+    let todo: Arc<Vec<Item>> = Arc::new(parallel.into_iter().map(|(_, i)| i).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..cfg.jobs.min(todo.len()) {
+        let (todo, next, target) = (todo.clone(), next.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = connect(&target).await?;
+            while let Some(item) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
+                restore_one(&mut c, item).await.map_err(|e| {
+                    target.error(
+                        &format!("cannot recreate {} {} on {}", item.1, item.2, item.0),
+                        &e,
+                    )
+                })?;
+            }
+            Ok::<(), Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await
+            .map_err(|e| Error::Failed(format!("task failed: {e}")))??;
+    }
+    Ok(format!(
+        "; {n} of the target's deferred definitions restored"
+    ))
+}
