@@ -221,6 +221,7 @@ pub struct SeedPlan {
     pub force: bool,
     pub quiet: bool,
     pub json: Option<PathBuf>,
+    pub stall: std::time::Duration,
 }
 
 impl SeedPlan {
@@ -236,6 +237,7 @@ impl SeedPlan {
             force: a.load.force,
             quiet: a.quiet,
             json: a.json.clone(),
+            stall: crate::seed::stall::parse(a.load.stall_timeout)?,
         };
         check_outputs(&[("--json", &plan.json)])?;
         Ok(plan)
@@ -255,6 +257,7 @@ impl SeedPlan {
             fresh: self.fresh,
             force: self.force,
             quiet,
+            stall: self.stall,
         };
         if !quiet {
             eprintln!(
