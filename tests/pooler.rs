@@ -265,11 +265,10 @@ fn two_seeds_through_pgbouncer_do_not_corrupt_each_other() {
     // Wait until the first is loading (a chunk in its ledger), then start the second.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let n = common::psql(
-            &direct,
-            "SELECT CASE WHEN to_regclass('finseed_ledger') IS NULL THEN 0 ELSE (SELECT count(*) FROM finseed_ledger) END",
-        );
-        if n.trim() != "0" {
+        let exists = common::psql(&direct, "SELECT to_regclass('finseed_ledger') IS NOT NULL");
+        if exists.trim() == "t"
+            && common::psql(&direct, "SELECT count(*) FROM finseed_ledger").trim() != "0"
+        {
             break;
         }
         assert!(
