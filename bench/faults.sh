@@ -23,7 +23,8 @@ cleanup() { (cd "$WORK" && "$FINSEED" pg stop >/dev/null 2>&1 || true); rm -rf "
 trap cleanup EXIT
 cd "$WORK"
 BASE=$("$FINSEED" pg start)
-DATA=$("$FINSEED" pg status | sed -n 's/.*(data: \(.*\))$/\1/p')
+# `pg status` prints "... (data: DIR; root: ROOT)" (older versions "(data: DIR)").
+DATA=$("$FINSEED" pg status | sed -n 's/.*(data: \([^;)]*\).*/\1/p')
 PGCTL=$(dirname "$(command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb | tail -1)")/pg_ctl
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 echo "cluster: $BASE (data $DATA)"
