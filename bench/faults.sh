@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fault campaign: seed PROFILE (small) into a fresh database, kill -9 finseed at MOMENTS (20)
 # random moments spread over the steps (load, primary_keys, foreign_keys, indexes, analyze),
-# then rerun once and verify. Then `pg_ctl stop -m immediate` mid-load and mid-index, start,
-# rerun and verify. Prints one row per moment; figures only, no timing assertions.
+# then rerun once and verify. Then `pg_ctl stop -m immediate` mid-load and mid-index (the stop
+# waits until the server is seen running that step's COPY or CREATE INDEX), start, rerun and
+# verify. Prints one row per moment; figures only, no timing assertions.
 #
 #   bash bench/faults.sh
 #   MOMENTS=10 PROFILE=small SEED_RANDOM=7 bash bench/faults.sh
@@ -12,15 +13,18 @@ PROFILE=${PROFILE:-small}
 MOMENTS=${MOMENTS:-20}
 RANDOM=${SEED_RANDOM:-1}
 cargo build --release --quiet --bin finseed
-FINSEED=$PWD/target/release/finseed
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/finseed-faults.XXXXXX")
 chmod 755 "$WORK"
+# A copy, so a rebuild during the campaign does not change the binary under test.
+cp target/release/finseed "$WORK/finseed"
+FINSEED=$WORK/finseed
 export FINSEED_HOME="$WORK/.finseed"
 cleanup() { (cd "$WORK" && "$FINSEED" pg stop >/dev/null 2>&1 || true); rm -rf "$WORK"; }
 trap cleanup EXIT
 cd "$WORK"
 BASE=$("$FINSEED" pg start)
-DATA=$("$FINSEED" pg status | sed -n 's/.*(data: \(.*\))$/\1/p')
+# `pg status` prints "... (data: DIR; root: ROOT)" (older versions "(data: DIR)").
+DATA=$("$FINSEED" pg status | sed -n 's/.*(data: \([^;)]*\).*/\1/p')
 PGCTL=$(dirname "$(command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb | tail -1)")/pg_ctl
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 echo "cluster: $BASE (data $DATA)"
@@ -69,13 +73,16 @@ for i in $(seq 1 "$MOMENTS"); do
     psql -qX "$BASE" -c "DROP DATABASE faults_$i" >/dev/null
 done
 
-# The server stopped hard (pg_ctl stop -m immediate) mid-load and mid-index, then started.
+# The server stopped hard (pg_ctl stop -m immediate) mid-load and mid-index, then started: the
+# stop comes when the server is seen running the step's statement (polled every 0.1 s).
+declare -A STMT=([load]='COPY %' [indexes]='CREATE INDEX%')
 for step in load indexes; do
     URL=$(newdb "stop_$step")
-    at=$(echo "${START[$step]} + ${DUR[$step]} / 2" | bc -l)
+    t0=$(date +%s.%N)
     "$FINSEED" seed -q -p "$PROFILE" --database-url "$URL" >/dev/null 2>&1 &
     pid=$!
-    sleep "$at"
+    until [ -n "$(psql -qXAt "$URL" -c "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE '${STMT[$step]}' LIMIT 1" 2>/dev/null)" ] || ! kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    at=$(echo "$(date +%s.%N) - $t0" | bc)
     as_owner "$PGCTL" stop -D "$DATA" -m immediate -s
     wait "$pid"; code=$?
     "$FINSEED" pg start >/dev/null

@@ -292,9 +292,10 @@ fn main() {
                     let (buf, _) = tables.swap_remove(0);
                     let buf = Arc::new(buf);
                     let sink = client.copy_in(&copy).await.expect("COPY");
-                    rows += finseed::seed::send_copy(sink, &buf)
-                        .await
-                        .expect("COPY data");
+                    rows +=
+                        finseed::seed::send_copy(sink, &buf, std::time::Duration::from_secs(600))
+                            .await
+                            .expect("COPY data");
                     if let Ok(b) = Arc::try_unwrap(buf) {
                         bufs.put("transactions", b);
                     }

@@ -156,6 +156,11 @@ pub struct LoadArgs {
     /// (triggers: disable) for the load and recreate them after it, like pg_restore.
     #[arg(long)]
     pub defer_constraints: bool,
+    /// Seconds a load or post-load statement may go without progress before it fails as a
+    /// stall (retried on a new connection, then the seed stops and prints the command that
+    /// resumes). Long index builds are fine: the server is checked to be working on them.
+    #[arg(long, value_name = "SECONDS")]
+    pub stall_timeout: Option<u64>,
 }
 
 #[derive(clap::Args, Debug, Clone)]

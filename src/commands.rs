@@ -224,6 +224,7 @@ pub struct SeedPlan {
     pub await_shards: Option<crate::seed::finish::AwaitShards>,
     pub map: Option<crate::map::MapFile>,
     pub defer_constraints: bool,
+    pub stall: std::time::Duration,
 }
 
 impl SeedPlan {
@@ -242,6 +243,7 @@ impl SeedPlan {
             await_shards: None,
             map: crate::map_cmd::load_flag(a.load.map.as_deref())?,
             defer_constraints: a.load.defer_constraints,
+            stall: crate::seed::stall::parse(a.load.stall_timeout)?,
         };
         let plan = crate::seed::finish::check_flags(a, plan)?;
         if plan.defer_constraints && plan.map.is_none() {
@@ -270,6 +272,7 @@ impl SeedPlan {
             await_shards: self.await_shards,
             map: self.map,
             defer_constraints: self.defer_constraints,
+            stall: self.stall,
         };
         if !quiet {
             eprintln!(

@@ -615,7 +615,12 @@ impl Target {
 
     /// A database error as a finseed error, naming the (redacted) target.
     pub fn error(&self, what: &str, e: &tokio_postgres::Error) -> Error {
-        Error::Db(format!("{what} ({}): {}", self.shown, redact(&detail(e))))
+        let mut msg = format!("{what} ({}): {}", self.shown, redact(&detail(e)));
+        // 53100 disk_full: the server could not extend a file or write its WAL.
+        if e.code().is_some_and(|c| c.code() == "53100") {
+            msg.push_str("\n  fix: the database server's disk is full: free space on the volume that holds the database (or grow it), then run the same command again; the chunks already committed stay loaded");
+        }
+        Error::Db(msg)
     }
 }
 

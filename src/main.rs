@@ -11,9 +11,15 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if !e.use_stderr() {
+                // --help, --version: our own text, on stdout.
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // clap echoes the offending argument, which may be a connection string: redact it
+            // like every other message (plain text, since styles would split the secret).
+            eprint!("{}", finseed::db::redact(&e.render().to_string()));
+            return ExitCode::from(2);
         }
     };
     match run(cli) {

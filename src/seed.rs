@@ -22,10 +22,12 @@ mod interrupt;
 pub mod lock;
 mod mapped;
 mod own;
+pub mod stall;
 use bytes::Buf;
 use futures_util::SinkExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use stall::{within, LoadError};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -60,6 +62,8 @@ pub struct SeedConfig {
     /// `--defer-constraints` (with a map): drop the mapped tables' own indexes and
     /// constraints and disable their triggers for the load, then restore them.
     pub defer_constraints: bool,
+    /// `--stall-timeout`: the longest a load or post-load statement may go without progress.
+    pub stall: std::time::Duration,
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -276,23 +280,35 @@ impl Buf for Piece {
 
 /// Stream a complete binary COPY buffer (header, tuples, trailer) into a started COPY, in
 /// messages of [`COPY_MESSAGE`] bytes that share the buffer; returns the rows the server took.
+/// Each message must be accepted, and the end of the COPY answered, within `limit`.
 pub async fn send_copy(
     sink: tokio_postgres::CopyInSink<Piece>,
     bytes: &Arc<Vec<u8>>,
-) -> std::result::Result<u64, tokio_postgres::Error> {
+    limit: std::time::Duration,
+) -> std::result::Result<u64, LoadError> {
     futures_util::pin_mut!(sink);
     let mut at = 0;
     while at < bytes.len() {
         let end = (at + COPY_MESSAGE).min(bytes.len());
-        sink.feed(Piece {
+        let piece = Piece {
             buf: bytes.clone(),
             at,
             end,
-        })
+        };
+        within(
+            limit,
+            || format!("sending COPY data (byte {at} of {})", bytes.len()),
+            sink.feed(piece),
+        )
         .await?;
         at = end;
     }
-    sink.finish().await
+    within(
+        limit,
+        || "waiting for the server to end a COPY".into(),
+        sink.finish(),
+    )
+    .await
 }
 
 /// COPY one produced chunk and its ledger rows in one transaction.
@@ -303,30 +319,43 @@ async fn load_chunk(
     wanted: &[bool],
     schema: &str,
     copy: &[String],
-) -> std::result::Result<u64, tokio_postgres::Error> {
-    let tx = c.transaction().await?;
+    limit: std::time::Duration,
+) -> std::result::Result<u64, LoadError> {
+    let tx = within(
+        limit,
+        || "starting a chunk's transaction".into(),
+        c.transaction(),
+    )
+    .await?;
     // Seeders whose shards overlap (or a whole run beside a shard) load a chunk once: the second
     // waits here for the first's commit, then finds the chunk in the ledger.
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1, $2)",
-        &[
-            &lock::K_CHUNK,
-            &lock::key(&format!("{schema}|{group:?}|{}", p.chunk)),
-        ],
+    within(
+        limit,
+        || "waiting for the chunk's lock".into(),
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            &[
+                &lock::K_CHUNK,
+                &lock::key(&format!("{schema}|{group:?}|{}", p.chunk)),
+            ],
+        ),
     )
     .await?;
     // Tables of this chunk already in the ledger: loaded by an earlier run (perhaps with other
     // --tables), or by this one when a COMMIT reached the server but its answer did not.
     let names: Vec<&str> = group.tables().iter().map(|t| t.name).collect();
-    let present: HashSet<String> = tx
-        .query(
+    let present: HashSet<String> = within(
+        limit,
+        || "reading the ledger".into(),
+        tx.query(
             "SELECT table_name FROM finseed_ledger WHERE chunk = $1 AND table_name = ANY($2)",
             &[&(p.chunk as i64), &names],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        ),
+    )
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
     let mut rows = 0;
     for (((table, part), &want), stmt) in group.tables().iter().zip(&p.tables).zip(wanted).zip(copy)
     {
@@ -334,17 +363,27 @@ async fn load_chunk(
             continue;
         }
         if part.rows > 0 {
-            let copied = send_copy(tx.copy_in(stmt.as_str()).await?, &part.bytes).await?;
+            let sink = within(
+                limit,
+                || format!("starting the COPY of {}", table.name),
+                tx.copy_in(stmt.as_str()),
+            )
+            .await?;
+            let copied = send_copy(sink, &part.bytes, limit).await?;
             debug_assert_eq!(copied, part.rows);
             rows += copied;
         }
-        tx.execute(
-            "INSERT INTO finseed_ledger (table_name, chunk, rows, checksum) VALUES ($1, $2, $3, $4)",
-            &[&table.name, &(p.chunk as i64), &(part.rows as i64), &part.checksum],
+        within(
+            limit,
+            || "writing the ledger".into(),
+            tx.execute(
+                "INSERT INTO finseed_ledger (table_name, chunk, rows, checksum) VALUES ($1, $2, $3, $4)",
+                &[&table.name, &(p.chunk as i64), &(part.rows as i64), &part.checksum],
+            ),
         )
         .await?;
     }
-    tx.commit().await?;
+    within(limit, || "committing a chunk".into(), tx.commit()).await?;
     Ok(rows)
 }
 
@@ -388,6 +427,7 @@ async fn step_load(
         for _ in 0..cfg.jobs.min(todo.len()) {
             let schema = schema.to_string();
             let (copy, plans) = (copy.clone(), plans.cloned());
+            let limit = cfg.stall;
             let (world, todo, next, wanted, target, bar, bufs) = (
                 world.clone(),
                 todo.clone(),
@@ -438,30 +478,44 @@ async fn step_load(
                     pending = take().map(gen);
                     let mut attempt = 0;
                     loop {
-                        match load_chunk(&mut client, group, &produced, &wanted, &schema, &copy).await {
+                        match load_chunk(
+                            &mut client,
+                            group,
+                            &produced,
+                            &wanted,
+                            &schema,
+                            &copy,
+                            limit,
+                        )
+                        .await
+                        {
                             Ok(n) => {
                                 rows += n;
                                 break;
                             }
-                            Err(e) if attempt < 5 && crate::db::transient(&e) => {
+                            Err(e) if attempt < 5 && e.transient() => {
                                 attempt += 1;
                                 eprintln!(
-                                    "finseed: loading chunk {} of {:?} failed, attempt {attempt} of 6: {}; waiting {:.1} s, then reconnecting to retry it",
+                                    "finseed: loading chunk {} of {:?} failed, attempt {attempt} of 6: {e}; waiting {:.1} s, then reconnecting to retry it",
                                     produced.chunk,
                                     group,
-                                    crate::db::redact(&crate::db::detail(&e)),
                                     (500u64 << attempt) as f64 / 1000.0
                                 );
                                 tokio::time::sleep(std::time::Duration::from_millis(
                                     500 << attempt,
                                 ))
                                 .await;
-                                client = connect(&target).await?;
+                                client = connect(&target).await.map_err(|c| {
+                                    Error::Db(format!(
+                                        "loading chunk {} of {:?} ({}): {e}; then reconnecting to retry it failed: {c}",
+                                        produced.chunk, group, target.shown
+                                    ))
+                                })?;
                             }
                             Err(e) => {
-                                return Err(target.error(
+                                return Err(e.into_error(
+                                    &target,
                                     &format!("loading chunk {} of {:?}", produced.chunk, group),
-                                    &e,
                                 ));
                             }
                         }
@@ -594,8 +648,12 @@ async fn apply(
     stmt: &str,
     item: &Item,
     check_interval: bool,
+    backend: &std::sync::atomic::AtomicI32,
 ) -> std::result::Result<Result<Applied>, tokio_postgres::Error> {
     let tx = c.transaction().await?;
+    // For the stall watchdog: the server process to look at while the statement runs.
+    let pid: i32 = tx.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+    backend.store(pid, Ordering::SeqCst);
     tx.batch_execute("SET LOCAL maintenance_work_mem = '1GB'")
         .await?;
     if check_interval {
@@ -728,24 +786,49 @@ async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
     let mut tasks = Vec::new();
     for _ in 0..cfg.jobs.min(n) {
         let (todo, next, target) = (todo.clone(), next.clone(), target.clone());
+        let limit = cfg.stall;
+        let name = name.to_string();
         tasks.push(tokio::spawn(async move {
             let mut client = connect(&target).await?;
             let mut outcomes = Vec::new();
             while let Some((stmt, item)) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
                 let mut attempt = 0;
                 loop {
-                    match apply(&mut client, &target, stmt, item, check_interval).await {
+                    let pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
+                    let probe = stall::Probe::Backend(pid.clone());
+                    let applied = stall::watch(
+                        &target,
+                        limit,
+                        &probe,
+                        || format!("waiting for the server to finish: {stmt}"),
+                        async {
+                            apply(&mut client, &target, stmt, item, check_interval, &pid)
+                                .await
+                                .map_err(LoadError::Pg)
+                        },
+                    )
+                    .await;
+                    match applied {
                         Ok(r) => {
                             outcomes.push(r?);
                             break;
                         }
-                        Err(e) if attempt < 3 && crate::db::transient(&e) => {
+                        Err(e) if attempt < 3 && e.transient() => {
                             attempt += 1;
+                            eprintln!(
+                                "finseed: {name} step: attempt {attempt} of 4 failed: {e}; waiting {:.1} s, then reconnecting to retry: {stmt}",
+                                (500u64 << attempt) as f64 / 1000.0
+                            );
                             tokio::time::sleep(std::time::Duration::from_millis(500 << attempt))
                                 .await;
-                            client = connect(&target).await?;
+                            client = connect(&target).await.map_err(|c| {
+                                Error::Db(format!(
+                                    "{name} step ({}): {e}; then reconnecting to retry it failed: {c}",
+                                    target.shown
+                                ))
+                            })?;
                         }
-                        Err(e) => return Err(target.error(&format!("failed: {stmt}"), &e)),
+                        Err(e) => return Err(e.into_error(&target, &format!("failed: {stmt}"))),
                     }
                 }
             }
@@ -784,23 +867,43 @@ async fn step_analyze(cfg: &SeedConfig) -> Result<String> {
     let target = &cfg.target;
     let c = connect(target).await?;
     let mut n = 0;
-    for t in all_tables().filter(|t| wanted(cfg, t)) {
-        let unlogged: bool = c
-            .query_typed_one(
-                "SELECT relpersistence = 'u' FROM pg_class WHERE oid = $1::text::regclass",
-                &[(&t.name, Type::TEXT)],
+    let limit = cfg.stall;
+    // Each statement runs while a watchdog checks that the server is still working on it.
+    let run = |sql: String, what: &'static str| {
+        let c = &c;
+        async move {
+            let probe = stall::Probe::Statement(sql.clone());
+            stall::watch(
+                target,
+                limit,
+                &probe,
+                || format!("waiting for the server to finish: {sql}"),
+                async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
             )
             .await
-            .map_err(|e| target.error("cannot inspect tables", &e))?
-            .get(0);
-        if unlogged {
-            c.batch_execute(&format!("ALTER TABLE {} SET LOGGED", t.name))
-                .await
-                .map_err(|e| target.error("cannot set the table LOGGED", &e))?;
+            .map_err(|e| e.into_error(target, what))
         }
-        c.batch_execute(&format!("VACUUM (ANALYZE) {}", t.name))
-            .await
-            .map_err(|e| target.error("cannot analyze", &e))?;
+    };
+    for t in all_tables().filter(|t| wanted(cfg, t)) {
+        let unlogged: bool = within(
+            limit,
+            || "inspecting tables".into(),
+            c.query_typed_one(
+                "SELECT relpersistence = 'u' FROM pg_class WHERE oid = $1::text::regclass",
+                &[(&t.name, Type::TEXT)],
+            ),
+        )
+        .await
+        .map_err(|e| e.into_error(target, "cannot inspect tables"))?
+        .get(0);
+        if unlogged {
+            run(
+                format!("ALTER TABLE {} SET LOGGED", t.name),
+                "cannot set the table LOGGED",
+            )
+            .await?;
+        }
+        run(format!("VACUUM (ANALYZE) {}", t.name), "cannot analyze").await?;
         n += 1;
     }
     Ok(format!(
@@ -999,7 +1102,9 @@ async fn run_steps(
                         _ => String::new(),
                     };
                     let (rows, d) =
-                        step_load(cfg, world.clone(), &progress, &schema, plans.as_ref()).await?;
+                        step_load(cfg, world.clone(), &progress, &schema, plans.as_ref())
+                            .await
+                            .map_err(|e| interrupt::resumable(e, resume))?;
                     (Some(rows), d + &deferred)
                 }
                 post => {
@@ -1030,11 +1135,24 @@ async fn run_steps(
                     }
                     match &skip_post {
                         Some(why) => (None, why.clone()),
-                        None if cfg.map.is_some() => {
-                            (None, mapped::post_step(cfg, post, plans.as_deref()).await?)
-                        }
-                        None if post == "analyze" => (None, step_analyze(cfg).await?),
-                        None => (None, step_post_load(cfg, post).await?),
+                        None if cfg.map.is_some() => (
+                            None,
+                            mapped::post_step(cfg, post, plans.as_deref())
+                                .await
+                                .map_err(|e| interrupt::resumable(e, resume))?,
+                        ),
+                        None if post == "analyze" => (
+                            None,
+                            step_analyze(cfg)
+                                .await
+                                .map_err(|e| interrupt::resumable(e, resume))?,
+                        ),
+                        None => (
+                            None,
+                            step_post_load(cfg, post)
+                                .await
+                                .map_err(|e| interrupt::resumable(e, resume))?,
+                        ),
                     }
                 }
             };

@@ -25,8 +25,9 @@ struct Bouncer {
 }
 
 impl Bouncer {
-    fn start(server_port: u16) -> Bouncer {
-        let dir = std::env::temp_dir().join(format!("finseed-pgbouncer-{}", std::process::id()));
+    fn start(server_port: u16, name: &str) -> Bouncer {
+        let dir =
+            std::env::temp_dir().join(format!("finseed-pgbouncer-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let port = {
@@ -170,7 +171,7 @@ fn seed_verify_and_bench_work_through_pgbouncer_in_transaction_mode() {
         );
         return;
     };
-    let bouncer = Bouncer::start(server_port);
+    let bouncer = Bouncer::start(server_port, "all");
     let url = format!("postgres://postgres@127.0.0.1:{}/{database}", bouncer.port);
     let limit = Duration::from_secs(120);
     for args in [
@@ -210,5 +211,124 @@ fn seed_verify_and_bench_work_through_pgbouncer_in_transaction_mode() {
     assert!(
         !log.contains("when not linked"),
         "pgbouncer complained:\n{log}"
+    );
+}
+
+/// The seeding lock through a transaction-mode pool: a second `seed` of the same database while
+/// the first is loading stops at once with "another finseed (pid P, ...) is seeding this
+/// database", exit 1, and the first completes and verifies. The lock is an advisory xact lock in
+/// a transaction kept open on its own connection, which pins one server connection of the pool.
+#[test]
+fn two_seeds_through_pgbouncer_do_not_corrupt_each_other() {
+    if !Path::new(PGBOUNCER).exists() {
+        if is_root() || std::env::var_os("CI").is_some() {
+            panic!("{PGBOUNCER} is not installed: `apt-get install -y pgbouncer` (.ci/run does)");
+        }
+        eprintln!("NOTICE: skipping the pooler lock test: {PGBOUNCER} is not installed");
+        return;
+    }
+    let direct = common::fresh_database("pooler_lock");
+    let Some((server_port, database)) = direct
+        .strip_prefix("postgres://postgres@127.0.0.1:")
+        .and_then(|rest| rest.split_once('/'))
+        .and_then(|(port, db)| {
+            Some((port.parse::<u16>().ok()?, db.split('?').next()?.to_string()))
+        })
+    else {
+        eprintln!("NOTICE: skipping the pooler lock test: it needs the throwaway test cluster");
+        return;
+    };
+    let bouncer = Bouncer::start(server_port, "lock");
+    let url = format!("postgres://postgres@127.0.0.1:{}/{database}", bouncer.port);
+    let seed = [
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--scale",
+        "10",
+        "-j",
+        "2",
+        "--database-url",
+        &url,
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Command::new(env!("CARGO_BIN_EXE_finseed"))
+        .args(seed)
+        .env_remove("DATABASE_URL")
+        .env("CI", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("first")).unwrap())
+        .spawn()
+        .unwrap();
+    // Wait until the first is loading (a chunk in its ledger), then start the second.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let exists = common::psql(&direct, "SELECT to_regclass('finseed_ledger') IS NOT NULL");
+        if exists.trim() == "t"
+            && common::psql(&direct, "SELECT count(*) FROM finseed_ledger").trim() != "0"
+        {
+            break;
+        }
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the first seed ended before loading"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the first seed never started loading"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let running = first.try_wait().unwrap().is_none();
+    let (second, timed_out) = finseed_within(Duration::from_secs(60), &seed);
+    let text = String::from_utf8_lossy(&second.stderr).to_string();
+    assert!(
+        !timed_out,
+        "the second seed hung: {text}\n{}",
+        bouncer.log()
+    );
+    let first_status = first.wait().unwrap();
+    let first_text = std::fs::read_to_string(dir.path().join("first")).unwrap_or_default();
+    assert!(
+        first_status.success(),
+        "the first seed failed: {first_text}\n{}",
+        bouncer.log()
+    );
+    if running && !second.status.success() {
+        assert_eq!(second.status.code(), Some(1), "{text}");
+        assert!(
+            text.contains(&format!("another finseed (pid {}", first.id()))
+                && text.contains("is seeding this database"),
+            "the second seed did not name the first: {text}"
+        );
+    } else {
+        // The first had finished (or the second waited for it): the second found it all loaded.
+        assert!(second.status.success(), "{text}");
+    }
+    eprintln!("second seed: {:?}: {text}", second.status.code());
+    let (v, timed_out) = finseed_within(
+        Duration::from_secs(120),
+        &[
+            "verify",
+            "-p",
+            "ci",
+            "--scale",
+            "10",
+            "--database-url",
+            &url,
+        ],
+    );
+    assert!(
+        !timed_out && v.status.success(),
+        "verify through pgbouncer: {}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    assert!(
+        !bouncer.log().contains("when not linked"),
+        "pgbouncer complained:\n{}",
+        bouncer.log()
     );
 }

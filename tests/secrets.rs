@@ -232,3 +232,39 @@ fn reports_and_progress_lines_never_show_the_password() {
         &["Rep0rt", "Rep0rt%40Pw", "Rep0rt@Pw"],
     );
 }
+
+/// clap's own errors echo the argument they reject: a command line with a mistake beside (or
+/// in) a connection string must not print its password, and stays exit 2.
+#[test]
+fn command_line_mistakes_do_not_echo_the_password() {
+    let url = "postgres://u:ClapSecret77@127.0.0.1:1/db";
+    let kv = "host=127.0.0.1 user=u password='clap kv pw' dbname=db";
+    let cases: Vec<Vec<String>> = vec![
+        // unknown flag after the URL
+        vec!["seed", "--database-url", url, "--bogus"],
+        // the URL as a stray positional argument
+        vec!["seed", url],
+        // a misspelt flag with the URL attached
+        vec!["seed", &format!("--database-ur={url}")],
+        // a bad value right after
+        vec!["seed", "--database-url", url, "--jobs", url],
+        // key=value form, unknown subcommand
+        vec![kv, "seed"],
+        vec!["bench", "--database-url", kv, "--iterations", "many"],
+    ]
+    .into_iter()
+    .map(|v| v.into_iter().map(str::to_string).collect())
+    .collect();
+    for args in cases {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(&a, &[]);
+        let text = all_output(&out);
+        assert_eq!(out.status.code(), Some(2), "{a:?}: {text}");
+        assert!(text.contains("error"), "{a:?}: {text}");
+        assert_hidden(
+            &format!("{a:?}"),
+            &text,
+            &["ClapSecret77", "clap kv pw", "kv pw'"],
+        );
+    }
+}

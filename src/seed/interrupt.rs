@@ -83,6 +83,25 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+/// A failure part-way through a seed (a chunk that could not be loaded, a statement that
+/// stalled) with the command that picks up where it stopped.
+pub fn resumable(e: crate::error::Error, resume: &str) -> crate::error::Error {
+    use crate::error::Error;
+    let hint = |m: String| {
+        let hidden = if resume.contains("***") {
+            "\n  (the password is shown as ***: put it back, or pass the URL in DATABASE_URL)"
+        } else {
+            ""
+        };
+        format!("{m}\n  resume with: {resume}{hidden}")
+    };
+    match e {
+        Error::Db(m) => Error::Db(hint(m)),
+        Error::Failed(m) => Error::Failed(hint(m)),
+        other => other,
+    }
+}
+
 /// The command line that resumes `args` (this process's, program first): the same command
 /// without `--fresh` and `--force` (they would start over), connection strings redacted.
 pub fn resume_command(args: &[String]) -> String {

@@ -77,15 +77,20 @@ impl Held {
     /// Release the locks and remove the holder row.
     pub async fn release(self) {
         self.keepalive.abort();
-        let _ = self.client.batch_execute("ROLLBACK").await;
-        if let Ok(c) = self.target.connect().await {
-            let _ = c
-                .query_typed(
-                    "DELETE FROM finseed_lock WHERE token = $1",
-                    &[(&self.token, tokio_postgres::types::Type::TEXT)],
-                )
-                .await;
-        }
+        // Bounded: over a stalled link the locks end with the connection anyway.
+        let limit = Duration::from_secs(5);
+        let _ = tokio::time::timeout(limit, self.client.batch_execute("ROLLBACK")).await;
+        let _ = tokio::time::timeout(limit * 3, async {
+            if let Ok(c) = self.target.connect().await {
+                let _ = c
+                    .query_typed(
+                        "DELETE FROM finseed_lock WHERE token = $1",
+                        &[(&self.token, tokio_postgres::types::Type::TEXT)],
+                    )
+                    .await;
+            }
+        })
+        .await;
     }
 }
 
