@@ -950,13 +950,14 @@ async fn table_reports(cfg: &SeedConfig) -> Result<Vec<TableReport>> {
 const CREATE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Take the DDL lock of `schema`; with `wait`, retry each second for that long, saying once
-/// who is being waited for.
-async fn ddl_lock(
+/// who is being waited for and what it is `doing`. `Ok(Err(who))` when it is still held.
+pub(crate) async fn ddl_lock(
     cfg: &SeedConfig,
     control: &Client,
     me: &lock::Me,
     schema: &str,
     wait: Option<std::time::Duration>,
+    doing: &str,
 ) -> Result<std::result::Result<lock::Held, String>> {
     let wants = [lock::Want {
         class: lock::K_DDL,
@@ -972,8 +973,8 @@ async fn ddl_lock(
                 Some(w) if start.elapsed() < w => {
                     if !said {
                         eprintln!(
-                            "waiting up to {} s for {who}, which is creating finseed's tables",
-                            w.as_secs()
+                            "waiting up to {} for {who}, which is {doing}",
+                            finish::human(w)
                         );
                         said = true;
                     }
@@ -1074,7 +1075,7 @@ async fn run_steps(
             let start = Instant::now();
             let (rows, detail) = match step {
                 "create" => {
-                    let lock = match ddl_lock(cfg, &control, &me, &schema, Some(CREATE_WAIT)).await? {
+                    let lock = match ddl_lock(cfg, &control, &me, &schema, Some(CREATE_WAIT), "creating finseed's tables").await? {
                         Ok(h) => h,
                         Err(who) => {
                             return Err(Error::Failed(format!(
@@ -1123,7 +1124,7 @@ async fn run_steps(
                             let limit = a.timeout.max(CREATE_WAIT);
                             ddl = Some(finish::ddl_lock(cfg, &control, &me, &schema, limit).await?);
                         } else {
-                            match ddl_lock(cfg, &control, &me, &schema, None).await? {
+                            match ddl_lock(cfg, &control, &me, &schema, None, "").await? {
                                 Ok(h) => ddl = Some(h),
                                 Err(who) => {
                                     skip_post = Some(format!(

@@ -70,6 +70,28 @@ pub fn expected(world: &World, threads: usize) -> Result<Vec<(&'static str, Tabl
 }
 
 /// `(constraint, table, columns, referenced table, referenced columns)` of each foreign key.
+/// A table's digest computed in SQL (`got`) against the generator's (`want`); `names` are the
+/// digested columns in order.
+fn compare(
+    table: String,
+    names: impl Iterator<Item = String>,
+    want: &TableDigest,
+    got: &TableDigest,
+) -> TableCheck {
+    let differing: Vec<String> = names
+        .zip(want.columns.iter().zip(&got.columns))
+        .filter(|(_, (a, b))| a != b)
+        .map(|(c, _)| c)
+        .collect();
+    TableCheck {
+        table,
+        expected_rows: want.rows,
+        found_rows: Some(got.rows),
+        ok: differing.is_empty() && got.rows == want.rows,
+        differing_columns: differing,
+    }
+}
+
 /// finseed's foreign keys with their column lists joined for SQL: (constraint, table, columns,
 /// referenced table, referenced columns).
 fn foreign_keys() -> Vec<(String, String, String, String, String)> {
@@ -113,20 +135,12 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
             let values: Vec<String> = (0..row.len()).map(|i| row.get::<_, String>(i)).collect();
             let got = digest::parse(&values, spec.columns.len())
                 .ok_or_else(|| Error::Failed(format!("unreadable digest of {name}")))?;
-            let differing: Vec<String> = spec
-                .columns
-                .iter()
-                .zip(d.columns.iter().zip(&got.columns))
-                .filter(|(_, (a, b))| a != b)
-                .map(|(c, _)| c.name.to_string())
-                .collect();
-            tables.push(TableCheck {
-                table: name.to_string(),
-                expected_rows: d.rows,
-                found_rows: Some(got.rows),
-                ok: differing.is_empty() && got.rows == d.rows,
-                differing_columns: differing,
-            });
+            tables.push(compare(
+                name.to_string(),
+                spec.columns.iter().map(|c| c.name.to_string()),
+                d,
+                &got,
+            ));
         }
         let mut keys = Vec::new();
         for (con, table, cols, rt, rcols) in foreign_keys() {
@@ -233,20 +247,12 @@ pub fn verify_mapped(
             let values: Vec<String> = (0..row.len()).map(|i| row.get::<_, String>(i)).collect();
             let got = digest::parse(&values, p.columns.len())
                 .ok_or_else(|| Error::Failed(format!("unreadable digest of {}", p.target)))?;
-            let differing: Vec<String> = p
-                .columns
-                .iter()
-                .zip(d.columns.iter().zip(&got.columns))
-                .filter(|(_, (a, b))| a != b)
-                .map(|(c, _)| c.name.clone())
-                .collect();
-            tables.push(TableCheck {
-                table: p.target.clone(),
-                expected_rows: d.rows,
-                found_rows: Some(got.rows),
-                ok: differing.is_empty() && got.rows == d.rows,
-                differing_columns: differing,
-            });
+            tables.push(compare(
+                p.target.clone(),
+                p.columns.iter().map(|c| c.name.clone()),
+                d,
+                &got,
+            ));
             oids.push(crate::map::ident(&p.target));
         }
         let fks = c

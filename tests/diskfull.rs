@@ -8,15 +8,10 @@
 
 mod common;
 
+use common::is_root;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
 
 /// The tmpfs, tablespace and database of the test; removed when dropped, also on failure.
 struct SmallDisk {

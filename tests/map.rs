@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::{finseed, fresh_database, psql};
+use common::{finseed, fresh_database, ok, psql, text};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 const EXAMPLE_SQL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -17,19 +16,6 @@ const EXAMPLE_MAP: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/schemas/examples/financy_app.map.toml"
 );
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "finseed failed: {}", text(out));
-    text(out)
-}
 
 /// A new database holding the example app schema.
 fn example_db(name: &str) -> String {

@@ -5,18 +5,13 @@
 
 mod common;
 
+use common::is_root;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const PGBOUNCER: &str = "/usr/sbin/pgbouncer";
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
 
 /// A pgbouncer started for this test; stopped (by its pid) when dropped, also on failure.
 struct Bouncer {

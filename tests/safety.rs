@@ -4,22 +4,7 @@
 
 mod common;
 
-use common::{assert_keys_built_once, finseed, fresh_database, psql};
-use std::process::Output;
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn ok(out: &Output) -> String {
-    let t = text(out);
-    assert!(out.status.success(), "finseed failed: {t}");
-    t
-}
+use common::{assert_keys_built_once, finseed, fresh_database, ok, psql, text};
 
 /// Relations in the public schema, sorted.
 fn relations(url: &str) -> String {

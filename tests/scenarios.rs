@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{finseed, fresh_database};
+use common::{finseed, fresh_database, text};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -22,14 +22,6 @@ fn seeded(name: &str) -> String {
 
 fn report(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn scenario(url: &str, name: &str, rate: &str, extra: &[&str]) -> std::process::Output {

@@ -3,19 +3,9 @@
 
 mod common;
 
-use common::{finseed, fresh_database, psql};
-use std::process::{Command, Output, Stdio};
+use common::{finseed, fresh_database, ok, psql};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn ok(out: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "finseed failed: {text}");
-    text
-}
 
 fn count(url: &str, table: &str) -> u64 {
     psql(url, &format!("SELECT count(*) FROM {table}"))

@@ -5,20 +5,12 @@
 
 mod common;
 
-use common::{assert_keys_built_once, finseed, finseed_command, fresh_database, psql};
+use common::{assert_keys_built_once, finseed, finseed_command, fresh_database, psql, text};
 use finseed::gen::Group;
 use finseed::model::World;
 use finseed::pipeline::shard_chunks;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// Children killed when the test ends early (a failed assertion), so none outlives it.
 struct Procs(Vec<Option<Child>>);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{finseed, psql};
+use common::{finseed, psql, text};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -118,14 +118,6 @@ fn seed(url: &str) -> Output {
         "create,load",
         "--quiet",
     ])
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

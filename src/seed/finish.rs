@@ -293,35 +293,16 @@ pub async fn ddl_lock(
     schema: &str,
     limit: Duration,
 ) -> Result<lock::Held> {
-    let wants = [lock::Want {
-        class: lock::K_DDL,
-        key: lock::key(schema),
-        shared: false,
-    }];
-    let start = Instant::now();
-    let mut said = false;
-    loop {
-        match lock::acquire(&cfg.target, control, me, &format!("ddl {schema}"), &wants).await? {
-            Ok(h) => return Ok(h),
-            Err(who) if start.elapsed() < limit => {
-                if !said {
-                    eprintln!(
-                        "waiting up to {} for {who}, which is building keys and indexes; what it builds is kept",
-                        human(limit)
-                    );
-                    said = true;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(who) => {
-                return Err(Error::Failed(format!(
-                    "{who} has been building keys and indexes in {} for over {}\n  fix: let it finish, then rerun this command (it keeps what is built)",
-                    cfg.target.shown,
-                    human(limit)
-                )))
-            }
-        }
-    }
+    let doing = "building keys and indexes; what it builds is kept";
+    super::ddl_lock(cfg, control, me, schema, Some(limit), doing)
+        .await?
+        .map_err(|who| {
+            Error::Failed(format!(
+                "{who} has been building keys and indexes in {} for over {}\n  fix: let it finish, then rerun this command (it keeps what is built)",
+                cfg.target.shown,
+                human(limit)
+            ))
+        })
 }
 
 /// `2h`, `15m 30s`, `42s`.

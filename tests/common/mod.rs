@@ -232,3 +232,27 @@ pub fn assert_keys_built_once(url: &str) {
         .to_string();
     assert_eq!((keys.trim(), invalid.trim()), (want.as_str(), "0"));
 }
+
+/// A finseed run's standard output followed by its standard error.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts the run succeeded (showing its output if not) and returns its output.
+pub fn ok(out: &std::process::Output) -> String {
+    let t = text(out);
+    assert!(out.status.success(), "finseed failed: {t}");
+    t
+}
+
+/// Whether the tests run as root (mounts and pgbouncer need it).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
