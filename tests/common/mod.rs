@@ -224,13 +224,17 @@ pub fn finseed_command(args: &[&str]) -> Command {
 pub fn assert_keys_built_once(url: &str) {
     let keys = psql(url, "SELECT count(*) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid WHERE c.contype IN ('p','f','u') AND c.convalidated AND t.relnamespace = 'public'::regnamespace AND t.relname NOT LIKE 'finseed%'");
     let invalid = psql(url, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE NOT i.indisvalid AND c.relnamespace = 'public'::regnamespace");
-    let want = ["primary_keys", "foreign_keys"]
+    let want = post_load_constraints().to_string();
+    assert_eq!((keys.trim(), invalid.trim()), (want.as_str(), "0"));
+}
+
+/// Primary keys, uniques and foreign keys schemas/post_load.sql adds to finseed's tables.
+pub fn post_load_constraints() -> u64 {
+    ["primary_keys", "foreign_keys"]
         .iter()
         .flat_map(|s| finseed::schema::post_load_step(s))
         .filter(|s| s.contains("ADD CONSTRAINT"))
-        .count()
-        .to_string();
-    assert_eq!((keys.trim(), invalid.trim()), (want.as_str(), "0"));
+        .count() as u64
 }
 
 /// A finseed run's standard output followed by its standard error.
