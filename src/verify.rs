@@ -36,12 +36,16 @@ pub struct VerifyReport {
     pub ok: bool,
 }
 
-/// The digests of every table as the generator produces them.
-pub fn expected(world: &World, threads: usize) -> Result<Vec<(&'static str, TableDigest)>> {
-    let pool = rayon::ThreadPoolBuilder::new()
+fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| Error::Failed(format!("cannot start threads: {e}")))?;
+        .map_err(|e| Error::Failed(format!("cannot start threads: {e}")))
+}
+
+/// The digests of every table as the generator produces them.
+pub fn expected(world: &World, threads: usize) -> Result<Vec<(&'static str, TableDigest)>> {
+    let pool = thread_pool(threads)?;
     let mut out = Vec::new();
     for group in Group::ALL {
         let tables = group.tables();
@@ -190,10 +194,7 @@ pub fn verify_mapped(
     let c = rt.block_on(target.connect())?;
     let plans = rt.block_on(crate::map::compile(map, &c, &target.shown))?;
     let world = World::new(profile);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::Failed(format!("cannot start threads: {e}")))?;
+    let pool = thread_pool(threads)?;
     let mut want = Vec::new();
     for group in Group::ALL {
         let tables = group.tables();
