@@ -73,6 +73,10 @@ pub enum Command {
         db: DbArgs,
         #[command(flatten)]
         bench: BenchArgs,
+        /// The team's schema map the database was seeded through: the parameter pools are
+        /// drawn from the mapped tables; needs --queries (query files for that schema).
+        #[arg(long)]
+        map: Option<PathBuf>,
     },
     /// Seed a profile and benchmark it in one go (the README's main command).
     Run {

@@ -572,6 +572,8 @@ pub struct BenchPlan {
     pub markdown: Option<PathBuf>,
     pub html: Option<PathBuf>,
     pub quiet: bool,
+    /// The team's schema map: pools drawn from its tables, queries from `--queries`.
+    pub map: Option<crate::map::MapFile>,
 }
 
 impl BenchPlan {
@@ -645,7 +647,22 @@ impl BenchPlan {
             markdown: a.markdown.clone(),
             html: a.html.clone(),
             quiet: a.quiet,
+            map: None,
         })
+    }
+
+    /// Bench through a schema map: the team's query files, pools from the mapped tables.
+    pub fn with_map(mut self, a: &BenchArgs, map: Option<crate::map::MapFile>) -> Result<Self> {
+        if let Some(m) = &map {
+            if a.queries.is_none() {
+                return Err(Error::Usage(format!(
+                    "--map {}: the built-in queries are written for finseed's own tables\n  fix: pass --queries DIR with query files written for your schema (see README, Seeding your own schema: benchmarking)",
+                    m.path.display()
+                )));
+            }
+        }
+        self.map = map;
+        Ok(self)
     }
 
     fn run(self, target: Target) -> Result<()> {
@@ -660,6 +677,7 @@ impl BenchPlan {
             seed: self.seed,
             generic_plans: self.generic_plans,
             min_change_ms: self.min_change_ms,
+            map: self.map,
         };
         if !self.quiet {
             eprintln!(
@@ -708,13 +726,21 @@ impl BenchPlan {
 pub fn bench(
     db: DbArgs,
     a: BenchArgs,
+    map: Option<PathBuf>,
     profile_thresholds: std::collections::BTreeMap<String, f64>,
 ) -> Result<()> {
+    if let (Some(m), Some(_)) = (&map, &a.scenario) {
+        return Err(Error::Usage(format!(
+            "--map {}: scenarios' actions (and their writes) are written for finseed's own tables\n  fix: run the volume queries through the map (--map with --queries DIR), or run the scenario on a database seeded without a map",
+            m.display()
+        )));
+    }
     if a.scenario.is_some() {
         return scenario_bench(db, a);
     }
     refuse_scenario_flags(&a)?;
-    let plan = BenchPlan::from_args(&a, profile_thresholds)?;
+    let map = crate::map_cmd::load_flag(map.as_deref())?;
+    let plan = BenchPlan::from_args(&a, profile_thresholds)?.with_map(&a, map)?;
     let target = Database::from_args(&db)?.connect(false, a.quiet)?;
     plan.run(target)
 }
@@ -918,12 +944,8 @@ pub fn run(profile: ProfileArgs, db: DbArgs, load: LoadArgs, b: BenchArgs) -> Re
         json: None,
         quiet: b.quiet,
     })?;
-    if seed_plan.map.is_some() && b.queries.is_none() {
-        return Err(Error::Usage(
-            "run --map: the built-in queries are written for finseed's own tables\n  fix: pass --queries DIR with query files written for your schema".into(),
-        ));
-    }
-    let mut bench_plan = BenchPlan::from_args(&b, seed_plan.profile.thresholds.clone())?;
+    let mut bench_plan = BenchPlan::from_args(&b, seed_plan.profile.thresholds.clone())?
+        .with_map(&b, seed_plan.map.clone())?;
     bench_plan.seed.get_or_insert(seed_plan.profile.seed);
     let database = Database::from_args(&db)?;
     let target = database.connect(true, b.quiet)?;

@@ -58,7 +58,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             map,
         } => finseed::commands::plan(profile, jobs, json, map)?,
-        Command::Bench { db, bench } => finseed::commands::bench(db, bench, Default::default())?,
+        Command::Bench { db, bench, map } => {
+            finseed::commands::bench(db, bench, map, Default::default())?
+        }
         Command::Run {
             profile,
             db,

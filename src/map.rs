@@ -92,6 +92,21 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 impl MapFile {
+    /// What the map decides, without its path, comments or layout: two maps with the same
+    /// canonical text write the same values into the same target columns.
+    pub fn canonical(&self) -> String {
+        let mut s = String::new();
+        for t in &self.tables {
+            s.push_str(&format!("{}->{}:", t.table, t.target));
+            for c in &t.columns {
+                s.push_str(&format!("{}={:?}/{:?};", c.name, c.source, c.uuid_of));
+            }
+            s.push('|');
+        }
+        s.push_str(&format!("skip={:?}", self.skipped));
+        s
+    }
+
     /// Whether finseed loads `table` through this map.
     pub fn maps(&self, table: &str) -> bool {
         self.tables.iter().any(|t| t.table == table)

@@ -94,12 +94,18 @@ pub struct SeedReport {
     pub total_seconds: f64,
 }
 
-/// Identity of the data a profile produces: the same fingerprint means the same rows.
-pub fn fingerprint(p: &Profile) -> String {
-    let text = format!(
+/// Identity of the data a profile produces, and of the map it goes through: the same
+/// fingerprint means the same rows with the same values in the same columns. Without a map it
+/// is what it always was, so databases seeded before maps existed still resume.
+pub fn fingerprint(p: &Profile, map: Option<&crate::map::MapFile>) -> String {
+    let mut text = format!(
         "gen=1;seed={};volume={:?};months={};end={};shape={:?};scale={};password={};cost={}",
         p.seed, p.volume, p.months, p.end_day, p.shape, p.scale, p.password, p.bcrypt_cost
     );
+    if let Some(m) = map {
+        text.push_str(";map=");
+        text.push_str(&m.canonical());
+    }
     crate::sink::file::hex(&Sha256::digest(text.as_bytes()))[..32].to_string()
 }
 
@@ -148,7 +154,13 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<own::Inspection> {
         if let Some(row) = row {
             let (profile, seed, their): (String, i64, String) =
                 (row.get(0), row.get(1), row.get(2));
-            if their != fingerprint(&cfg.profile) {
+            if their != fingerprint(&cfg.profile, cfg.map.as_ref()) {
+                if let Some(m) = &cfg.map {
+                    return Err(Error::Usage(format!(
+                        "{} was seeded by finseed with profile `{profile}` (seed {seed}) and another map (or none), which differs from `{}` (seed {}) through {}; refusing to mix their rows\n  fix: use the same profile, seed and map as the first run (a map's comments and layout may change, its decisions may not); to start over, empty the team's tables yourself and drop finseed_run and finseed_ledger",
+                        t.shown, cfg.profile.name, cfg.profile.seed, m.path.display()
+                    )));
+                }
                 return Err(Error::Usage(format!(
                     "{} was seeded by finseed with profile `{profile}` (seed {seed}), which differs from `{}` (seed {}); refusing to mix their rows\n  fix: pass --fresh to drop finseed's tables and start over, or use the same profile and seed",
                     t.shown, cfg.profile.name, cfg.profile.seed
@@ -192,7 +204,7 @@ async fn step_create(cfg: &SeedConfig, c: &mut Client) -> Result<String> {
             (&p.name, Type::TEXT),
             (&(p.seed as i64), Type::INT8),
             (&p.scale, Type::FLOAT8),
-            (&fingerprint(p), Type::TEXT),
+            (&fingerprint(p, cfg.map.as_ref()), Type::TEXT),
             (&env!("CARGO_PKG_VERSION"), Type::TEXT),
         ],
     )

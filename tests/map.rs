@@ -132,6 +132,144 @@ fn the_example_seeds_and_verifies_through_its_map() {
     );
 }
 
+const EXAMPLE_QUERIES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/schemas/examples/financy_app_queries"
+);
+
+/// `bench --map` runs the team's query files with the parameter pools drawn from the mapped
+/// tables (UUID keys, bound as text); `run --map` seeds and benches the same way.
+#[test]
+fn bench_runs_the_teams_queries_through_the_map() {
+    let url = example_db("map_bench");
+    ok(&finseed(&seed_args(&url, EXAMPLE_MAP, &[])));
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let bench = |extra: &[&str]| {
+        let mut a = vec![
+            "bench",
+            "-q",
+            "--database-url",
+            &url,
+            "--map",
+            EXAMPLE_MAP,
+            "--iterations",
+            "3",
+            "--warmup",
+            "1",
+        ];
+        a.extend_from_slice(extra);
+        finseed(&a)
+    };
+    let out = bench(&[
+        "--queries",
+        EXAMPLE_QUERIES,
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    ok(&out);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["failures"].as_array().unwrap().len(), 0, "{r}");
+    let names: Vec<&str> = r["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    // The pools hold the team's keys: UUIDs that exist in its tables.
+    let busy = r["params"]["busy_contexts"][0].as_str().unwrap();
+    assert_eq!(busy.len(), 36, "{busy}");
+    assert_eq!(
+        psql(
+            &url,
+            &format!("SELECT count(*) > 0 FROM ledger_entries WHERE wallet_id = '{busy}'")
+        )
+        .trim(),
+        "t"
+    );
+    let user = r["params"]["users"][0].as_str().unwrap();
+    assert_eq!(
+        psql(&url, &format!("SELECT count(*) FROM wallet_members WHERE user_uuid = '{user}' AND role <> 'viewer'")).trim() != "0",
+        true
+    );
+    let cursor = &r["params"]["busy_cursors"][0];
+    assert_eq!(cursor[2].as_str().unwrap().len(), 36, "{cursor}");
+    // Every query returned rows: the keyset page, the dashboard, the breakdown and the export.
+    for q in r["queries"].as_array().unwrap() {
+        assert!(q["rows"].as_f64().unwrap_or(0.0) > 0.0, "{q}");
+    }
+    // The same pools on a rerun (drawn deterministically from the data and the seed).
+    let again = dir.path().join("again.json");
+    ok(&bench(&[
+        "--queries",
+        EXAMPLE_QUERIES,
+        "--json",
+        again.to_str().unwrap(),
+    ]));
+    let r2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&again).unwrap()).unwrap();
+    assert_eq!(r["params"], r2["params"]);
+    // Through a map the built-in queries (finseed's tables) and scenarios are refused first.
+    let out = bench(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--queries DIR"), "{}", text(&out));
+    let out = bench(&["--scenario", "dashboard_analytics_load"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // `run --map` seeds and benches through the map in one command.
+    let url2 = example_db("map_run");
+    let out = finseed(&[
+        "run",
+        "-q",
+        "-p",
+        "ci",
+        "--database-url",
+        &url2,
+        "--map",
+        EXAMPLE_MAP,
+        "--queries",
+        EXAMPLE_QUERIES,
+        "--iterations",
+        "2",
+        "--warmup",
+        "0",
+    ]);
+    ok(&out);
+    assert!(text(&out).contains("wallet_dashboard"), "{}", text(&out));
+}
+
+/// A resume through a map that decides differently would mix two kinds of rows: refused at
+/// once. Comments and layout of the map may change.
+#[test]
+fn a_resume_through_another_map_is_refused() {
+    let url = example_db("map_fingerprint");
+    ok(&finseed(&seed_args(&url, EXAMPLE_MAP, &[])));
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read_to_string(EXAMPLE_MAP).unwrap();
+    let commented = write_map(
+        dir.path(),
+        "commented.toml",
+        &format!("# reviewed by the team\n\n{original}"),
+    );
+    ok(&finseed(&seed_args(&url, commented.to_str().unwrap(), &[])));
+    let other = write_map(
+        dir.path(),
+        "other.toml",
+        &original.replace(
+            r#"imported_by = { value = "finseed" }"#,
+            r#"imported_by = { value = "seeder" }"#,
+        ),
+    );
+    let out = finseed(&seed_args(&url, other.to_str().unwrap(), &[]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("another map"), "{}", text(&out));
+    assert_eq!(
+        psql(&url, "SELECT count(*) FROM ledger_entries WHERE imported_by <> 'finseed'").trim(),
+        "0"
+    );
+}
+
 /// A digest of every mapped key column, to compare two loads.
 fn uuids(url: &str) -> String {
     psql(

@@ -39,6 +39,8 @@ pub struct BenchConfig {
     pub generic_plans: bool,
     /// Smallest p95 change (ms) that can count as a significant regression.
     pub min_change_ms: f64,
+    /// The team's schema map: the parameter pools are drawn from the mapped tables.
+    pub map: Option<crate::map::MapFile>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -54,18 +56,56 @@ pub struct Settings {
     pub bench_seed: u64,
 }
 
+/// A key drawn for a parameter: finseed's own bigint ids, or, through a schema map, the
+/// target's key as text (a UUID, a bigint, whatever the team's column holds), which the query
+/// casts (`$1::uuid`). Untagged, so reports written before maps existed still read.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(untagged)]
+pub enum Key {
+    Int(i64),
+    Text(String),
+}
+
+impl Key {
+    /// finseed's own id (always, without a map).
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Key::Int(v) => Some(*v),
+            Key::Text(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Int(v) => write!(f, "{v}"),
+            Key::Text(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+impl From<&Key> for Value {
+    fn from(k: &Key) -> Value {
+        match k {
+            Key::Int(v) => Value::Int(*v),
+            Key::Text(s) => Value::Text(s.clone()),
+        }
+    }
+}
+
 /// The parameter values the run drew from the data.
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
 pub struct ParamPools {
     pub as_of: String,
-    pub busy_contexts: Vec<i64>,
+    pub busy_contexts: Vec<Key>,
     pub busy_context_transactions: Vec<i64>,
-    pub typical_contexts: Vec<i64>,
+    pub typical_contexts: Vec<Key>,
     pub typical_context_transactions: Vec<i64>,
-    pub busy_cursors: Vec<(i64, String, i64)>,
+    pub busy_cursors: Vec<(Key, String, Key)>,
     #[serde(default)]
-    pub typical_cursors: Vec<(i64, String, i64)>,
-    pub users: Vec<i64>,
+    pub typical_cursors: Vec<(Key, String, Key)>,
+    pub users: Vec<Key>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -227,13 +267,13 @@ fn values(q: &QuerySpec, pools: &ParamPools, i: usize) -> Vec<Value> {
     let mut out = Vec::new();
     for p in &q.params {
         match p {
-            Param::BusyContext => out.push(Value::Int(
-                pools.busy_contexts[i % pools.busy_contexts.len()],
-            )),
-            Param::TypicalContext => out.push(Value::Int(
-                pools.typical_contexts[i % pools.typical_contexts.len()],
-            )),
-            Param::User => out.push(Value::Int(pools.users[i % pools.users.len()])),
+            Param::BusyContext => {
+                out.push((&pools.busy_contexts[i % pools.busy_contexts.len()]).into())
+            }
+            Param::TypicalContext => {
+                out.push((&pools.typical_contexts[i % pools.typical_contexts.len()]).into())
+            }
+            Param::User => out.push((&pools.users[i % pools.users.len()]).into()),
             Param::AsOf => out.push(Value::Text(pools.as_of.clone())),
             Param::BusyCursor | Param::TypicalCursor => {
                 let pool = if *p == Param::BusyCursor {
@@ -242,7 +282,7 @@ fn values(q: &QuerySpec, pools: &ParamPools, i: usize) -> Vec<Value> {
                     &pools.typical_cursors
                 };
                 let (c, d, id) = &pool[i % pool.len()];
-                out.extend([Value::Int(*c), Value::Text(d.clone()), Value::Int(*id)]);
+                out.extend([c.into(), Value::Text(d.clone()), id.into()]);
             }
         }
     }
@@ -320,72 +360,204 @@ async fn recorded_seed(c: &Client, target: &Target) -> Result<Option<u64>> {
     Ok(row.map(|r| r.get::<_, i64>(0) as u64))
 }
 
-/// Draw the parameter pools from the seeded data, deterministically.
-async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamPools> {
+/// Where the parameter pools come from: finseed's own tables, or the team's through a map.
+struct PoolSource {
+    transactions: String,
+    context: String,
+    date: String,
+    id: String,
+    members: String,
+    member_user: String,
+    /// `None` when the map sends no role: every member counts.
+    role: Option<String>,
+    /// Through a map keys are read as text: the team's columns may hold UUIDs.
+    text_keys: bool,
+}
+
+impl PoolSource {
+    fn native() -> PoolSource {
+        PoolSource {
+            transactions: "transactions".into(),
+            context: "context_id".into(),
+            date: "transaction_date".into(),
+            id: "id".into(),
+            members: "context_members".into(),
+            member_user: "user_id".into(),
+            role: Some("role".into()),
+            text_keys: false,
+        }
+    }
+
+    /// The target tables and columns that hold finseed's `transactions` and `context_members`
+    /// columns; a map that does not send one of them cannot give the pools (exit 2).
+    fn mapped(m: &crate::map::MapFile) -> Result<PoolSource> {
+        let column = |table: &str, col: &str| -> Result<(String, Option<String>)> {
+            let missing = |what: String| {
+                Error::Usage(format!(
+                    "--map {}: bench draws its parameters (busy and typical contexts, cursors, users) from {what}\n  fix: map {table} and its {col} column in the map, or run bench without --map on finseed's own tables",
+                    m.path.display()
+                ))
+            };
+            let t = m.table(table).ok_or_else(|| {
+                missing(format!(
+                    "finseed's {table} table, which the map does not load"
+                ))
+            })?;
+            let c = t
+                .columns
+                .iter()
+                .find(|c| matches!(&c.source, crate::map::Source::Column(s) if s == col));
+            Ok((
+                crate::map::ident(&t.target),
+                c.map(|c| crate::map::ident(&c.name)),
+            ))
+        };
+        let need = |(t, c): (String, Option<String>), table: &str, col: &str| {
+            c.map(|c| (t, c)).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--map {}: bench draws its parameters from {table}.{col}, which the map sends to no column\n  fix: add a column with from = \"{col}\" to [{table}.columns]",
+                    m.path.display()
+                ))
+            })
+        };
+        let (transactions, context) = need(
+            column("transactions", "context_id")?,
+            "transactions",
+            "context_id",
+        )?;
+        let (_, date) = need(
+            column("transactions", "transaction_date")?,
+            "transactions",
+            "transaction_date",
+        )?;
+        let (_, id) = need(column("transactions", "id")?, "transactions", "id")?;
+        let (members, member_user) = need(
+            column("context_members", "user_id")?,
+            "context_members",
+            "user_id",
+        )?;
+        let (_, role) = column("context_members", "role")?;
+        Ok(PoolSource {
+            transactions,
+            context,
+            date,
+            id,
+            members,
+            member_user,
+            role,
+            text_keys: true,
+        })
+    }
+
+    /// A key column as the pools read it.
+    fn key(&self, col: &str) -> String {
+        if self.text_keys {
+            format!("{col}::text")
+        } else {
+            col.to_string()
+        }
+    }
+
+    fn read_key(&self, r: &tokio_postgres::Row, i: usize) -> Key {
+        if self.text_keys {
+            Key::Text(r.get(i))
+        } else {
+            Key::Int(r.get(i))
+        }
+    }
+}
+
+/// Draw the parameter pools from the seeded data, deterministically: from finseed's tables, or
+/// through `map` from the team's.
+async fn resolve_params(
+    c: &Client,
+    target: &Target,
+    seed: u64,
+    map: Option<&crate::map::MapFile>,
+) -> Result<ParamPools> {
+    let src = match map {
+        Some(m) => PoolSource::mapped(m)?,
+        None => PoolSource::native(),
+    };
+    let (tx, ctx, date, id) = (&src.transactions, &src.context, &src.date, &src.id);
     let e = |what: &'static str| move |err: tokio_postgres::Error| target.error(what, &err);
     let as_of: Option<String> = bounded(
         target,
-        c.query_typed_one("SELECT max(transaction_date)::text FROM transactions", &[]),
+        c.query_typed_one(&format!("SELECT max({date})::date::text FROM {tx}"), &[]),
     )
     .await?
     .map_err(e("cannot read transactions (is the database seeded?)"))?
     .get(0);
-    let as_of = as_of.ok_or_else(|| {
-        Error::Failed(format!(
-            "{}: transactions is empty; seed it first",
-            target.shown
-        ))
-    })?;
-    let activity: Vec<(i64, i64)> = bounded(
+    let as_of = as_of
+        .ok_or_else(|| Error::Failed(format!("{}: {tx} is empty; seed it first", target.shown)))?;
+    let activity: Vec<(Key, i64)> = bounded(
         target,
         c.query_typed(
-            "SELECT context_id, count(*) FROM transactions GROUP BY 1 ORDER BY 2 DESC, 1",
+            &format!(
+                "SELECT {}, count(*) FROM {tx} GROUP BY 1 ORDER BY 2 DESC, 1",
+                src.key(ctx)
+            ),
             &[],
         ),
     )
     .await?
     .map_err(e("cannot rank contexts by activity"))?
     .iter()
-    .map(|r| (r.get(0), r.get(1)))
+    .map(|r| (src.read_key(r, 0), r.get(1)))
     .collect();
-    let busy: Vec<(i64, i64)> = activity.iter().take(5).copied().collect();
+    let busy: Vec<(Key, i64)> = activity.iter().take(5).cloned().collect();
     let mid = activity.len() / 2;
-    let typical: Vec<(i64, i64)> =
+    let typical: Vec<(Key, i64)> =
         activity[mid.saturating_sub(2)..(mid + 3).min(activity.len())].to_vec();
     // Keyset cursors: after row 4,000 of a busy context (page 5 of 1,000), after row 1,000 of
     // a typical one (page 2), or half way through a context too small for that.
+    let cursor_sql = format!(
+        "SELECT {date}::text, {} FROM {tx} WHERE {} = $1 ORDER BY {date} DESC, {id} DESC OFFSET $2 LIMIT 1",
+        src.key(id),
+        src.key(ctx)
+    );
     let mut cursors = Vec::new();
     for (pool, after) in [(&busy, 4000i64), (&typical, 1000)] {
         let mut v = Vec::new();
-        for &(ctx, n) in pool.iter() {
-            let offset = if n > after { after - 1 } else { n / 2 };
+        for (ctx, n) in pool.iter() {
+            let offset = if *n > after { after - 1 } else { n / 2 };
+            let value = Value::from(ctx);
             let row = bounded(
                 target,
                 c.query_typed_one(
-                    "SELECT transaction_date::text, id FROM transactions WHERE context_id = $1 ORDER BY transaction_date DESC, id DESC OFFSET $2 LIMIT 1",
-                    &[(&ctx, Type::INT8), (&offset, Type::INT8)],
+                    &cursor_sql,
+                    &[(value.as_sql(), value.sql_type()), (&offset, Type::INT8)],
                 ),
             )
             .await?
             .map_err(e("cannot find a keyset cursor"))?;
-            v.push((ctx, row.get::<_, String>(0), row.get::<_, i64>(1)));
+            v.push((ctx.clone(), row.get::<_, String>(0), src.read_key(&row, 1)));
         }
         cursors.push(v);
     }
     let typical_cursors = cursors.pop().expect("two pools");
     let cursors = cursors.pop().expect("two pools");
-    let users: Vec<i64> = bounded(
+    let user = &src.member_user;
+    let not_viewer = src
+        .role
+        .as_ref()
+        .map_or(String::new(), |r| format!("WHERE {r}::text <> 'viewer' "));
+    let users: Vec<Key> = bounded(
         target,
         c.query_typed(
-            "SELECT user_id FROM context_members WHERE role <> 'viewer' GROUP BY user_id ORDER BY md5(user_id::text || $1), user_id LIMIT 20",
+            &format!(
+                "SELECT {} FROM {} {not_viewer}GROUP BY {user} ORDER BY md5({user}::text || $1), {user} LIMIT 20",
+                src.key(user),
+                src.members
+            ),
             &[(&seed.to_string(), Type::TEXT)],
         ),
     )
     .await?
     .map_err(e("cannot pick users"))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    .iter()
+    .map(|r| src.read_key(r, 0))
+    .collect();
     if busy.is_empty() || users.is_empty() {
         return Err(Error::Failed(format!(
             "{}: not enough data to benchmark; seed it first",
@@ -394,9 +566,9 @@ async fn resolve_params(c: &Client, target: &Target, seed: u64) -> Result<ParamP
     }
     Ok(ParamPools {
         as_of,
-        busy_contexts: busy.iter().map(|b| b.0).collect(),
+        busy_contexts: busy.iter().map(|b| b.0.clone()).collect(),
         busy_context_transactions: busy.iter().map(|b| b.1).collect(),
-        typical_contexts: typical.iter().map(|b| b.0).collect(),
+        typical_contexts: typical.iter().map(|b| b.0.clone()).collect(),
         typical_context_transactions: typical.iter().map(|b| b.1).collect(),
         busy_cursors: cursors,
         typical_cursors,
@@ -685,7 +857,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         Some(s) => s,
         None => recorded_seed(&control, target).await?.unwrap_or(0),
     };
-    let pools = resolve_params(&control, target, bench_seed).await?;
+    let pools = resolve_params(&control, target, bench_seed, cfg.map.as_ref()).await?;
     // No session state: every execution is planned for its own parameters because queries run
     // as unnamed statements (what the EXPLAIN in the report shows, and what works through a
     // transaction-mode pooler). With --generic-plans, named prepared statements let PostgreSQL

@@ -861,13 +861,14 @@ async fn resolve_pools(
     actions: &[Action],
     seed: u64,
 ) -> Result<Pools> {
-    let query = super::resolve_params(c, target, seed).await?;
+    // Scenarios run on finseed's own tables (no map), so every key is finseed's bigint id.
+    let query = super::resolve_params(c, target, seed, None).await?;
     let e = |what: &'static str| move |err: tokio_postgres::Error| target.error(what, &err);
     let contexts: Vec<i64> = query
         .busy_contexts
         .iter()
         .chain(&query.typical_contexts)
-        .copied()
+        .filter_map(super::Key::int)
         .collect();
     let mut p = Pools {
         query,
@@ -975,7 +976,11 @@ async fn resolve_pools(
         p.emails = c
             .query(
                 "SELECT email FROM users WHERE id = ANY($1) ORDER BY id",
-                &[&p.query.users],
+                &[&p.query
+                    .users
+                    .iter()
+                    .filter_map(super::Key::int)
+                    .collect::<Vec<i64>>()],
             )
             .await
             .map_err(e("cannot read e-mails"))?

@@ -195,7 +195,7 @@ async fn same_profile(cfg: &SeedConfig, c: &Client) -> Result<()> {
         .map_err(|e| cfg.target.error("cannot inspect the database", &e))?;
     if let Some(row) = row {
         let (profile, seed, their): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
-        if their != super::fingerprint(&cfg.profile) {
+        if their != super::fingerprint(&cfg.profile, cfg.map.as_ref()) {
             return Err(Error::Usage(format!(
                 "--await-shards: {} is being seeded with profile `{profile}` (seed {seed}), not `{}` (seed {}), so its shards would never complete this profile's chunks\n  fix: give the finishing step the same --profile, --seed and --scale as the shards",
                 cfg.target.shown, cfg.profile.name, cfg.profile.seed
