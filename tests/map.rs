@@ -265,7 +265,11 @@ fn a_resume_through_another_map_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("another map"), "{}", text(&out));
     assert_eq!(
-        psql(&url, "SELECT count(*) FROM ledger_entries WHERE imported_by <> 'finseed'").trim(),
+        psql(
+            &url,
+            "SELECT count(*) FROM ledger_entries WHERE imported_by <> 'finseed'"
+        )
+        .trim(),
         "0"
     );
 }
