@@ -65,6 +65,11 @@ pub enum Command {
         /// Check this schema map's file and say which tables it loads.
         #[arg(long)]
         map: Option<PathBuf>,
+        /// With --map: the target database, read (never written) for its indexes, foreign
+        /// keys and triggers, to estimate a load with them in place against
+        /// --defer-constraints. Ignored without --map.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
     /// Time the volume queries (schemas/queries) on a seeded database: latency percentiles,
     /// thresholds (exit 1 on a breach), EXPLAIN plans, cache statistics, baseline regressions.

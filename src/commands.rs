@@ -374,16 +374,27 @@ pub fn plan(
     jobs_arg: Option<usize>,
     json: Option<PathBuf>,
     map: Option<PathBuf>,
+    db: DbArgs,
 ) -> Result<()> {
     let profile = profile.resolve()?;
     let jobs = jobs(jobs_arg)?;
     check_outputs(&[("--json", &json)])?;
     let map = crate::map_cmd::load_flag(map.as_deref())?;
+    // Only a map's targets are read, and only when a database is named: plan never starts the
+    // embedded cluster.
+    let burdens = match (&map, &db.database_url) {
+        (Some(m), Some(url)) if !url.is_empty() => Some(crate::map_cmd::burdens(
+            &Database::from_args(&db)?.connect(false, true)?,
+            m,
+        )?),
+        _ => None,
+    };
     // The activity shares walk every context once: cheap up to the volume profile's 500K,
     // skipped beyond so `plan` stays instant at any scale.
     let shares = (profile.volume.contexts <= 5_000_000)
         .then(|| crate::model::World::new(profile.clone()).activity_shares());
-    let p = crate::plan::plan(&profile, jobs)?;
+    let mut p = crate::plan::plan(&profile, jobs)?;
+    p.map = burdens.map(|b| crate::plan::map_estimate(&p, b));
     println!(
         "{:<20} {:>14} {:>12} {:>12} {:>12}",
         "table", "rows", "COPY MB", "heap MB", "index MB"
@@ -423,7 +434,7 @@ pub fn plan(
         None => println!("activity: shares not computed above 5,000,000 contexts"),
     }
     if let Some(m) = &map {
-        crate::map_cmd::print_plan(m);
+        crate::map_cmd::print_plan(m, p.map.as_ref());
     }
     write_json(&json, &p)
 }

@@ -57,7 +57,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             jobs,
             json,
             map,
-        } => finseed::commands::plan(profile, jobs, json, map)?,
+            database_url,
+        } => finseed::commands::plan(
+            profile,
+            jobs,
+            json,
+            map,
+            finseed::cli::DbArgs { database_url },
+        )?,
         Command::Bench { db, bench, map } => {
             finseed::commands::bench(db, bench, map, Default::default())?
         }

@@ -13,8 +13,9 @@ pub fn load_flag(path: Option<&Path>) -> Result<Option<MapFile>> {
     path.map(crate::map::load).transpose()
 }
 
-/// What `plan --map` adds: where each table goes.
-pub fn print_plan(m: &MapFile) {
+/// What `plan --map` adds: where each table goes and, given the target's catalog, how much
+/// slower a load with its definitions in place is than `--defer-constraints`.
+pub fn print_plan(m: &MapFile, estimate: Option<&crate::plan::MapEstimate>) {
     println!("map {}:", m.path.display());
     for t in &m.tables {
         let sent = t
@@ -27,7 +28,76 @@ pub fn print_plan(m: &MapFile) {
     for s in &m.skipped {
         println!("  {s:<20} -> skipped");
     }
-    println!("  with --map finseed creates and drops no tables; the target's own keys, indexes and triggers stay in place during the load unless --defer-constraints (then they are dropped and recreated like pg_restore does, which is usually several times faster for large tables)");
+    println!("  with --map finseed creates and drops no tables");
+    let Some(e) = estimate else {
+        println!("  the target's own keys, indexes and triggers stay in place during the load unless --defer-constraints; add --database-url (read-only) to estimate how much slower that is");
+        return;
+    };
+    let sum = |f: fn(&crate::plan::TargetBurden) -> u64| e.targets.iter().map(f).sum::<u64>();
+    println!(
+        "  the targets have {} indexes ({} unique), {} foreign keys and {} row triggers",
+        sum(|b| b.unique_indexes + b.other_indexes),
+        sum(|b| b.unique_indexes),
+        sum(|b| b.foreign_keys),
+        sum(|b| b.row_triggers)
+    );
+    println!(
+        "  with them in place: load about {} ({:.1}x the deferred route)",
+        crate::plan::duration(e.in_place_seconds),
+        e.in_place_ratio
+    );
+    println!(
+        "  with --defer-constraints: load {} + recreate them {} = {}",
+        crate::plan::duration(e.deferred_load_seconds),
+        crate::plan::duration(e.deferred_rebuild_seconds),
+        crate::plan::duration(e.deferred_load_seconds + e.deferred_rebuild_seconds)
+    );
+}
+
+/// Each mapped target's indexes, foreign keys and row triggers, from its catalog (read-only).
+pub fn burdens(target: &Target, m: &MapFile) -> Result<Vec<crate::plan::TargetBurden>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async {
+        let c = target.connect().await?;
+        let q = |e| target.error("cannot read the catalog", &e);
+        let mut out = Vec::new();
+        for t in &m.tables {
+            let row = c
+                .query_typed_opt(
+                    "SELECT (SELECT count(*) FROM pg_index i WHERE i.indrelid = r.oid AND i.indisunique),
+                            (SELECT count(*) FROM pg_index i WHERE i.indrelid = r.oid AND NOT i.indisunique),
+                            (SELECT count(*) FROM pg_constraint k WHERE k.conrelid = r.oid AND k.contype = 'f'),
+                            (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = r.oid AND NOT g.tgisinternal
+                                AND g.tgenabled <> 'D' AND (g.tgtype & 1) = 1)
+                     FROM pg_class r WHERE r.oid = to_regclass($1)",
+                    &[(&crate::map::ident(&t.target), tokio_postgres::types::Type::TEXT)],
+                )
+                .await
+                .map_err(q)?;
+            let Some(row) = row else {
+                return Err(Error::Usage(format!(
+                    "--map {}: the target table `{}` (for {}) does not exist in {}\n  fix: correct the map's target, or run the team's migrations first",
+                    m.path.display(),
+                    t.target,
+                    t.table,
+                    target.shown
+                )));
+            };
+            let n = |i: usize| row.get::<_, i64>(i) as u64;
+            out.push(crate::plan::TargetBurden {
+                table: t.table.to_string(),
+                target: t.target.clone(),
+                unique_indexes: n(0),
+                other_indexes: n(1),
+                foreign_keys: n(2),
+                row_triggers: n(3),
+            });
+        }
+        Ok(out)
+    })
 }
 
 fn stem(name: &str) -> &str {

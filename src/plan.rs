@@ -86,6 +86,9 @@ pub struct Plan {
     pub jobs: usize,
     /// Rows generated for the sample the widths and ratios come from.
     pub sample_rows: u64,
+    /// With `--map` and a database to read the targets from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map: Option<MapEstimate>,
 }
 
 /// Parent rows of each group for a profile, from its volumes alone.
@@ -271,6 +274,7 @@ pub fn plan(profile: &Profile, jobs: usize) -> Result<Plan> {
         jobs,
         sample_rows: sample_total,
         tables,
+        map: None,
     })
 }
 
@@ -344,6 +348,87 @@ fn post_load_seconds(tables: &[TablePlan], step: &str, workers: usize) -> f64 {
         }
     }
     free.into_iter().fold(0.0, f64::max)
+}
+
+/// The per-row work a target table does while rows are loaded into it with its own
+/// definitions in place (read from its catalog by `plan --map --database-url`).
+#[derive(Serialize, Debug, Clone)]
+pub struct TargetBurden {
+    /// The finseed table loaded into it.
+    pub table: String,
+    pub target: String,
+    /// Primary key and unique indexes.
+    pub unique_indexes: u64,
+    pub other_indexes: u64,
+    pub foreign_keys: u64,
+    /// FOR EACH ROW triggers (statement triggers cost next to nothing per row).
+    pub row_triggers: u64,
+}
+
+/// `plan --map`: the load through a map with the target's definitions in place, against
+/// `--defer-constraints` (load, then recreate them).
+#[derive(Serialize, Debug, Clone)]
+pub struct MapEstimate {
+    pub targets: Vec<TargetBurden>,
+    pub in_place_seconds: f64,
+    pub deferred_load_seconds: f64,
+    pub deferred_rebuild_seconds: f64,
+    /// in_place / (deferred load + rebuild).
+    pub in_place_ratio: f64,
+}
+
+// In-place costs, calibrated on the example schema (schemas/examples/financy_app.sql: UUID
+// keys, 3 indexes and 3 foreign keys on the entries) with `small` on 2026-11-28: the in-place
+// load took 117.9 s against 16.7 s for the deferred load in the same minutes on a busy
+// machine; scaled to this module's idle rates (the deferred load is this module's load
+// estimate) that is about 57 s of extra work per 10M (index entry + 2 x foreign key check)
+// units. One measurement cannot split index inserts from key checks: a foreign key check (a
+// trigger, an index probe and a row lock in the parent) is taken as twice an index insert,
+// and a row trigger as one.
+/// Seconds per row for each index the target keeps up to date during an in-place load.
+const IN_PLACE_INDEX_SECS_PER_ROW: f64 = 5.7e-6;
+/// Seconds per row for each foreign key checked row by row during an in-place load.
+const IN_PLACE_FK_SECS_PER_ROW: f64 = 11.4e-6;
+/// Seconds per row for each FOR EACH ROW trigger.
+const IN_PLACE_TRIGGER_SECS_PER_ROW: f64 = 5.7e-6;
+
+/// Estimate a load through a map into targets with `burdens`, from the plan's rows and load.
+pub fn map_estimate(plan: &Plan, burdens: Vec<TargetBurden>) -> MapEstimate {
+    let workers = plan.jobs.min(crate::cli::cores()).max(1) as f64;
+    let rows = |name: &str| {
+        plan.tables
+            .iter()
+            .find(|t| t.table == name)
+            .map_or(0.0, |t| t.rows as f64)
+    };
+    let mapped_copy: f64 = burdens
+        .iter()
+        .filter_map(|b| plan.tables.iter().find(|t| t.table == b.table))
+        .map(|t| t.copy_bytes as f64)
+        .sum();
+    let load = mapped_copy / (LOAD_BYTES_PER_SEC * workers);
+    let (mut extra, mut rebuild) = (0.0, 0.0);
+    for b in &burdens {
+        let n = rows(&b.table);
+        let indexes = (b.unique_indexes + b.other_indexes) as f64;
+        extra += n
+            * (indexes * IN_PLACE_INDEX_SECS_PER_ROW
+                + b.foreign_keys as f64 * IN_PLACE_FK_SECS_PER_ROW
+                + b.row_triggers as f64 * IN_PLACE_TRIGGER_SECS_PER_ROW);
+        rebuild += n
+            * (b.unique_indexes as f64 * KEY_SECS_PER_ROW
+                + b.other_indexes as f64 * INDEX_SECS_PER_ROW
+                + b.foreign_keys as f64 * FK_SECS_PER_ROW);
+    }
+    let in_place = load + extra / workers;
+    let rebuild = rebuild / workers;
+    MapEstimate {
+        targets: burdens,
+        in_place_seconds: in_place,
+        deferred_load_seconds: load,
+        deferred_rebuild_seconds: rebuild,
+        in_place_ratio: in_place / (load + rebuild).max(1e-9),
+    }
 }
 
 #[cfg(test)]

@@ -274,6 +274,44 @@ fn a_resume_through_another_map_is_refused() {
     );
 }
 
+/// `plan --map --database-url` reads the targets' definitions (writing nothing) and says how
+/// much slower a load with them in place is than `--defer-constraints`.
+#[test]
+fn plan_estimates_the_load_with_the_teams_definitions_in_place() {
+    let url = example_db("map_plan");
+    let before = catalog(&url);
+    let out = ok(&finseed(&[
+        "plan",
+        "-p",
+        "small",
+        "--map",
+        EXAMPLE_MAP,
+        "--database-url",
+        &url,
+    ]));
+    assert!(
+        out.contains("12 indexes (8 unique), 13 foreign keys and 0 row triggers"),
+        "{out}"
+    );
+    let ratio: f64 = out
+        .split("with them in place: load about ")
+        .nth(1)
+        .and_then(|s| s.split('(').nth(1))
+        .and_then(|s| s.split('x').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(ratio > 1.5, "{out}");
+    assert!(out.contains("with --defer-constraints: load"), "{out}");
+    assert_eq!(catalog(&url), before);
+    assert_eq!(
+        psql(&url, "SELECT to_regclass('finseed_run') IS NULL").trim(),
+        "t"
+    );
+    // Without a database, plan says what it would need.
+    let out = ok(&finseed(&["plan", "-p", "ci", "--map", EXAMPLE_MAP]));
+    assert!(out.contains("add --database-url"), "{out}");
+}
+
 /// A digest of every mapped key column, to compare two loads.
 fn uuids(url: &str) -> String {
     psql(
