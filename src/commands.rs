@@ -893,7 +893,7 @@ fn scenario_bench(db: DbArgs, a: BenchArgs) -> Result<()> {
         scenario: s,
         actions,
         baseline,
-        seed: a.bench_seed.unwrap_or(0),
+        seed: a.bench_seed,
         min_change_ms: a.min_change_ms,
         quiet: a.quiet,
     };

@@ -412,4 +412,26 @@ fn bench_alone_uses_the_seed_recorded_in_the_database() {
         "bench alone must pick what `run` picks"
     );
     assert_ne!(default_users, zero, "seed 0 should choose other users");
+    // A scenario run draws its users with the same default.
+    let json = dir.path().join("scenario.json");
+    let out = finseed(&[
+        "bench",
+        "-q",
+        "--database-url",
+        &url,
+        "--scenario",
+        "dashboard_analytics_load",
+        "--rate",
+        "5",
+        "--duration",
+        "1s",
+        "--ramp-up",
+        "0s",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(json.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = report(&json);
+    assert_eq!(r["settings"]["bench_seed"], 7, "{r}");
+    assert_eq!(r["params"]["users"], seven);
 }

@@ -720,8 +720,9 @@ pub struct ScenarioConfig {
     pub scenario: Scenario,
     pub actions: Vec<Action>,
     pub baseline: Option<BenchReport>,
-    /// Seeds the choice of users (like `finseed bench`).
-    pub seed: u64,
+    /// Seeds the choice of users (like `finseed bench`). `None`: the seed recorded in the
+    /// seeded database, else 0, so a scenario and `run` draw the same users.
+    pub seed: Option<u64>,
     pub min_change_ms: f64,
     pub quiet: bool,
 }
@@ -1197,7 +1198,11 @@ async fn run_async(cfg: &ScenarioConfig) -> Result<ScenarioReport> {
         .await
         .map_err(|e| target.error("cannot read the server version", &e))?
         .get(0);
-    let pools = Arc::new(resolve_pools(&control, target, &cfg.actions, cfg.seed).await?);
+    let users_seed = match cfg.seed {
+        Some(x) => x,
+        None => super::recorded_seed(&control, target).await?.unwrap_or(0),
+    };
+    let pools = Arc::new(resolve_pools(&control, target, &cfg.actions, users_seed).await?);
     let weights: Vec<u32> = cfg.actions.iter().map(|a| a.weight).collect();
     let plan = Arc::new(schedule(
         s.rate,
@@ -1289,6 +1294,7 @@ async fn run_async(cfg: &ScenarioConfig) -> Result<ScenarioReport> {
         stopped_us,
         server_version,
         pools.query.clone(),
+        users_seed,
         cache,
     ))
 }
@@ -1364,6 +1370,7 @@ fn assemble(
     stopped_us: u64,
     server_version: String,
     params: ParamPools,
+    users_seed: u64,
     cache: CacheStats,
 ) -> ScenarioReport {
     let s = &cfg.scenario;
@@ -1580,7 +1587,7 @@ fn assemble(
                 warmup: 0,
                 concurrency: s.clients,
                 plan_cache_mode: "unnamed statements (custom plans)".into(),
-                bench_seed: cfg.seed,
+                bench_seed: users_seed,
             },
             params,
             queries,
