@@ -190,9 +190,9 @@ fn bench_runs_the_teams_queries_through_the_map() {
         "t"
     );
     let user = r["params"]["users"][0].as_str().unwrap();
-    assert_eq!(
-        psql(&url, &format!("SELECT count(*) FROM wallet_members WHERE user_uuid = '{user}' AND role <> 'viewer'")).trim() != "0",
-        true
+    assert_ne!(
+        psql(&url, &format!("SELECT count(*) FROM wallet_members WHERE user_uuid = '{user}' AND role <> 'viewer'")).trim(),
+        "0"
     );
     let cursor = &r["params"]["busy_cursors"][0];
     assert_eq!(cursor[2].as_str().unwrap().len(), 36, "{cursor}");
