@@ -11,15 +11,15 @@
 # (target <= 0.4), beside the server's own ceiling for the same rows.
 #   REPS=5 bash bench/load.sh
 #   MAP=1 bash bench/load.sh                 # then also mapped vs native (below)
-#   MAP_ONLY=1 bash bench/load.sh            # only mapped vs native
+#   MAP_ONLY=1 bash bench/load.sh            # only mapped vs native, per step
+#   FINSEED_BIN=/path/to/finseed bash bench/load.sh   # measure another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-transaction-flow}
 JOBS=${JOBS:-$(nproc)}
 cargo build --release --quiet --bin finseed --example encode_cost
-FINSEED=$PWD/target/release/finseed
-# Generation shares the cores with the server: what it costs alone, before any loading.
-ENCODE=$("$PWD/target/release/examples/encode_cost" "$PROFILE" 100)
+# FINSEED_BIN=path measures another build of finseed (an older commit, say) with this script.
+FINSEED=${FINSEED_BIN:-$PWD/target/release/finseed}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/finseed-load.XXXXXX")
 chmod 755 "$WORK"
 # A fresh embedded cluster of its own, not the user's (finseed keeps one per FINSEED_HOME).
@@ -38,42 +38,62 @@ now() { date +%s.%N; }
 # schemas/examples/financy_app.sql through its map with --defer-constraints (UUID keys, enums,
 # cents, jsonb; the team's keys, indexes and trigger dropped and recreated). REPS alternating
 # runs; target: mapped <= 1.15 x native.
+total() { python3 -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["total_seconds"], 2))' "$1"; }
 map_compare() {
     local tables=users,contexts,context_members,categories,budgets,transactions,transaction_splits
     local base=${URL%/*}
-    : > "$WORK/maptimes"
+    mkdir -p "$WORK/mapruns"
     for rep in $(seq 1 "${REPS:-3}"); do
         psql -q "$URL" -c "DROP DATABASE IF EXISTS native" -c "CREATE DATABASE native" \
             -c "DROP DATABASE IF EXISTS mapped" -c "CREATE DATABASE mapped" -c "CHECKPOINT"
         psql -q "$base/mapped" -f "$ROOT/schemas/examples/financy_app.sql"
-        t0=$(now)
-        "$FINSEED" seed --profile "$PROFILE" --database-url "$base/native" --tables "$tables" \
-            --jobs "$JOBS" --quiet >/dev/null
-        echo "native $(awk -v a="$t0" -v b="$(now)" 'BEGIN {print b - a}')" >> "$WORK/maptimes"
-        psql -q "$URL" -c "CHECKPOINT"
-        t0=$(now)
-        "$FINSEED" seed --profile "$PROFILE" --database-url "$base/mapped" --jobs "$JOBS" --quiet \
-            --map "$ROOT/schemas/examples/financy_app.map.toml" --defer-constraints >/dev/null
-        echo "mapped $(awk -v a="$t0" -v b="$(now)" 'BEGIN {print b - a}')" >> "$WORK/maptimes"
-        echo "  run $rep: $(tail -2 "$WORK/maptimes" | tr '\n' ' ')"
+        # Alternate which goes first, so a drift in the machine's load hits both alike.
+        local order="native mapped"
+        [ $((rep % 2)) = 0 ] && order="mapped native"
+        for kind in $order; do
+            psql -q "$URL" -c "CHECKPOINT"
+            if [ "$kind" = native ]; then
+                "$FINSEED" seed --profile "$PROFILE" --database-url "$base/native" --tables "$tables" \
+                    --jobs "$JOBS" --quiet --json "$WORK/mapruns/native.$rep.json" >/dev/null
+            else
+                "$FINSEED" seed --profile "$PROFILE" --database-url "$base/mapped" --jobs "$JOBS" --quiet \
+                    --map "$ROOT/schemas/examples/financy_app.map.toml" --defer-constraints \
+                    --json "$WORK/mapruns/mapped.$rep.json" >/dev/null
+            fi
+        done
+        echo "  run $rep: native $(total "$WORK/mapruns/native.$rep.json") s, mapped $(total "$WORK/mapruns/mapped.$rep.json") s"
     done
-    python3 - "$WORK/maptimes" "$PROFILE" "$JOBS" <<'PY'
-import statistics, sys
-runs = {}
-for line in open(sys.argv[1]):
-    k, v = line.split()
-    runs.setdefault(k, []).append(float(v))
-n, m = statistics.median(runs["native"]), statistics.median(runs["mapped"])
-print(f"\nseed of {sys.argv[2]} (all but ai_insights, all steps, {sys.argv[3]} connections), median of {len(runs['native'])} alternating runs")
-print(f"  native (finseed's schema, keys and indexes after the load)        {n:8.2f} s")
-print(f"  mapped (financy_app.sql through its map, --defer-constraints)     {m:8.2f} s")
+    python3 - "$WORK/mapruns" "$PROFILE" "$JOBS" <<'PY'
+import glob, json, os, statistics, sys
+d, profile, jobs = sys.argv[1:4]
+runs = {"native": [], "mapped": []}
+for f in sorted(glob.glob(os.path.join(d, "*.json"))):
+    runs[os.path.basename(f).split(".")[0]].append(json.load(open(f)))
+steps = [s["step"] for s in runs["native"][0]["steps"]]
+def med(kind, step=None):
+    if step is None:
+        return statistics.median(r["total_seconds"] for r in runs[kind])
+    return statistics.median(next(s["seconds"] for s in r["steps"] if s["step"] == step) for r in runs[kind])
+print(f"\nseed of {profile} (all but ai_insights, all steps, {jobs} connections), median of {len(runs['native'])} alternating runs")
+print("  native: finseed's schema, keys and indexes after the load")
+print("  mapped: financy_app.sql through its map, --defer-constraints (its keys, FKs, indexes, trigger restored)")
+print(f"  {'step':<14} {'native s':>9} {'mapped s':>9} {'mapped/native':>14}")
+for s in steps:
+    n, m = med("native", s), med("mapped", s)
+    print(f"  {s:<14} {n:>9.2f} {m:>9.2f} {m / max(n, 1e-9):>14.2f}")
+n, m = med("native"), med("mapped")
+print(f"  {'total':<14} {n:>9.2f} {m:>9.2f} {m / n:>14.2f}")
 print(f"  mapped / native = {m / n:.2f} (target <= 1.15)")
+for kind in ("native", "mapped"):
+    print(f"  {kind} totals: " + " ".join(f"{r['total_seconds']:.2f}" for r in runs[kind]))
 PY
 }
 if [ "${MAP_ONLY:-0}" = 1 ]; then
     map_compare
     exit 0
 fi
+# Generation shares the cores with the server: what it costs alone, before any loading.
+ENCODE=$("$ROOT/target/release/examples/encode_cost" "$PROFILE" 100)
 echo "generating the CSV for psql..."
 "$FINSEED" generate --profile "$PROFILE" --tables transactions --out "$WORK/csv" --quiet
 CSV="$WORK/csv/transactions.csv"

@@ -669,7 +669,7 @@ fn spawn(args: &[&str]) -> std::process::Child {
 }
 
 /// kill -9 at each phase of a --defer-constraints load (saving and dropping, COPY, adding
-/// constraints back, building indexes), then the same command: every one of the team's
+/// constraints back, validating foreign keys, building indexes, analyzing), then the same command: every one of the team's
 /// definitions is back exactly, nothing is left saved, and the data verifies.
 #[test]
 fn defer_constraints_restores_the_catalog_after_kill_9() {
@@ -680,7 +680,9 @@ fn defer_constraints_restores_the_catalog_after_kill_9() {
         "ALTER TABLE%DROP%",
         "COPY%",
         "ALTER TABLE%ADD CONSTRAINT%",
+        "ALTER TABLE%VALIDATE CONSTRAINT%",
         "CREATE INDEX%",
+        "ANALYZE%",
     ]
     .iter()
     .enumerate()
@@ -727,4 +729,95 @@ fn defer_constraints_restores_the_catalog_after_kill_9() {
         );
         verify(&url, EXAMPLE_MAP, &["-p", "ci", "--scale", "8"]);
     }
+}
+
+/// How many foreign keys of the schema are NOT VALID.
+fn not_valid_fks(url: &str) -> u64 {
+    psql(
+        url,
+        "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated
+           AND connamespace = 'public'::regnamespace",
+    )
+    .trim()
+    .parse()
+    .unwrap()
+}
+
+/// A kill -9 after the team's foreign keys were added back NOT VALID and before they were
+/// validated (made certain: a session holds finseed_deferred so no validation can commit),
+/// then the same command: every key is validated, the catalog (convalidated included) is
+/// exactly as before and nothing is left saved.
+#[test]
+fn defer_constraints_validates_keys_a_kill_left_not_valid() {
+    let before = catalog(&example_db("map_notvalid_ref"));
+    let url = example_db("map_notvalid");
+    let db = url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let full = seed_args(&url, EXAMPLE_MAP, &["--defer-constraints"]);
+    let mut first = full.clone();
+    first.extend_from_slice(&["--steps", "load,primary_keys"]);
+    ok(&finseed(&first));
+    assert_eq!(not_valid_fks(&url), 0);
+    // Hold finseed_deferred in SHARE mode: rows can be read but none can leave it.
+    let holder = std::process::Command::new(common::psql_program())
+        .args([
+            "-X",
+            "-q",
+            "-d",
+            &url,
+            "-c",
+            "BEGIN; LOCK TABLE finseed_deferred IN SHARE MODE; SELECT pg_sleep(300); COMMIT",
+        ])
+        .env("PGAPPNAME", "finseed-test-holder")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |sql: &str| {
+        let start = std::time::Instant::now();
+        while psql(&url, sql).trim() != "t" {
+            assert!(start.elapsed().as_secs() < 120, "timed out waiting: {sql}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    wait_for(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = 'finseed_deferred'::regclass
+           AND mode = 'ShareLock' AND granted)",
+    );
+    let mut child = spawn(&full);
+    // A validation done, waiting to forget its row: the keys were all added NOT VALID.
+    wait_for(&format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = '{db}'
+           AND application_name = 'finseed' AND query LIKE 'DELETE FROM finseed_deferred%'
+           AND wait_event_type = 'Lock')"
+    ));
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    psql(
+        &url,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = '{db}' AND application_name IN ('finseed-test-holder', 'finseed')"
+        ),
+    );
+    let mut holder = holder;
+    let _ = holder.wait();
+    let left = not_valid_fks(&url);
+    assert!(left > 0, "the kill left no key NOT VALID");
+    ok(&finseed(&full));
+    assert_eq!(not_valid_fks(&url), 0);
+    assert_eq!(catalog(&url), before);
+    assert_eq!(
+        psql(&url, "SELECT count(*) FROM finseed_deferred").trim(),
+        "0"
+    );
+    verify(&url, EXAMPLE_MAP, &["-p", "ci"]);
 }

@@ -40,6 +40,12 @@ pub struct Mapped {
     vals: Vec<Val>,
     text: Vec<u8>,
     json: Vec<u8>,
+    /// Per sent column of a jsonb object: each field's text up to its value (`{"key": ` or
+    /// `, "key": `) and its source, worked out once.
+    json_keys: Vec<Vec<(Vec<u8>, usize)>>,
+    /// Per sent column: the last id turned into a UUID and that UUID (ids repeat row after
+    /// row in foreign keys).
+    last_uuid: Vec<(i64, [u8; 16])>,
     field: usize,
     sink: Sink,
 }
@@ -75,7 +81,14 @@ pub fn uuid_text(b: &[u8; 16]) -> String {
 }
 
 fn json_string(out: &mut Vec<u8>, s: &[u8]) {
-    // As PostgreSQL's escape_json writes it.
+    // As PostgreSQL's escape_json writes it; most generated values need no escape at all.
+    if !s.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return;
+    }
     out.push(b'"');
     for &c in s {
         match c {
@@ -95,8 +108,31 @@ fn json_string(out: &mut Vec<u8>, s: &[u8]) {
 
 impl Mapped {
     fn with(plan: Arc<TablePlan>, sink: Sink) -> Mapped {
+        let json_keys = plan
+            .columns
+            .iter()
+            .map(|c| match &c.conv {
+                Conv::Json { fields } => fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, src))| {
+                        let mut p = if i == 0 {
+                            b"{".to_vec()
+                        } else {
+                            b", ".to_vec()
+                        };
+                        json_string(&mut p, k.as_bytes());
+                        p.extend_from_slice(b": ");
+                        (p, *src)
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
         Mapped {
             vals: vec![Val::Null; plan.table.columns.len()],
+            json_keys,
+            last_uuid: vec![(i64::MIN, [0; 16]); plan.columns.len()],
             plan,
             text: Vec::with_capacity(256),
             json: Vec::with_capacity(128),
@@ -128,37 +164,45 @@ impl Mapped {
         &self.text[a as usize..b as usize]
     }
 
-    /// Build the jsonb text of `fields` into self.json.
-    fn json_of(&mut self, fields: &[(String, usize)]) {
-        let mut j = std::mem::take(&mut self.json);
-        j.clear();
-        j.push(b'{');
-        for (i, (k, src)) in fields.iter().enumerate() {
-            if i > 0 {
-                j.extend_from_slice(b", ");
-            }
-            json_string(&mut j, k.as_bytes());
-            j.extend_from_slice(b": ");
+    /// Append the jsonb text of sent column `col` (a jsonb object) to `j`.
+    fn json_into(&self, j: &mut Vec<u8>, col: usize) {
+        let keys = &self.json_keys[col];
+        if keys.is_empty() {
+            j.extend_from_slice(b"{}");
+            return;
+        }
+        for (prefix, src) in keys {
+            j.extend_from_slice(prefix);
             match self.vals[*src] {
                 Val::Null => j.extend_from_slice(b"null"),
                 Val::Int(v) => j.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
-                Val::Dec(u, s) => write_decimal(&mut j, u, s),
-                Val::Text(a, b) => json_string(&mut j, self.str(a, b)),
+                Val::Dec(u, s) => write_decimal(j, u, s),
+                Val::Text(a, b) => json_string(j, self.str(a, b)),
                 Val::Date(d) => {
                     j.push(b'"');
-                    crate::civil::write_date(&mut j, d);
+                    crate::civil::write_date(j, d);
                     j.push(b'"');
                 }
                 Val::Ts(t) => {
                     j.push(b'"');
-                    crate::civil::write_timestamp(&mut j, t);
+                    crate::civil::write_timestamp(j, t);
                     j.push(b'"');
                 }
                 Val::Bool(b) => j.extend_from_slice(if b { b"true" } else { b"false" }),
             }
         }
         j.push(b'}');
-        self.json = j;
+    }
+
+    /// The UUID of `id` of `table`, for sent column `col`.
+    #[inline]
+    fn uuid_at(&mut self, col: usize, table: &str, id: i64) -> [u8; 16] {
+        let (last, u) = &mut self.last_uuid[col];
+        if *last != id {
+            *u = uuid(table, id);
+            *last = id;
+        }
+        *u
     }
 
     fn scaled(v: Val, scale: u32) -> Option<i64> {
@@ -175,7 +219,7 @@ impl Mapped {
             unreachable!("copy sink")
         };
         out.extend_from_slice(&(plan.columns.len() as i16).to_be_bytes());
-        for c in &plan.columns {
+        for (i, c) in plan.columns.iter().enumerate() {
             let v = match &c.conv {
                 Conv::Int { src, .. }
                 | Conv::Numeric { src, .. }
@@ -221,7 +265,7 @@ impl Mapped {
                         unreachable!("ids are integers")
                     };
                     out.extend_from_slice(&16i32.to_be_bytes());
-                    out.extend_from_slice(&uuid(table, id));
+                    out.extend_from_slice(&self.uuid_at(i, table, id));
                 }
                 Conv::Text { .. } => {
                     let Val::Text(a, b) = v else {
@@ -257,11 +301,13 @@ impl Mapped {
                     out.extend_from_slice(&8i32.to_be_bytes());
                     out.extend_from_slice(&micros.to_be_bytes());
                 }
-                Conv::Json { fields } => {
-                    self.json_of(fields);
-                    out.extend_from_slice(&(self.json.len() as i32 + 1).to_be_bytes());
-                    out.push(1);
-                    out.extend_from_slice(&self.json);
+                Conv::Json { .. } => {
+                    // Length, jsonb's version byte, then the text straight into the chunk.
+                    let at = out.len();
+                    out.extend_from_slice(&[0, 0, 0, 0, 1]);
+                    self.json_into(&mut out, i);
+                    let n = (out.len() - at - 4) as i32;
+                    out[at..at + 4].copy_from_slice(&n.to_be_bytes());
                 }
                 Conv::Const { field, .. } => out.extend_from_slice(field),
             }
@@ -272,7 +318,7 @@ impl Mapped {
     fn write_digest(&mut self) {
         let plan = self.plan.clone();
         let mut sums: Vec<Option<i128>> = Vec::with_capacity(plan.columns.len());
-        for c in &plan.columns {
+        for (i, c) in plan.columns.iter().enumerate() {
             let v = |src: &usize| self.vals[*src];
             let d: Option<i128> = match &c.conv {
                 Conv::Int { src, .. } | Conv::Units { src, .. } => match v(src) {
@@ -309,9 +355,13 @@ impl Mapped {
                     Val::Ts(s) => Some(s as i128),
                     _ => None,
                 },
-                Conv::Json { fields } => {
-                    self.json_of(fields);
-                    Some(text_value(std::str::from_utf8(&self.json).expect("UTF-8")) as i128)
+                Conv::Json { .. } => {
+                    let mut j = std::mem::take(&mut self.json);
+                    j.clear();
+                    self.json_into(&mut j, i);
+                    let d = text_value(std::str::from_utf8(&j).expect("UTF-8")) as i128;
+                    self.json = j;
+                    Some(d)
                 }
                 Conv::Const { digest, .. } => Some(*digest),
             };

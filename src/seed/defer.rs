@@ -184,59 +184,119 @@ pub(super) async fn defer(cfg: &SeedConfig, plans: &Compiled, drop: bool) -> Res
     ))
 }
 
-/// Whether a saved object exists now.
-async fn exists(
-    tx: &tokio_postgres::Transaction<'_>,
-    table: &str,
-    kind: &str,
-    name: &str,
-    def: &str,
-) -> std::result::Result<bool, tokio_postgres::Error> {
-    let sql = match kind {
-        "index" => "SELECT to_regclass($2::text) IS NOT NULL AND $1::text <> '' AND $3::text <> ''",
-        "trigger" => "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::text::regclass AND tgname = $2::text AND tgenabled::text = $3::text)",
-        _ => "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1::text::regclass AND conname = $2::text AND $3::text <> '')",
-    };
-    Ok(tx.query_one(sql, &[&table, &name, &def]).await?.get(0))
+/// One saved definition: (table, kind, name, def, comment).
+type Item = (String, String, String, String, Option<String>);
+
+/// Where a saved object stands in the catalog now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    Missing,
+    /// A constraint added NOT VALID by an earlier pass (or a killed run), still to validate.
+    NotValid,
+    Present,
 }
 
-/// Recreate one saved object (if missing) and forget it, in one transaction.
-async fn restore_one(
-    c: &mut tokio_postgres::Client,
-    item: &(String, String, String, String, Option<String>),
+/// Whether a saved definition says NOT VALID itself (the team's own constraint was not
+/// validated): it is recreated as it was, and never validated.
+fn born_not_valid(def: &str) -> bool {
+    def.trim_end().ends_with("NOT VALID")
+}
+
+/// Where a saved object stands now.
+async fn state(
+    tx: &tokio_postgres::Transaction<'_>,
+    item: &Item,
+) -> std::result::Result<State, tokio_postgres::Error> {
+    let (table, kind, name, def, _) = item;
+    let present = |b: bool| if b { State::Present } else { State::Missing };
+    Ok(match kind.as_str() {
+        "index" => present(
+            tx.query_one("SELECT to_regclass($1::text) IS NOT NULL", &[name])
+                .await?
+                .get(0),
+        ),
+        "trigger" => present(
+            tx.query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::text::regclass AND tgname = $2::text AND tgenabled::text = $3::text)",
+                &[table, name, def],
+            )
+            .await?
+            .get(0),
+        ),
+        _ => match tx
+            .query_opt(
+                "SELECT convalidated FROM pg_constraint WHERE conrelid = $1::text::regclass AND conname = $2::text",
+                &[table, name],
+            )
+            .await?
+            .map(|r| r.get::<_, bool>(0))
+        {
+            None => State::Missing,
+            Some(false) if !born_not_valid(def) => State::NotValid,
+            Some(_) => State::Present,
+        },
+    })
+}
+
+/// Create one saved object as it was (a foreign key `NOT VALID` when `not_valid`), with its
+/// comment.
+async fn create(
+    tx: &tokio_postgres::Transaction<'_>,
+    item: &Item,
+    not_valid: bool,
 ) -> std::result::Result<(), tokio_postgres::Error> {
     let (table, kind, name, def, comment) = item;
+    let qn = crate::map::ident(name);
+    match kind.as_str() {
+        "index" => tx.batch_execute(def).await?,
+        "trigger" => {
+            let how = match def.as_str() {
+                "A" => "ENABLE ALWAYS",
+                "R" => "ENABLE REPLICA",
+                _ => "ENABLE",
+            };
+            tx.batch_execute(&format!("ALTER TABLE {table} {how} TRIGGER {qn}"))
+                .await?
+        }
+        _ => {
+            let suffix = if not_valid { " NOT VALID" } else { "" };
+            tx.batch_execute(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {qn} {def}{suffix}"
+            ))
+            .await?
+        }
+    }
+    if let (Some(text), false) = (comment, kind == "trigger") {
+        let on = match kind.as_str() {
+            "index" => format!("INDEX {name}"),
+            _ => format!("CONSTRAINT {qn} ON {table}"),
+        };
+        let lit = format!("'{}'", text.replace('\'', "''"));
+        tx.batch_execute(&format!("COMMENT ON {on} IS {lit}"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Recreate one saved object if missing, or validate it if an earlier pass left it NOT VALID,
+/// and forget it, in one transaction.
+async fn restore_one(
+    c: &mut tokio_postgres::Client,
+    item: &Item,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let (table, kind, name, _, _) = item;
     let tx = c.transaction().await?;
     tx.batch_execute("SET LOCAL maintenance_work_mem = '1GB'")
         .await?;
-    if !exists(&tx, table, kind, name, def).await? {
-        let qn = crate::map::ident(name);
-        match kind.as_str() {
-            "index" => tx.batch_execute(def).await?,
-            "trigger" => {
-                let how = match def.as_str() {
-                    "A" => "ENABLE ALWAYS",
-                    "R" => "ENABLE REPLICA",
-                    _ => "ENABLE",
-                };
-                tx.batch_execute(&format!("ALTER TABLE {table} {how} TRIGGER {qn}"))
-                    .await?
-            }
-            _ => {
-                tx.batch_execute(&format!("ALTER TABLE {table} ADD CONSTRAINT {qn} {def}"))
-                    .await?
-            }
-        }
-        if let Some(text) = comment {
-            let on = match kind.as_str() {
-                "index" => format!("INDEX {name}"),
-                _ => format!("CONSTRAINT {qn} ON {table}"),
-            };
-            let lit = format!("'{}'", text.replace('\'', "''"));
-            if kind != "trigger" {
-                tx.batch_execute(&format!("COMMENT ON {on} IS {lit}"))
-                    .await?;
-            }
+    match state(&tx, item).await? {
+        State::Present => {}
+        State::Missing => create(&tx, item, false).await?,
+        State::NotValid => {
+            tx.batch_execute(&format!(
+                "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
+                crate::map::ident(name)
+            ))
+            .await?
         }
     }
     tx.execute(
@@ -247,12 +307,90 @@ async fn restore_one(
     tx.commit().await
 }
 
-/// Recreate the saved definitions a post-load step covers: primary_keys → keys, uniques and
-/// checks; foreign_keys → foreign keys; indexes → indexes (in parallel) and triggers; analyze
-/// → anything still saved. Returns "" when nothing was saved.
+/// Add every missing foreign key of `items` NOT VALID, in one transaction, keeping them saved:
+/// that takes SHARE ROW EXCLUSIVE on both tables of each key but reads no rows, so it is quick,
+/// and the VALIDATE CONSTRAINT that follows needs only SHARE UPDATE EXCLUSIVE on the key's
+/// table and ROW SHARE on the table it references, so keys of different tables validate at the
+/// same time. A kill between the two leaves the key NOT VALID and still saved: the rerun
+/// validates it.
+async fn add_not_valid(
+    c: &mut tokio_postgres::Client,
+    items: &[Item],
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let tx = c.transaction().await?;
+    for item in items {
+        if state(&tx, item).await? == State::Missing && !born_not_valid(&item.3) {
+            create(&tx, item, true).await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// Run `groups` over `jobs` connections, largest first: the items of one group one after
+/// another (they lock the same table), different groups at the same time.
+async fn run_groups(cfg: &SeedConfig, groups: Vec<Vec<Item>>) -> Result<()> {
+    let t = &cfg.target;
+    let todo = Arc::new(groups);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..cfg.jobs.max(1).min(todo.len()) {
+        let (todo, next, target) = (todo.clone(), next.clone(), t.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = connect(&target).await?;
+            while let Some(group) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
+                for item in group {
+                    restore_one(&mut c, item).await.map_err(|e| {
+                        target.error(
+                            &format!("cannot recreate {} {} on {}", item.1, item.2, item.0),
+                            &e,
+                        )
+                    })?;
+                }
+            }
+            Ok::<(), Error>(())
+        }));
+    }
+    let mut first = None;
+    for task in tasks {
+        let r = task
+            .await
+            .map_err(|e| Error::Failed(format!("task failed: {e}")))
+            .and_then(|r| r);
+        if let Err(e) = r {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// Group `items` by table (keeping their order within a table), the largest table first.
+fn by_table(items: Vec<Item>, size: &std::collections::HashMap<String, i64>) -> Vec<Vec<Item>> {
+    let mut groups: Vec<Vec<Item>> = Vec::new();
+    for item in items {
+        match groups.iter_mut().find(|g| g[0].0 == item.0) {
+            Some(g) => g.push(item),
+            None => groups.push(vec![item]),
+        }
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(size.get(&g[0].0).copied().unwrap_or(0)));
+    groups
+}
+
+/// Recreate the saved definitions a post-load step covers, as `pg_restore` would, in
+/// parallel over `--jobs` connections where locks allow:
+/// - primary_keys: keys, uniques and checks, one table per connection at a time (adding any
+///   of them locks the table ACCESS EXCLUSIVE);
+/// - foreign_keys: all missing keys added NOT VALID in one quick transaction, then validated,
+///   one table per connection at a time (VALIDATE locks its own table SHARE UPDATE EXCLUSIVE,
+///   which conflicts with itself, and the referenced table only ROW SHARE);
+/// - indexes: triggers enabled, then every index on its own (CREATE INDEX takes SHARE, which
+///   does not conflict with itself);
+/// - analyze: anything still saved.
+///
+/// Returns "" when nothing was saved.
 pub(super) async fn restore(cfg: &SeedConfig, step: &str) -> Result<String> {
     let t = &cfg.target;
-    let c = connect(t).await?;
+    let mut c = connect(t).await?;
     let present: bool = c
         .query_typed_one("SELECT to_regclass('finseed_deferred') IS NOT NULL", &[])
         .await
@@ -269,8 +407,10 @@ pub(super) async fn restore(cfg: &SeedConfig, step: &str) -> Result<String> {
     };
     let rows = c
         .query_typed(
-            "SELECT table_name, kind, name, def, comment, ord FROM finseed_deferred
-             WHERE ord BETWEEN $1 AND $2 ORDER BY ord, table_name, name",
+            "SELECT d.table_name, d.kind, d.name, d.def, d.comment, d.ord,
+                    coalesce(pg_relation_size(to_regclass(d.table_name)), 0)
+             FROM finseed_deferred d
+             WHERE d.ord BETWEEN $1 AND $2 ORDER BY d.ord, d.table_name, d.name",
             &[(&lo, Type::INT4), (&hi, Type::INT4)],
         )
         .await
@@ -278,51 +418,42 @@ pub(super) async fn restore(cfg: &SeedConfig, step: &str) -> Result<String> {
     if rows.is_empty() {
         return Ok(String::new());
     }
-    drop(c);
-    type Item = (String, String, String, String, Option<String>);
-    let (parallel, serial): (Vec<_>, Vec<_>) = rows
-        .iter()
-        .map(|r| {
-            (
-                r.get::<_, i32>(5),
-                (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)) as Item,
-            )
-        })
-        .partition(|(ord, _)| *ord == ORD_INDEX);
     let n = rows.len();
-    let err = |item: &Item, e: &tokio_postgres::Error| {
-        t.error(
-            &format!("cannot recreate {} {} on {}", item.1, item.2, item.0),
-            e,
-        )
+    let mut size = std::collections::HashMap::new();
+    let mut by_ord: Vec<(i32, Item)> = Vec::new();
+    for r in &rows {
+        size.insert(r.get::<_, String>(0), r.get::<_, i64>(6));
+        by_ord.push((r.get(5), (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))));
+    }
+    let of = |ord: i32| -> Vec<Item> {
+        by_ord
+            .iter()
+            .filter(|(o, _)| *o == ord)
+            .map(|(_, i)| i.clone())
+            .collect()
     };
-    // Constraints one at a time (ADD CONSTRAINT locks both tables of a foreign key).
-    let mut c = connect(t).await?;
-    for (_, item) in &serial {
-        restore_one(&mut c, item).await.map_err(|e| err(item, &e))?;
+    // Keys before checks before foreign keys before indexes and triggers: a foreign key needs
+    // the key it references.
+    let keys: Vec<Item> = of(ORD_KEY).into_iter().chain(of(ORD_CHECK)).collect();
+    if !keys.is_empty() {
+        run_groups(cfg, by_table(keys, &size)).await?;
     }
-    // Indexes in parallel: CREATE INDEX takes a SHARE lock, which does not conflict with itself.
-    let todo: Arc<Vec<Item>> = Arc::new(parallel.into_iter().map(|(_, i)| i).collect());
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..cfg.jobs.min(todo.len()) {
-        let (todo, next, target) = (todo.clone(), next.clone(), t.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut c = connect(&target).await?;
-            while let Some(item) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
-                restore_one(&mut c, item).await.map_err(|e| {
-                    target.error(
-                        &format!("cannot recreate {} {} on {}", item.1, item.2, item.0),
-                        &e,
-                    )
-                })?;
-            }
-            Ok::<(), Error>(())
-        }));
+    let fks = of(ORD_FK);
+    if !fks.is_empty() {
+        add_not_valid(&mut c, &fks)
+            .await
+            .map_err(|e| t.error("cannot add the target's foreign keys NOT VALID", &e))?;
+        run_groups(cfg, by_table(fks, &size)).await?;
     }
-    for task in tasks {
-        task.await
-            .map_err(|e| Error::Failed(format!("task failed: {e}")))??;
+    // Triggers (catalog only) first, then the indexes, each on its own.
+    let triggers = of(ORD_TRIGGER);
+    if !triggers.is_empty() {
+        run_groups(cfg, vec![triggers]).await?;
+    }
+    let mut indexes = of(ORD_INDEX);
+    indexes.sort_by_key(|i| std::cmp::Reverse(size.get(&i.0).copied().unwrap_or(0)));
+    if !indexes.is_empty() {
+        run_groups(cfg, indexes.into_iter().map(|i| vec![i]).collect()).await?;
     }
     Ok(format!(
         "; {n} of the target's deferred definitions restored"

@@ -11,6 +11,7 @@ use crate::gen::Group;
 use crate::map::{ident, Compiled};
 use crate::model::World;
 use crate::pipeline::{produce_with, Buffers, Produced};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio_postgres::types::Type;
 
@@ -78,12 +79,7 @@ pub(super) async fn post_step(
     let plans = plans.expect("compiled with the map");
     let restored = super::defer::restore(cfg, step).await?;
     if step == "analyze" {
-        let c = connect(&cfg.target).await?;
-        for p in &plans.plans {
-            c.batch_execute(&format!("ANALYZE {}", ident(&p.target)))
-                .await
-                .map_err(|e| cfg.target.error("cannot analyze", &e))?;
-        }
+        analyze(cfg, plans).await?;
         return Ok(format!(
             "{} mapped tables analyzed{restored}",
             plans.plans.len()
@@ -93,6 +89,53 @@ pub(super) async fn post_step(
         true => "with --map: the target's own keys, indexes and triggers stay as they are".into(),
         false => restored.trim_start_matches("; ").to_string(),
     })
+}
+
+/// ANALYZE the mapped tables over `--jobs` connections, the largest first (ANALYZE locks its
+/// table SHARE UPDATE EXCLUSIVE, so different tables go at the same time).
+async fn analyze(cfg: &SeedConfig, plans: &Compiled) -> Result<()> {
+    let c = connect(&cfg.target).await?;
+    let mut todo = Vec::new();
+    for p in &plans.plans {
+        let name = ident(&p.target);
+        let size: i64 = c
+            .query_typed_one(
+                "SELECT pg_relation_size($1::text::regclass)",
+                &[(&name, Type::TEXT)],
+            )
+            .await
+            .map_err(|e| cfg.target.error("cannot read table sizes", &e))?
+            .get(0);
+        todo.push((size, name));
+    }
+    drop(c);
+    todo.sort_by(|a, b| b.cmp(a));
+    let todo = Arc::new(todo);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..cfg.jobs.max(1).min(todo.len()) {
+        let (todo, next, target) = (todo.clone(), next.clone(), cfg.target.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = connect(&target).await?;
+            while let Some((_, name)) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
+                c.batch_execute(&format!("ANALYZE {name}"))
+                    .await
+                    .map_err(|e| target.error(&format!("cannot analyze {name}"), &e))?;
+            }
+            Ok::<(), Error>(())
+        }));
+    }
+    let mut first = None;
+    for task in tasks {
+        let r = task
+            .await
+            .map_err(|e| Error::Failed(format!("task failed: {e}")))
+            .and_then(|r| r);
+        if let Err(e) = r {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
 }
 
 /// Rows finseed loaded (from its ledger) and the size of each mapped target table.

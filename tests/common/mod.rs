@@ -160,7 +160,7 @@ fn env_url() -> Option<String> {
 }
 
 /// `psql` from PATH, else from the PostgreSQL installation's bin dir.
-fn psql_program() -> PathBuf {
+pub fn psql_program() -> PathBuf {
     let on_path = std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("psql").is_file()));
     if on_path {
