@@ -259,7 +259,8 @@ impl SeedPlan {
         let quiet = self.quiet;
         let json = self.json;
         let cfg = crate::seed::SeedConfig {
-            target,
+            // Control round trips are bounded by the same limit as the load's.
+            target: target.with_stall(self.stall, "--stall-timeout"),
             profile: self.profile,
             jobs: self.jobs,
             steps: self.steps,

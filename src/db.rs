@@ -335,7 +335,13 @@ pub struct Target {
     /// For messages: the URL without its password.
     pub shown: String,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
+    /// How long a control round trip may go unanswered ([`Target::ask`]), and what sets it.
+    stall: Duration,
+    stall_by: &'static str,
 }
+
+/// The limit on a control round trip unless a command sets one (`--stall-timeout`).
+pub const DEFAULT_CONTROL_LIMIT: Duration = Duration::from_secs(60);
 
 /// Removes `key=value` from a connection string (URL query or key=value form) and returns the
 /// string without it and the value (percent-decoded in a URL). tokio-postgres refuses
@@ -526,11 +532,56 @@ impl Target {
             config,
             shown,
             tls: tls(verify, roots),
+            stall: DEFAULT_CONTROL_LIMIT,
+            stall_by: "finseed's fixed limit on control queries",
         })
     }
 
     pub fn database(&self) -> String {
         self.config.get_dbname().unwrap_or("postgres").to_string()
+    }
+
+    /// This target with control round trips bounded by `limit`, set by the option `by`
+    /// (`--stall-timeout`).
+    pub fn with_stall(mut self, limit: Duration, by: &'static str) -> Target {
+        self.stall = limit;
+        self.stall_by = by;
+        self
+    }
+
+    /// The limit on a control round trip.
+    pub fn stall(&self) -> Duration {
+        self.stall
+    }
+
+    /// One control round trip (a check, a lock, a catalog or ledger query: statements that
+    /// answer at once on a healthy server): `fut` bounded by the stall limit. A server, or a
+    /// path to it, that goes silent fails it with `what` (the step that waited), how long it
+    /// waited and the fix, instead of hanging the command.
+    pub async fn ask<T>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.stall, fut).await {
+            Ok(r) => r.map_err(|e| self.error(what, &e)),
+            Err(_) => Err(self.silent(what)),
+        }
+    }
+
+    /// The error of a control round trip that got no answer within the stall limit.
+    pub fn silent(&self, what: &str) -> Error {
+        Error::Db(format!(
+            "{what} ({}): timeout: no answer from the server within {} s ({}); the server, or the network path to it, stopped answering, or a lock held by another session kept the statement waiting\n  fix: check the server and the path to it (pg_stat_activity shows what each session runs and waits for), then run the same command again{}",
+            self.shown,
+            self.stall.as_secs_f64(),
+            self.stall_by,
+            if self.stall_by.starts_with("--") {
+                format!("; raise {} if the server is just slow", self.stall_by)
+            } else {
+                String::new()
+            }
+        ))
     }
 
     /// The connect timeout in force (the URL's `connect_timeout` or the default).

@@ -144,13 +144,15 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<own::Inspection> {
     }
     own::refuse_blockers(&ins, t)?;
     if ins.state && !cfg.fresh {
-        let row = c
-            .query_typed_opt(
-                "SELECT profile, seed, fingerprint FROM finseed_run WHERE id = 1",
-                &[],
+        let row = t
+            .ask(
+                "cannot inspect the database",
+                c.query_typed_opt(
+                    "SELECT profile, seed, fingerprint FROM finseed_run WHERE id = 1",
+                    &[],
+                ),
             )
-            .await
-            .map_err(|e| t.error("cannot inspect the database", &e))?;
+            .await?;
         if let Some(row) = row {
             let (profile, seed, their): (String, i64, String) =
                 (row.get(0), row.get(1), row.get(2));
@@ -196,20 +198,22 @@ async fn step_create(cfg: &SeedConfig, c: &mut Client) -> Result<String> {
         None => own::create_tables(c, t, cfg.unlogged).await?,
     };
     let p = &cfg.profile;
-    c.query_typed(
-        "INSERT INTO finseed_run (id, profile, seed, scale, fingerprint, finseed_version)
-         VALUES (1, $1, $2, $3, $4, $5)
-         ON CONFLICT (id) DO NOTHING",
-        &[
-            (&p.name, Type::TEXT),
-            (&(p.seed as i64), Type::INT8),
-            (&p.scale, Type::FLOAT8),
-            (&fingerprint(p, cfg.map.as_ref()), Type::TEXT),
-            (&env!("CARGO_PKG_VERSION"), Type::TEXT),
-        ],
+    t.ask(
+        "cannot record the run",
+        c.query_typed(
+            "INSERT INTO finseed_run (id, profile, seed, scale, fingerprint, finseed_version)
+             VALUES (1, $1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO NOTHING",
+            &[
+                (&p.name, Type::TEXT),
+                (&(p.seed as i64), Type::INT8),
+                (&p.scale, Type::FLOAT8),
+                (&fingerprint(p, cfg.map.as_ref()), Type::TEXT),
+                (&env!("CARGO_PKG_VERSION"), Type::TEXT),
+            ],
+        ),
     )
-    .await
-    .map_err(|e| t.error("cannot record the run", &e))?;
+    .await?;
     if cfg.map.is_some() {
         return Ok("with --map: no tables created (the map's targets are the team's)".into());
     }
@@ -233,13 +237,15 @@ async fn done_chunks(target: &Target, group: Group, wanted: &[bool]) -> Result<H
     let c = connect(target).await?;
     let mut done: Option<HashSet<u64>> = None;
     for (t, _) in group.tables().iter().zip(wanted).filter(|(_, &w)| w) {
-        let rows = c
-            .query_typed(
-                "SELECT chunk FROM finseed_ledger WHERE table_name = $1",
-                &[(&t.name, Type::TEXT)],
+        let rows = target
+            .ask(
+                "cannot read the ledger",
+                c.query_typed(
+                    "SELECT chunk FROM finseed_ledger WHERE table_name = $1",
+                    &[(&t.name, Type::TEXT)],
+                ),
             )
-            .await
-            .map_err(|e| target.error("cannot read the ledger", &e))?;
+            .await?;
         let set: HashSet<u64> = rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect();
         done = Some(match done {
             None => set,
@@ -773,10 +779,12 @@ async fn apply(
 async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
     let target = &cfg.target;
     let c = connect(target).await?;
-    let version: i32 = c
-        .query_typed_one("SELECT current_setting('server_version_num')::int", &[])
-        .await
-        .map_err(|e| target.error("cannot read the server version", &e))?
+    let version: i32 = target
+        .ask(
+            "cannot read the server version",
+            c.query_typed_one("SELECT current_setting('server_version_num')::int", &[]),
+        )
+        .await?
         .get(0);
     let check_interval = version >= 140000;
     drop(c);
@@ -929,25 +937,29 @@ async fn table_reports(cfg: &SeedConfig) -> Result<Vec<TableReport>> {
     let c = connect(target).await?;
     let mut out = Vec::new();
     for t in all_tables() {
-        let exists: bool = c
-            .query_typed_one(
-                "SELECT to_regclass($1) IS NOT NULL",
-                &[(&t.name, Type::TEXT)],
+        let exists: bool = target
+            .ask(
+                "cannot inspect tables",
+                c.query_typed_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[(&t.name, Type::TEXT)],
+                ),
             )
-            .await
-            .map_err(|e| target.error("cannot inspect tables", &e))?
+            .await?
             .get(0);
         if !exists {
             continue;
         }
-        let row = c
-            .query_typed_one(
-                "SELECT coalesce((SELECT sum(rows) FROM finseed_ledger WHERE table_name = $1), 0)::bigint,
-                        pg_total_relation_size($1::regclass)",
-                &[(&t.name, Type::TEXT)],
+        let row = target
+            .ask(
+                "cannot read table sizes",
+                c.query_typed_one(
+                    "SELECT coalesce((SELECT sum(rows) FROM finseed_ledger WHERE table_name = $1), 0)::bigint,
+                            pg_total_relation_size($1::regclass)",
+                    &[(&t.name, Type::TEXT)],
+                ),
             )
-            .await
-            .map_err(|e| target.error("cannot read table sizes", &e))?;
+            .await?;
         let rows: i64 = row.get(0);
         out.push(TableReport {
             table: t.name.to_string(),

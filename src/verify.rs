@@ -8,6 +8,7 @@ use crate::gen::Group;
 use crate::model::World;
 use crate::pipeline::{ordered, produce, Buffers};
 use crate::profile::Profile;
+use crate::seed::stall::{watch, LoadError, Probe};
 use serde::Serialize;
 use tokio_postgres::types::Type;
 
@@ -105,6 +106,61 @@ fn foreign_keys() -> Vec<(String, String, String, String, String)> {
         .collect()
 }
 
+/// The server process of verify's connection, for the watchdog of its long statements.
+async fn backend_pid(c: &tokio_postgres::Client, target: &Target) -> Result<i32> {
+    Ok(target
+        .ask(
+            "cannot start verify",
+            c.query_typed_one("SELECT pg_backend_pid()", &[]),
+        )
+        .await?
+        .get(0))
+}
+
+/// A statement that may legitimately run for long (a digest or an orphan count of a large
+/// table): not bounded as a whole, but watched like seed's post-load statements, from a second
+/// connection every half the limit; two checks that find the server not working on it end it
+/// as a stall.
+async fn long<T>(
+    target: &Target,
+    pid: i32,
+    what: &str,
+    fut: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+) -> std::result::Result<T, LoadError> {
+    let probe = Probe::Backend(std::sync::Arc::new(std::sync::atomic::AtomicI32::new(pid)));
+    watch(
+        target,
+        target.stall(),
+        &probe,
+        || format!("waiting for the server while {what}"),
+        async { fut.await.map_err(LoadError::Pg) },
+    )
+    .await
+}
+
+/// Orphans of a foreign key that is not validated (-1 when the query fails); a stall fails
+/// verify.
+async fn orphans(
+    c: &tokio_postgres::Client,
+    target: &Target,
+    pid: i32,
+    con: &str,
+    q: &str,
+) -> Result<i64> {
+    match long(
+        target,
+        pid,
+        &format!("counting orphans of {con}"),
+        c.query_typed_one(q, &[]),
+    )
+    .await
+    {
+        Ok(r) => Ok(r.get(0)),
+        Err(LoadError::Pg(_)) => Ok(-1),
+        Err(e) => Err(e.into_error(target, &format!("cannot check {con}"))),
+    }
+}
+
 pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<VerifyReport> {
     let world = World::new(profile);
     let want = expected(&world, threads)?;
@@ -114,13 +170,16 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
         .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async {
         let c = target.connect().await?;
+        let pid = backend_pid(&c, target).await?;
         let mut tables = Vec::new();
         for (name, d) in &want {
             let spec = crate::gen::all_tables().find(|t| t.name == *name).expect("known table");
-            let exists: bool = c
-                .query_typed_one("SELECT to_regclass($1) IS NOT NULL", &[(name, Type::TEXT)])
-                .await
-                .map_err(|e| target.error("cannot inspect tables", &e))?
+            let exists: bool = target
+                .ask(
+                    "cannot inspect tables",
+                    c.query_typed_one("SELECT to_regclass($1) IS NOT NULL", &[(name, Type::TEXT)]),
+                )
+                .await?
                 .get(0);
             if !exists {
                 tables.push(TableCheck {
@@ -132,10 +191,10 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
                 });
                 continue;
             }
-            let row = c
-                .query_typed_one(&digest::sql(spec), &[])
+            let sql = digest::sql(spec);
+            let row = long(target, pid, &format!("digesting {name}"), c.query_typed_one(&sql, &[]))
                 .await
-                .map_err(|e| target.error(&format!("cannot digest {name}"), &e))?;
+                .map_err(|e| e.into_error(target, &format!("cannot digest {name}")))?;
             let values: Vec<String> = (0..row.len()).map(|i| row.get::<_, String>(i)).collect();
             let got = digest::parse(&values, spec.columns.len())
                 .ok_or_else(|| Error::Failed(format!("unreadable digest of {name}")))?;
@@ -148,13 +207,15 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
         }
         let mut keys = Vec::new();
         for (con, table, cols, rt, rcols) in foreign_keys() {
-            let validated: bool = c
-                .query_typed_one(
-                    "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1 AND convalidated)",
-                    &[(&con, Type::TEXT)],
+            let validated: bool = target
+                .ask(
+                    "cannot inspect constraints",
+                    c.query_typed_one(
+                        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1 AND convalidated)",
+                        &[(&con, Type::TEXT)],
+                    ),
                 )
-                .await
-                .map_err(|e| target.error("cannot inspect constraints", &e))?
+                .await?
                 .get(0);
             if validated {
                 keys.push(KeyCheck { constraint: con, how: "validated constraint".into(), orphans: 0 });
@@ -165,10 +226,7 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
             let not_null = cs.iter().map(|c| format!("t.{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND ");
             let join = cs.iter().zip(&rs).map(|(a, b)| format!("r.{b} = t.{a}")).collect::<Vec<_>>().join(" AND ");
             let q = format!("SELECT count(*) FROM {table} t WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {rt} r WHERE {join})");
-            let orphans: i64 = match c.query_typed_one(&q, &[]).await {
-                Ok(r) => r.get(0),
-                Err(_) => -1,
-            };
+            let orphans = orphans(&c, target, pid, &con, &q).await?;
             keys.push(KeyCheck { constraint: con, how: "orphan query".into(), orphans });
         }
         let ok = tables.iter().all(|t| t.ok) && keys.iter().all(|k| k.orphans == 0);
@@ -192,6 +250,7 @@ pub fn verify_mapped(
         .build()
         .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
     let c = rt.block_on(target.connect())?;
+    let pid = rt.block_on(backend_pid(&c, target))?;
     let plans = rt.block_on(crate::map::compile(map, &c, &target.shown))?;
     let world = World::new(profile);
     let pool = thread_pool(threads)?;
@@ -241,10 +300,10 @@ pub fn verify_mapped(
         let mut tables = Vec::new();
         let mut oids = Vec::new();
         for (p, d) in &want {
-            let row = c
-                .query_typed_one(&crate::map::digest_query(p), &[])
+            let sql = crate::map::digest_query(p);
+            let row = long(target, pid, &format!("digesting {}", p.target), c.query_typed_one(&sql, &[]))
                 .await
-                .map_err(|e| target.error(&format!("cannot digest {}", p.target), &e))?;
+                .map_err(|e| e.into_error(target, &format!("cannot digest {}", p.target)))?;
             let values: Vec<String> = (0..row.len()).map(|i| row.get::<_, String>(i)).collect();
             let got = digest::parse(&values, p.columns.len())
                 .ok_or_else(|| Error::Failed(format!("unreadable digest of {}", p.target)))?;
@@ -256,7 +315,7 @@ pub fn verify_mapped(
             ));
             oids.push(crate::map::ident(&p.target));
         }
-        let fks = c
+        let fks = target.ask("cannot inspect constraints", c
             .query_typed(
                 "SELECT conname::text, conrelid::regclass::text, convalidated,
                         array_to_string(array(SELECT quote_ident(attname) FROM pg_attribute a JOIN unnest(conkey) WITH ORDINALITY k(n, i) ON a.attnum = k.n AND a.attrelid = conrelid ORDER BY k.i), ','),
@@ -265,9 +324,8 @@ pub fn verify_mapped(
                  FROM pg_constraint WHERE contype = 'f'
                    AND conrelid::regclass::text = ANY($1) ORDER BY 2, 1",
                 &[(&oids, Type::TEXT_ARRAY)],
-            )
-            .await
-            .map_err(|e| target.error("cannot inspect constraints", &e))?;
+            ))
+            .await?;
         let mut keys = Vec::new();
         for r in fks {
             let (con, table, valid, cols, rt, rcols): (String, String, bool, String, String, String) =
@@ -281,10 +339,7 @@ pub fn verify_mapped(
             let not_null = cs.iter().map(|c| format!("t.{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND ");
             let join = cs.iter().zip(&rs).map(|(a, b)| format!("r.{b} = t.{a}")).collect::<Vec<_>>().join(" AND ");
             let q = format!("SELECT count(*) FROM {table} t WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {rt} r WHERE {join})");
-            let orphans: i64 = match c.query_typed_one(&q, &[]).await {
-                Ok(r) => r.get(0),
-                Err(_) => -1,
-            };
+            let orphans = orphans(&c, target, pid, &con, &q).await?;
             keys.push(KeyCheck { constraint: format!("{table}.{con}"), how: "orphan query".into(), orphans });
         }
         let ok = tables.iter().all(|t| t.ok) && keys.iter().all(|k| k.orphans == 0);

@@ -239,6 +239,12 @@ fn wait_for_sessions_to_end(direct: &str, db: &str) {
 /// Seed `ci` through a proxy that faults as `trigger` says; check the failure, then a rerun
 /// over the direct path and `verify`.
 fn fault_then_resume(name: &str, trigger: Trigger, bound: f64, expect: &[&str]) {
+    fault_then_rerun(name, trigger, bound, expect, true)
+}
+
+/// As [`fault_then_resume`]; `resume`: whether the failure must print the resume command (a
+/// failure before the load started need not).
+fn fault_then_rerun(name: &str, trigger: Trigger, bound: f64, expect: &[&str], resume: bool) {
     let Some((direct, server_port, db)) = direct_database(name) else {
         eprintln!("NOTICE: skipping {name}: it needs the throwaway test cluster, not DATABASE_URL");
         return;
@@ -274,7 +280,7 @@ fn fault_then_resume(name: &str, trigger: Trigger, bound: f64, expect: &[&str]) 
         assert!(text.contains(e), "{name}: no {e:?} in: {text}");
     }
     assert!(
-        text.contains("resume with: ") && text.contains("seed -q -p ci"),
+        !resume || (text.contains("resume with: ") && text.contains("seed -q -p ci")),
         "{name}: no resume command: {text}"
     );
     assert!(!text.contains(SECRET), "{name}: password shown: {text}");
@@ -349,5 +355,57 @@ fn a_path_that_stalls_during_an_index_build_fails_within_the_stall_timeout() {
         },
         50.0,
         &["stalled: no progress for 3 s", "CREATE INDEX"],
+    );
+}
+
+/// The server goes silent right after login, in the middle of a control query (a preflight
+/// check, the advisory lock, the ledger read): the proxy forwards the query's first bytes and
+/// then nothing more. Each query is bounded by `--stall-timeout`, so seed exits 1 within it,
+/// naming the step that waited, the limit and the fix, instead of hanging.
+fn control_query_stall(name: &str, query: &'static [u8], step: &str) {
+    fault_then_rerun(
+        name,
+        Trigger {
+            pattern: query,
+            nth: 1,
+            then: 0,
+            fault: STALL,
+            seen: AtomicUsize::new(0),
+        },
+        30.0,
+        &[
+            step,
+            "timeout: no answer from the server within 3 s (--stall-timeout)",
+            "fix: check the server",
+            "raise --stall-timeout",
+        ],
+        false,
+    );
+}
+
+#[test]
+fn a_server_silent_during_a_preflight_check_fails_within_the_stall_timeout() {
+    control_query_stall(
+        "stall_preflight",
+        b"SELECT current_schema()",
+        "cannot inspect the database",
+    );
+}
+
+#[test]
+fn a_server_silent_while_taking_the_advisory_lock_fails_within_the_stall_timeout() {
+    control_query_stall(
+        "stall_lock",
+        b"pg_try_advisory_xact_lock",
+        "cannot take finseed's lock",
+    );
+}
+
+#[test]
+fn a_server_silent_while_reading_the_ledger_fails_within_the_stall_timeout() {
+    control_query_stall(
+        "stall_ledger",
+        b"SELECT chunk FROM finseed_ledger",
+        "cannot read the ledger",
     );
 }

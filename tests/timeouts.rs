@@ -138,3 +138,38 @@ fn a_server_that_logs_in_then_goes_silent_fails_with_a_timeout() {
         );
     }
 }
+
+/// A loopback port whose server drops the connection's packets: a listener that never accepts,
+/// its accept queue filled, so the kernel drops every further SYN (no answer at all, not even a
+/// refusal), as a firewall that drops packets does.
+fn dropping_port() -> (u16, TcpListener, Vec<TcpStream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    // Fill the accept queue (std listens with a backlog of 128): once full, a connect times out.
+    for _ in 0..4096 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(s) => queued.push(s),
+            Err(_) => return (addr.port(), listener, queued),
+        }
+    }
+    panic!("the accept queue of {addr} never filled");
+}
+
+#[test]
+fn an_address_that_drops_packets_fails_within_the_connect_timeout() {
+    let (port, _listener, _queued) = dropping_port();
+    let url = format!("postgres://u:pw@127.0.0.1:{port}/db");
+    for args in [
+        vec!["seed", "-p", "ci", "--database-url", &url],
+        vec!["verify", "-p", "ci", "--database-url", &url],
+    ] {
+        let (code, stderr, secs) = run_bounded(&args, Duration::from_secs(40));
+        assert_eq!(code, Some(1), "{args:?} after {secs:.1} s: {stderr}");
+        assert!(secs < 15.0, "{args:?} took {secs:.1} s: {stderr}");
+        assert!(
+            stderr.contains("timeout") && stderr.contains("connect_timeout"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -697,12 +697,13 @@ async fn cache_snapshot(c: &Client) -> Option<[i64; 6]> {
 
 /// pg_stat_statements, when the server preloads it: reset before the run.
 async fn statements_available(c: &Client) -> bool {
-    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        .await
-        .is_ok()
-        && c.batch_execute("SELECT pg_stat_statements_reset()")
-            .await
-            .is_ok()
+    matches!(
+        limited(c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")).await,
+        Ok(Ok(()))
+    ) && matches!(
+        limited(c.batch_execute("SELECT pg_stat_statements_reset()")).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn statements(c: &Client, queries: &[QuerySpec]) -> Vec<StatementStats> {

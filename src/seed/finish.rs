@@ -107,10 +107,13 @@ async fn shard_states(
     world: &World,
     n: u64,
 ) -> Result<Vec<ShardState>> {
-    let rows = c
-        .query("SELECT table_name, chunk FROM finseed_ledger", &[])
-        .await
-        .map_err(|e| cfg.target.error("cannot read the ledger", &e))?;
+    let rows = cfg
+        .target
+        .ask(
+            "cannot read the ledger",
+            c.query("SELECT table_name, chunk FROM finseed_ledger", &[]),
+        )
+        .await?;
     let mut by_table: HashMap<String, HashSet<u64>> = HashMap::new();
     for r in &rows {
         by_table
@@ -186,13 +189,16 @@ pub fn describe_missing(states: &[ShardState], n: u64) -> String {
 
 /// A profile other than the ledger's would wait for chunks that never come: refuse at once.
 async fn same_profile(cfg: &SeedConfig, c: &Client) -> Result<()> {
-    let row = c
-        .query_opt(
-            "SELECT profile, seed, fingerprint FROM finseed_run WHERE id = 1",
-            &[],
+    let row = cfg
+        .target
+        .ask(
+            "cannot inspect the database",
+            c.query_opt(
+                "SELECT profile, seed, fingerprint FROM finseed_run WHERE id = 1",
+                &[],
+            ),
         )
-        .await
-        .map_err(|e| cfg.target.error("cannot inspect the database", &e))?;
+        .await?;
     if let Some(row) = row {
         let (profile, seed, their): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
         if their != super::fingerprint(&cfg.profile, cfg.map.as_ref()) {

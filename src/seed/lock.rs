@@ -96,13 +96,12 @@ impl Held {
 
 /// Open a connection, start a transaction and try the locks in it.
 async fn try_on(target: &Target, wants: &[Want]) -> Result<(Arc<Client>, i32, bool)> {
-    let q = |e| target.error("cannot take finseed's lock", &e);
+    let what = "cannot take finseed's lock";
     let client = target.connect().await?;
-    client.batch_execute("BEGIN").await.map_err(q)?;
-    let backend: i32 = client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .map_err(q)?
+    target.ask(what, client.batch_execute("BEGIN")).await?;
+    let backend: i32 = target
+        .ask(what, client.query_one("SELECT pg_backend_pid()", &[]))
+        .await?
         .get(0);
     Ok((Arc::new(client), backend, wants.is_empty()))
 }
@@ -115,10 +114,12 @@ async fn take(client: &Client, target: &Target, wants: &[Want]) -> Result<bool> 
         } else {
             "pg_try_advisory_xact_lock"
         };
-        let got: bool = client
-            .query_one(&format!("SELECT {f}($1, $2)"), &[&w.class, &w.key])
-            .await
-            .map_err(|e| target.error("cannot take finseed's lock", &e))?
+        let got: bool = target
+            .ask(
+                "cannot take finseed's lock",
+                client.query_one(&format!("SELECT {f}($1, $2)"), &[&w.class, &w.key]),
+            )
+            .await?
             .get(0);
         all &= got;
         if !got {
@@ -129,9 +130,9 @@ async fn take(client: &Client, target: &Target, wants: &[Want]) -> Result<bool> 
 }
 
 /// Describe who holds any of the locks: "another finseed (pid P, host H, started at T)".
-pub async fn holder(c: &Client, wants: &[Want]) -> String {
+pub async fn holder(c: &Client, target: &Target, wants: &[Want]) -> String {
     for w in wants {
-        let row = c
+        let row = target.ask("cannot read who holds finseed's lock", c
             .query_typed_opt(
                 "SELECT f.pid, f.host,
                         to_char(coalesce(f.started_at, a.xact_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS \"UTC\"'),
@@ -145,7 +146,7 @@ pub async fn holder(c: &Client, wants: &[Want]) -> String {
                    AND l.classid::bigint = $1 AND l.objid::bigint = $2
                  LIMIT 1",
                 &[(&(w.class as i64), tokio_postgres::types::Type::INT8), (&(w.key as i64), tokio_postgres::types::Type::INT8)],
-            )
+            ))
             .await;
         if let Ok(Some(r)) = row {
             let pid: Option<i64> = r.get(0);
@@ -179,31 +180,44 @@ pub async fn acquire(
 ) -> Result<std::result::Result<Held, String>> {
     let (client, backend, _) = try_on(target, wants).await?;
     let token = format!("{}:{}:{}:{}", me.host, me.pid, name, backend);
-    control
-        .execute(
-            "INSERT INTO finseed_lock (token, lock_name, backend_pid, pid, host, command)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (token) DO UPDATE SET started_at = now()",
-            &[&token, &name, &backend, &me.pid, &me.host, &me.command],
+    target
+        .ask(
+            "cannot record finseed's lock holder",
+            control.execute(
+                "INSERT INTO finseed_lock (token, lock_name, backend_pid, pid, host, command)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (token) DO UPDATE SET started_at = now()",
+                &[&token, &name, &backend, &me.pid, &me.host, &me.command],
+            ),
         )
-        .await
-        .map_err(|e| target.error("cannot record finseed's lock holder", &e))?;
+        .await?;
     if !take(&client, target, wants).await? {
-        let _ = client.batch_execute("ROLLBACK").await;
-        let _ = control
-            .execute("DELETE FROM finseed_lock WHERE token = $1", &[&token])
-            .await;
-        return Ok(Err(holder(control, wants).await));
+        tidy(
+            target,
+            "ending the lock's transaction",
+            client.batch_execute("ROLLBACK"),
+        )
+        .await?;
+        tidy(
+            target,
+            "removing finseed's lock holder row",
+            control.execute("DELETE FROM finseed_lock WHERE token = $1", &[&token]),
+        )
+        .await?;
+        return Ok(Err(holder(control, target, wants).await));
     }
     // Rows left by finseeds that were killed before removing theirs.
-    let _ = control
-        .execute(
+    tidy(
+        target,
+        "cleaning up finseed's lock holder rows",
+        control.execute(
             "DELETE FROM finseed_lock f WHERE f.lock_name = $1 AND f.token <> $2
                AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = f.backend_pid)",
             &[&name, &token],
-        )
-        .await;
-    let interval = keepalive_interval(&client).await;
+        ),
+    )
+    .await?;
+    let interval = keepalive_interval(&client, target).await?;
     let lost = Arc::new(AtomicBool::new(false));
     let keepalive = {
         let (client, lost, target, wants, token) = (
@@ -217,7 +231,11 @@ pub async fn acquire(
             let mut client = client;
             loop {
                 tokio::time::sleep(interval).await;
-                if client.simple_query("SELECT 1").await.is_ok() {
+                // Bounded: a silent server counts as a lost connection.
+                if matches!(
+                    tokio::time::timeout(target.stall(), client.simple_query("SELECT 1")).await,
+                    Ok(Ok(_))
+                ) {
                     continue;
                 }
                 // The connection went away and with it the locks: take them again on a new
@@ -226,10 +244,13 @@ pub async fn acquire(
                     let (c, backend, _) = try_on(&target, &wants).await?;
                     if take(&c, &target, &wants).await? {
                         if let Ok(ctl) = target.connect().await {
-                            let _ = ctl
-                                .execute(
-                                    "UPDATE finseed_lock SET backend_pid = $2 WHERE token = $1",
-                                    &[&token, &backend],
+                            let _ = target
+                                .ask(
+                                    "recording finseed's lock holder",
+                                    ctl.execute(
+                                        "UPDATE finseed_lock SET backend_pid = $2 WHERE token = $1",
+                                        &[&token, &backend],
+                                    ),
                                 )
                                 .await;
                         }
@@ -258,20 +279,34 @@ pub async fn acquire(
     }))
 }
 
+/// A tidying round trip whose failure does not matter, but whose silence does: bounded by the
+/// stall limit like every control query.
+async fn tidy<T>(
+    target: &Target,
+    what: &str,
+    fut: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+) -> Result<()> {
+    match tokio::time::timeout(target.stall(), fut).await {
+        Err(_) => Err(target.silent(what)),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// Every 10 s, or a third of the server's idle-in-transaction timeout when that is shorter.
-async fn keepalive_interval(c: &Client) -> Duration {
-    let ms: i64 = c
-        .query_typed_one(
-            "SELECT coalesce((SELECT setting::bigint FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'), 0)",
-            &[],
-        )
-        .await
-        .map(|r| r.get(0))
-        .unwrap_or(0);
+async fn keepalive_interval(c: &Client, target: &Target) -> Result<Duration> {
+    let read = c.query_typed_one(
+        "SELECT coalesce((SELECT setting::bigint FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'), 0)",
+        &[],
+    );
+    // An error leaves the default interval; silence is a stall.
+    let ms: i64 = match tokio::time::timeout(target.stall(), read).await {
+        Err(_) => return Err(target.silent("reading idle_in_transaction_session_timeout")),
+        Ok(r) => r.map(|r| r.get(0)).unwrap_or(0),
+    };
     let base = Duration::from_secs(10);
-    if ms > 0 {
+    Ok(if ms > 0 {
         base.min(Duration::from_millis((ms / 3).max(200) as u64))
     } else {
         base
-    }
+    })
 }

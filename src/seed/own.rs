@@ -127,11 +127,10 @@ async fn relations<C: GenericClient>(
     target: &Target,
     names: &[&str],
 ) -> Result<(String, HashMap<String, Rel>)> {
-    let q = |e| target.error("cannot inspect the database", &e);
-    let schema: Option<String> = c
-        .query_typed_one("SELECT current_schema()", &[])
-        .await
-        .map_err(q)?
+    let q = "cannot inspect the database";
+    let schema: Option<String> = target
+        .ask(q, c.query_typed_one("SELECT current_schema()", &[]))
+        .await?
         .get(0);
     let Some(schema) = schema else {
         return Err(Error::Usage(format!(
@@ -139,17 +138,19 @@ async fn relations<C: GenericClient>(
             target.shown
         )));
     };
-    let rows = c
-        .query_typed(
-            "SELECT c.relname::text, c.oid, c.relkind::text,
+    let rows = target
+        .ask(
+            q,
+            c.query_typed(
+                "SELECT c.relname::text, c.oid, c.relkind::text,
                     coalesce(obj_description(c.oid, 'pg_class'), ''),
                     quote_ident(n.nspname) || '.' || quote_ident(c.relname)
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = current_schema() AND c.relname = ANY($1)",
-            &[(&names, tokio_postgres::types::Type::TEXT_ARRAY)],
+                &[(&names, tokio_postgres::types::Type::TEXT_ARRAY)],
+            ),
         )
-        .await
-        .map_err(q)?;
+        .await?;
     let rels = rows
         .iter()
         .map(|r| {
@@ -197,10 +198,12 @@ pub async fn inspect<C: GenericClient>(c: &C, target: &Target) -> Result<Inspect
         .get("finseed_owned")
         .is_some_and(|r| r.kind == "r" && r.comment.starts_with(MARKER));
     if owned_is_ours {
-        for r in c
-            .query_typed("SELECT rel_name, relid FROM finseed_owned", &[])
-            .await
-            .map_err(|e| target.error("cannot read finseed_owned", &e))?
+        for r in target
+            .ask(
+                "cannot read finseed_owned",
+                c.query_typed("SELECT rel_name, relid FROM finseed_owned", &[]),
+            )
+            .await?
         {
             records.insert(r.get(0), r.get(1));
         }
@@ -256,23 +259,25 @@ pub fn refuse_blockers(ins: &Inspection, target: &Target) -> Result<()> {
 /// Create the state tables finseed lacks, under an advisory lock so two finseeds starting at
 /// once do not race in the catalog. Refuses if one turned up that is not finseed's.
 pub async fn ensure_state(c: &mut tokio_postgres::Client, target: &Target) -> Result<()> {
-    let q = |e| target.error("cannot create finseed's state tables", &e);
-    let tx = c.transaction().await.map_err(q)?;
-    tx.batch_execute("SET LOCAL lock_timeout = '60s'")
-        .await
-        .map_err(q)?;
-    let schema: Option<String> = tx
-        .query_one("SELECT current_schema()", &[])
-        .await
-        .map_err(q)?
+    let q = "cannot create finseed's state tables";
+    let tx = target.ask(q, c.transaction()).await?;
+    target
+        .ask(q, tx.batch_execute("SET LOCAL lock_timeout = '60s'"))
+        .await?;
+    let schema: Option<String> = target
+        .ask(q, tx.query_one("SELECT current_schema()", &[]))
+        .await?
         .get(0);
     let key = super::lock::key(&format!("state|{}", schema.unwrap_or_default()));
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1, $2)",
-        &[&super::lock::K_STATE, &key],
-    )
-    .await
-    .map_err(q)?;
+    target
+        .ask(
+            q,
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, $2)",
+                &[&super::lock::K_STATE, &key],
+            ),
+        )
+        .await?;
     let (_, rels) = relations(&tx, target, &STATE_TABLES).await?;
     for (name, ddl) in STATE_DDL {
         match rels.get(name) {
@@ -292,16 +297,14 @@ pub async fn ensure_state(c: &mut tokio_postgres::Client, target: &Target) -> Re
                 )
             }
             None => {
-                tx.batch_execute(ddl).await.map_err(q)?;
-                tx.batch_execute(&format!(
+                target.ask(q, tx.batch_execute(ddl)).await?;
+                target.ask(q, tx.batch_execute(&format!(
                     "COMMENT ON TABLE {name} IS '{MARKER}: created by finseed; dropped with finseed''s tables is safe'"
-                ))
-                .await
-                .map_err(q)?;
+                ))).await?;
             }
         }
     }
-    tx.commit().await.map_err(q)
+    target.ask(q, tx.commit()).await
 }
 
 /// The tables DDL, one `(name, CREATE TABLE ...)` per table, without IF NOT EXISTS: creating a
@@ -327,8 +330,8 @@ pub async fn create_tables(
     target: &Target,
     unlogged: bool,
 ) -> Result<usize> {
-    let q = |e| target.error("cannot create the tables", &e);
-    let tx = c.transaction().await.map_err(q)?;
+    let q = "cannot create the tables";
+    let tx = target.ask(q, c.transaction()).await?;
     let ins = inspect(&tx, target).await?;
     refuse_blockers(&ins, target)?;
     let mut made = 0;
@@ -336,17 +339,15 @@ pub async fn create_tables(
         if ins.owned.contains_key(&name) {
             continue;
         }
-        tx.batch_execute(&ddl).await.map_err(q)?;
-        tx.execute(
+        target.ask(q, tx.batch_execute(&ddl)).await?;
+        target.ask(q, tx.execute(
             "INSERT INTO finseed_owned (rel_name, relid, kind) VALUES ($1::text, $1::text::regclass, 'table')
              ON CONFLICT (rel_name) DO UPDATE SET relid = excluded.relid, kind = excluded.kind, created_at = now()",
             &[&name],
-        )
-        .await
-        .map_err(q)?;
+        )).await?;
         made += 1;
     }
-    tx.commit().await.map_err(q)?;
+    target.ask(q, tx.commit()).await?;
     Ok(made)
 }
 
@@ -360,16 +361,19 @@ pub async fn drop_owned(
     target: &Target,
     force: bool,
 ) -> Result<usize> {
-    let q = |e| target.error("cannot drop finseed's tables", &e);
-    let tx = c.transaction().await.map_err(q)?;
+    let q = "cannot drop finseed's tables";
+    let tx = target.ask(q, c.transaction()).await?;
     let ins = inspect(&tx, target).await?;
     refuse_blockers(&ins, target)?;
     let mut names: Vec<&String> = ins.owned.keys().collect();
     names.sort();
     for name in &names {
-        tx.batch_execute(&format!("LOCK TABLE ONLY {name} IN ACCESS EXCLUSIVE MODE"))
-            .await
-            .map_err(q)?;
+        target
+            .ask(
+                q,
+                tx.batch_execute(&format!("LOCK TABLE ONLY {name} IN ACCESS EXCLUSIVE MODE")),
+            )
+            .await?;
     }
     // Under the locks, the names still point at the recorded OIDs.
     let again = inspect(&tx, target).await?;
@@ -382,17 +386,33 @@ pub async fn drop_owned(
     }
     if !force {
         let mut extra = Vec::new();
+        // Counting a large table may take long: watched (the server still working on it)
+        // rather than bounded.
+        let pid: i32 = target
+            .ask(q, tx.query_one("SELECT pg_backend_pid()", &[]))
+            .await?
+            .get(0);
+        let probe = super::stall::Probe::Backend(std::sync::Arc::new(
+            std::sync::atomic::AtomicI32::new(pid),
+        ));
         for name in &names {
-            let r = tx
-                .query_one(
-                    &format!(
-                        "SELECT (SELECT count(*) FROM {name}),
-                                coalesce((SELECT sum(rows) FROM finseed_ledger WHERE table_name = $1), 0)::bigint"
-                    ),
-                    &[name],
-                )
-                .await
-                .map_err(q)?;
+            let sql = format!(
+                "SELECT (SELECT count(*) FROM {name}),
+                        coalesce((SELECT sum(rows) FROM finseed_ledger WHERE table_name = $1), 0)::bigint"
+            );
+            let r = super::stall::watch(
+                target,
+                target.stall(),
+                &probe,
+                || format!("counting the rows of {name} for --fresh"),
+                async {
+                    tx.query_one(&sql, &[name])
+                        .await
+                        .map_err(super::stall::LoadError::Pg)
+                },
+            )
+            .await
+            .map_err(|e| e.into_error(target, q))?;
             let (found, written): (i64, i64) = (r.get(0), r.get(1));
             if found > written {
                 extra.push(format!(
@@ -411,10 +431,13 @@ pub async fn drop_owned(
     }
     if !names.is_empty() {
         let list: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-        if let Err(e) = tx
-            .batch_execute(&format!("DROP TABLE {}", list.join(", ")))
-            .await
-        {
+        let dropped = tokio::time::timeout(
+            target.stall(),
+            tx.batch_execute(&format!("DROP TABLE {}", list.join(", "))),
+        )
+        .await
+        .map_err(|_| target.silent(q))?;
+        if let Err(e) = dropped {
             let detail = e
                 .as_db_error()
                 .map(|d| {
@@ -432,12 +455,15 @@ pub async fn drop_owned(
             )));
         }
     }
-    tx.batch_execute(
-        "DELETE FROM finseed_owned; DELETE FROM finseed_ledger; DELETE FROM finseed_run",
-    )
-    .await
-    .map_err(q)?;
-    tx.commit().await.map_err(q)?;
+    target
+        .ask(
+            q,
+            tx.batch_execute(
+                "DELETE FROM finseed_owned; DELETE FROM finseed_ledger; DELETE FROM finseed_run",
+            ),
+        )
+        .await?;
+    target.ask(q, tx.commit()).await?;
     Ok(names.len())
 }
 
