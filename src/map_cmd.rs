@@ -62,11 +62,12 @@ pub fn burdens(target: &Target, m: &MapFile) -> Result<Vec<crate::plan::TargetBu
         .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async {
         let c = target.connect().await?;
-        let q = |e| target.error("cannot read the catalog", &e);
         let mut out = Vec::new();
         for t in &m.tables {
-            let row = c
-                .query_typed_opt(
+            let row = target
+                .ask(
+                    "cannot read the catalog",
+                    c.query_typed_opt(
                     "SELECT (SELECT count(*) FROM pg_index i WHERE i.indrelid = r.oid AND i.indisunique),
                             (SELECT count(*) FROM pg_index i WHERE i.indrelid = r.oid AND NOT i.indisunique),
                             (SELECT count(*) FROM pg_constraint k WHERE k.conrelid = r.oid AND k.contype = 'f'),
@@ -74,9 +75,9 @@ pub fn burdens(target: &Target, m: &MapFile) -> Result<Vec<crate::plan::TargetBu
                                 AND g.tgenabled <> 'D' AND (g.tgtype & 1) = 1)
                      FROM pg_class r WHERE r.oid = to_regclass($1)",
                     &[(&crate::map::ident(&t.target), tokio_postgres::types::Type::TEXT)],
+                    ),
                 )
-                .await
-                .map_err(q)?;
+                .await?;
             let Some(row) = row else {
                 return Err(Error::Usage(format!(
                     "--map {}: the target table `{}` (for {}) does not exist in {}\n  fix: correct the map's target, or run the team's migrations first",
