@@ -819,16 +819,14 @@ fn const_field(v: &toml::Value, ty: &PgType) -> std::result::Result<(Vec<u8>, i1
 pub async fn compile<C: tokio_postgres::GenericClient>(
     map: &MapFile,
     c: &C,
-    shown: &str,
+    db: &crate::db::Target,
 ) -> Result<Compiled> {
     let mut plans = Vec::new();
     for t in &map.tables {
-        let target = introspect(c, &t.target).await.map_err(|e| {
-            Error::Db(format!(
-                "{shown}: cannot read the catalog: {}",
-                crate::db::detail(&e)
-            ))
-        })?;
+        // Bounded like every control round trip: a silent server fails within the limit.
+        let target = db
+            .ask("cannot read the catalog", introspect(c, &t.target))
+            .await?;
         if t.target.starts_with("finseed_") {
             return Err(map.err(
                 t.line,

@@ -1038,7 +1038,7 @@ async fn run_steps(
     preflight(cfg, &control).await?;
     // A map is checked against the target's catalog before finseed writes anything.
     let plans = match &cfg.map {
-        Some(m) => Some(Arc::new(crate::map::compile(m, &control, &t.shown).await?)),
+        Some(m) => Some(Arc::new(crate::map::compile(m, &control, t).await?)),
         None => None,
     };
     own::ensure_state(&mut control, t).await?;

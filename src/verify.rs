@@ -251,7 +251,7 @@ pub fn verify_mapped(
         .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
     let c = rt.block_on(target.connect())?;
     let pid = rt.block_on(backend_pid(&c, target))?;
-    let plans = rt.block_on(crate::map::compile(map, &c, &target.shown))?;
+    let plans = rt.block_on(crate::map::compile(map, &c, target))?;
     let world = World::new(profile);
     let pool = thread_pool(threads)?;
     let mut want = Vec::new();
