@@ -839,7 +839,7 @@ pub async fn compile<C: tokio_postgres::GenericClient>(
             return Err(map.err(
                 t.line,
                 &format!("{}.target", t.table),
-                format!("{shown} has no table `{}` in its search_path", t.target),
+                format!("{} has no table `{}` in its search_path", db.shown, t.target),
                 format!("create it first (your migrations), correct the name, or write skip = true under [{}] (then also skip {})", t.table, {
                     let d = dependants(t.table);
                     if d.is_empty() { "nothing else".to_string() } else { d.join(", ") }

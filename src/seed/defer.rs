@@ -82,9 +82,13 @@ pub(super) async fn defer(cfg: &SeedConfig, plans: &Compiled, drop: bool) -> Res
         .map(|p| crate::map::ident(&p.target))
         .collect();
     let tx = c.transaction().await.map_err(q)?;
-    tx.batch_execute("LOCK TABLE finseed_deferred IN SHARE ROW EXCLUSIVE MODE")
-        .await
-        .map_err(q)?;
+    // Dropping a definition takes the team's table exclusively: a session of theirs holding it
+    // fails this within a minute (the server's "lock timeout") instead of waiting in silence.
+    tx.batch_execute(
+        "SET LOCAL lock_timeout = '60s'; LOCK TABLE finseed_deferred IN SHARE ROW EXCLUSIVE MODE",
+    )
+    .await
+    .map_err(q)?;
     let oids: Vec<u32> = {
         let mut v = Vec::new();
         for n in &names {
@@ -337,14 +341,34 @@ async fn run_groups(cfg: &SeedConfig, groups: Vec<Vec<Item>>) -> Result<()> {
         let (todo, next, target) = (todo.clone(), next.clone(), t.clone());
         tasks.push(tokio::spawn(async move {
             let mut c = connect(&target).await?;
+            // A restore statement may run long (an index build, a validation): watched, like
+            // finseed's own post-load steps, so a server that stops working on it is a stall
+            // reported within the limit rather than a silent wait.
+            let pid: i32 = target
+                .ask(
+                    "cannot read the connection's backend pid",
+                    c.query_one("SELECT pg_backend_pid()", &[]),
+                )
+                .await?
+                .get(0);
+            let probe =
+                super::stall::Probe::Backend(Arc::new(std::sync::atomic::AtomicI32::new(pid)));
             while let Some(group) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
                 for item in group {
-                    restore_one(&mut c, item).await.map_err(|e| {
-                        target.error(
-                            &format!("cannot recreate {} {} on {}", item.1, item.2, item.0),
-                            &e,
-                        )
-                    })?;
+                    let what = format!("cannot recreate {} {} on {}", item.1, item.2, item.0);
+                    super::stall::watch(
+                        &target,
+                        target.stall(),
+                        &probe,
+                        || format!("recreating {} {} on {}", item.1, item.2, item.0),
+                        async {
+                            restore_one(&mut c, item)
+                                .await
+                                .map_err(super::stall::LoadError::Pg)
+                        },
+                    )
+                    .await
+                    .map_err(|e| e.into_error(&target, &what))?;
                 }
             }
             Ok::<(), Error>(())
