@@ -56,10 +56,7 @@ pub fn print_plan(m: &MapFile, estimate: Option<&crate::plan::MapEstimate>) {
 
 /// Each mapped target's indexes, foreign keys and row triggers, from its catalog (read-only).
 pub fn burdens(target: &Target, m: &MapFile) -> Result<Vec<crate::plan::TargetBurden>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    let rt = crate::db::runtime()?;
     rt.block_on(async {
         let c = target.connect().await?;
         let mut out = Vec::new();
@@ -169,10 +166,7 @@ fn score(spec: &TableSpec, t: &TargetTable) -> usize {
 
 /// A starting map for the database behind `target`, with every decision commented.
 pub fn suggest(target: &Target) -> Result<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    let rt = crate::db::runtime()?;
     let tables = rt.block_on(async {
         let c = target.connect().await?;
         let q = |e| target.error("cannot read the catalog", &e);

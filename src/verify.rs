@@ -164,10 +164,7 @@ async fn orphans(
 pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<VerifyReport> {
     let world = World::new(profile);
     let want = expected(&world, threads)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    let rt = crate::db::runtime()?;
     rt.block_on(async {
         let c = target.connect().await?;
         let pid = backend_pid(&c, target).await?;
@@ -245,10 +242,7 @@ pub fn verify_mapped(
     map: &crate::map::MapFile,
 ) -> Result<VerifyReport> {
     use crate::encode::mapped::Mapped;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Failed(format!("cannot start the async runtime: {e}")))?;
+    let rt = crate::db::runtime()?;
     let c = rt.block_on(target.connect())?;
     let pid = rt.block_on(backend_pid(&c, target))?;
     let plans = rt.block_on(crate::map::compile(map, &c, target))?;

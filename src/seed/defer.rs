@@ -374,6 +374,12 @@ async fn run_groups(cfg: &SeedConfig, groups: Vec<Vec<Item>>) -> Result<()> {
             Ok::<(), Error>(())
         }));
     }
+    join_all(tasks).await
+}
+
+/// Wait for every task; the first error wins (the others still finish, so no statement is left
+/// running on a connection nobody waits for).
+pub(super) async fn join_all(tasks: Vec<tokio::task::JoinHandle<Result<()>>>) -> Result<()> {
     let mut first = None;
     for task in tasks {
         let r = task

@@ -125,17 +125,7 @@ async fn analyze(cfg: &SeedConfig, plans: &Compiled) -> Result<()> {
             Ok::<(), Error>(())
         }));
     }
-    let mut first = None;
-    for task in tasks {
-        let r = task
-            .await
-            .map_err(|e| Error::Failed(format!("task failed: {e}")))
-            .and_then(|r| r);
-        if let Err(e) = r {
-            first.get_or_insert(e);
-        }
-    }
-    first.map_or(Ok(()), Err)
+    super::defer::join_all(tasks).await
 }
 
 /// Rows finseed loaded (from its ledger) and the size of each mapped target table.
