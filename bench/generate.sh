@@ -8,6 +8,8 @@
 #   PROFILE=small REPS=5 bash bench/generate.sh
 #
 # tpchgen-cli is the reference (`cargo install tpchgen-cli`); without it only finseed is shown.
+# With BASE_REV=REV (or BASE_BIN=PATH) it also runs bench/gen_regress.sh: all tables of the
+# profile against that baseline, side by side (issue 10's "slows by at most 15%").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-transaction-flow}
@@ -94,3 +96,7 @@ for t in 1 2; do
             if (rs["tpchgen-parquet"]) printf "threads %d: finseed / tpchgen-cli Parquet rows/s = %.2f (target >= 2.00)\n", t, rs["finseed-parquet"]/rs["tpchgen-parquet"]
         }' "$WORK/rates"
 done
+if [ -n "${BASE_REV:-}${BASE_BIN:-}" ]; then
+    echo
+    PROFILE=$PROFILE REPS=$REPS bash bench/gen_regress.sh
+fi
