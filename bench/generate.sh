@@ -59,10 +59,18 @@ for t in 1 2; do
     run finseed-parquet "$t" "$WORK/p" parquet "${GEN[@]}" --out "$WORK/p" --threads "$t" \
         --format parquet --compression "zstd:$ZSTD_LEVEL"
     if command -v tpchgen-cli >/dev/null; then
-        run tpchgen-csv "$t" "$WORK/t" csv tpchgen-cli -s "$TPCH_SF" -T lineitem --format csv \
-            -o "$WORK/t" --num-threads "$t"
-        run tpchgen-parquet "$t" "$WORK/tp" parquet tpchgen-cli -s "$TPCH_SF" -T lineitem \
-            --format parquet --parquet-compression "ZSTD($ZSTD_LEVEL)" -o "$WORK/tp" --num-threads "$t"
+        # tpchgen-cli 4.x takes the format as a subcommand; 1.x-2.x took --format.
+        if tpchgen-cli --help 2>&1 | grep -q -- '--format'; then
+            run tpchgen-csv "$t" "$WORK/t" csv tpchgen-cli -s "$TPCH_SF" -T lineitem --format csv \
+                -o "$WORK/t" --num-threads "$t"
+            run tpchgen-parquet "$t" "$WORK/tp" parquet tpchgen-cli -s "$TPCH_SF" -T lineitem \
+                --format parquet --parquet-compression "ZSTD($ZSTD_LEVEL)" -o "$WORK/tp" --num-threads "$t"
+        else
+            run tpchgen-csv "$t" "$WORK/t" csv tpchgen-cli csv -s "$TPCH_SF" -T lineitem \
+                -o "$WORK/t" --num-threads "$t"
+            run tpchgen-parquet "$t" "$WORK/tp" parquet tpchgen-cli parquet -s "$TPCH_SF" -T lineitem \
+                -c "ZSTD($ZSTD_LEVEL)" -o "$WORK/tp" --num-threads "$t"
+        fi
     fi
 done
 command -v tpchgen-cli >/dev/null || echo "tpchgen-cli not on PATH (cargo install tpchgen-cli): finseed only"
