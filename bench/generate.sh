@@ -8,6 +8,8 @@
 #   PROFILE=small REPS=5 bash bench/generate.sh
 #
 # tpchgen-cli is the reference (`cargo install tpchgen-cli`); without it only finseed is shown.
+# With BASE_REV=REV (or BASE_BIN=PATH) it also runs bench/gen_regress.sh: all tables of the
+# profile against that baseline, side by side (issue 10's "slows by at most 15%").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-transaction-flow}
@@ -57,10 +59,18 @@ for t in 1 2; do
     run finseed-parquet "$t" "$WORK/p" parquet "${GEN[@]}" --out "$WORK/p" --threads "$t" \
         --format parquet --compression "zstd:$ZSTD_LEVEL"
     if command -v tpchgen-cli >/dev/null; then
-        run tpchgen-csv "$t" "$WORK/t" csv tpchgen-cli -s "$TPCH_SF" -T lineitem --format csv \
-            -o "$WORK/t" --num-threads "$t"
-        run tpchgen-parquet "$t" "$WORK/tp" parquet tpchgen-cli -s "$TPCH_SF" -T lineitem \
-            --format parquet --parquet-compression "ZSTD($ZSTD_LEVEL)" -o "$WORK/tp" --num-threads "$t"
+        # tpchgen-cli 4.x takes the format as a subcommand; 1.x-2.x took --format.
+        if tpchgen-cli --help 2>&1 | grep -q -- '--format'; then
+            run tpchgen-csv "$t" "$WORK/t" csv tpchgen-cli -s "$TPCH_SF" -T lineitem --format csv \
+                -o "$WORK/t" --num-threads "$t"
+            run tpchgen-parquet "$t" "$WORK/tp" parquet tpchgen-cli -s "$TPCH_SF" -T lineitem \
+                --format parquet --parquet-compression "ZSTD($ZSTD_LEVEL)" -o "$WORK/tp" --num-threads "$t"
+        else
+            run tpchgen-csv "$t" "$WORK/t" csv tpchgen-cli csv -s "$TPCH_SF" -T lineitem \
+                -o "$WORK/t" --num-threads "$t"
+            run tpchgen-parquet "$t" "$WORK/tp" parquet tpchgen-cli parquet -s "$TPCH_SF" -T lineitem \
+                -c "ZSTD($ZSTD_LEVEL)" -o "$WORK/tp" --num-threads "$t"
+        fi
     fi
 done
 command -v tpchgen-cli >/dev/null || echo "tpchgen-cli not on PATH (cargo install tpchgen-cli): finseed only"
@@ -94,3 +104,7 @@ for t in 1 2; do
             if (rs["tpchgen-parquet"]) printf "threads %d: finseed / tpchgen-cli Parquet rows/s = %.2f (target >= 2.00)\n", t, rs["finseed-parquet"]/rs["tpchgen-parquet"]
         }' "$WORK/rates"
 done
+if [ -n "${BASE_REV:-}${BASE_BIN:-}" ]; then
+    echo
+    PROFILE=$PROFILE REPS=$REPS bash bench/gen_regress.sh
+fi

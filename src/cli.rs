@@ -529,6 +529,10 @@ pub struct GenerateArgs {
     /// chunk, 100,000 transactions).
     #[arg(long)]
     pub row_group_rows: Option<usize>,
+    /// Parquet: at most this many bytes per row group (the values' plain-encoded size before
+    /// compression; K, M, G suffixes are powers of 1024). Combines with --row-group-rows.
+    #[arg(long)]
+    pub row_group_bytes: Option<String>,
     /// JSON decimals: `string` ("1412.00", default) or `units` (integer cents in `amount_cents`,
     /// thousandths in `confidence_thousandths`).
     #[arg(long, default_value = "string")]

@@ -46,6 +46,11 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
         format,
         compression,
         row_group_rows: args.row_group_rows,
+        row_group_bytes: args
+            .row_group_bytes
+            .as_deref()
+            .map(crate::encode::parquet::parse_row_group_bytes)
+            .transpose()?,
         json_units,
         threads: threads(args.threads)?,
         shard: args.shard.as_deref().map(parse_shard).transpose()?,

@@ -27,6 +27,8 @@ pub struct GenerateConfig {
     pub compression: Compression,
     /// Parquet: rows per row group at most (default: one row group per generator chunk).
     pub row_group_rows: Option<usize>,
+    /// Parquet: bytes per row group at most (plain-encoded values before compression).
+    pub row_group_bytes: Option<u64>,
     /// JSON: decimals as integers of the smallest unit (`amount_cents`) instead of strings.
     pub json_units: bool,
     pub threads: usize,
@@ -356,6 +358,7 @@ impl Run<'_> {
         let opts = ParquetOptions {
             compression: cfg.compression,
             row_group_rows: cfg.row_group_rows,
+            row_group_bytes: cfg.row_group_bytes,
         };
         let tables = group.tables();
         let mut schemas: Vec<Option<TableSchema>> = Vec::new();

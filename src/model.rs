@@ -209,7 +209,25 @@ pub struct World {
     pub email_cdf: Vec<u32>,
     pub hours: Lut,
     password_hash: std::sync::OnceLock<String>,
+    /// `subs` index of each of `SERIES_SUBS`, looked up once rather than per context.
+    series_subs: [usize; SERIES_SUBS.len()],
 }
+
+/// The subcategories monthly series are drawn in (see `World::context`).
+const SERIES_SUBS: [&str; 12] = [
+    "Salário",
+    "Aluguel",
+    "Condomínio",
+    "Energia elétrica",
+    "Internet e TV",
+    "Streaming",
+    "Telefonia celular",
+    "Academia",
+    "Água e esgoto",
+    "Mensalidade escolar",
+    "Plano de saúde",
+    "Seguros",
+];
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
@@ -342,8 +360,12 @@ impl World {
             email_cdf: cdf(&vocab::EMAIL_DOMAINS.iter().map(|c| c.1).collect::<Vec<_>>()),
             hours: Lut::new(&HOUR_WEIGHTS),
             password_hash: std::sync::OnceLock::new(),
+            series_subs: [0; SERIES_SUBS.len()],
             profile,
         };
+        for (k, name) in SERIES_SUBS.iter().enumerate() {
+            w.series_subs[k] = w.find_sub(name);
+        }
         w.tx_start = w.allocate_transactions();
         let (ti, tt) = (
             w.profile.volume.ai_insights as u128,
@@ -717,6 +739,13 @@ impl World {
     }
 
     fn sub_index(&self, name: &str) -> usize {
+        match SERIES_SUBS.iter().position(|&n| n == name) {
+            Some(k) => self.series_subs[k],
+            None => self.find_sub(name),
+        }
+    }
+
+    fn find_sub(&self, name: &str) -> usize {
         self.subs
             .iter()
             .position(|s| vocab_sub(s).name == name)

@@ -391,6 +391,137 @@ fn parquet_and_compressed_files_are_the_same_at_one_and_two_threads() {
     }
 }
 
+/// Row groups of a Parquet file through pyarrow: rows and plain-encoded value bytes of each
+/// (the measure `--row-group-bytes` bounds), and DuckDB's count and exact amount sum.
+const ROW_GROUPS: &str = r#"
+import json, sys, duckdb, pyarrow as pa, pyarrow.parquet as pq
+f = sys.argv[1]
+pf = pq.ParquetFile(f)
+groups = []
+for g in range(pf.metadata.num_row_groups):
+    t = pf.read_row_group(g)
+    size = 0
+    for col in t.columns:
+        ty = col.type
+        valid = len(col) - col.null_count
+        if pa.types.is_string(ty):
+            size += 4 * valid + sum(len(v.encode()) for v in col.to_pylist() if v is not None)
+        elif pa.types.is_boolean(ty):
+            size += valid
+        elif pa.types.is_int32(ty) or pa.types.is_date32(ty) or (pa.types.is_decimal(ty) and ty.precision <= 9):
+            size += 4 * valid
+        else:
+            size += 8 * valid
+    groups.append([t.num_rows, size])
+con = duckdb.connect()
+rows, total = con.execute(f"select count(*), sum(amount)::varchar from read_parquet('{f}')").fetchone()
+print(json.dumps({'groups': groups, 'rows': rows, 'sum': total}))
+"#;
+
+#[test]
+fn row_group_bytes_bounds_each_group_and_keeps_files_the_same_at_any_thread_count() {
+    // 300K transactions in three generator chunks; 4 MiB row groups split each chunk.
+    let base = [
+        "-p",
+        "small",
+        "--scale",
+        "0.3",
+        "--tables",
+        "transactions",
+        "--format",
+        "parquet",
+        "--row-group-bytes",
+        "4M",
+    ];
+    let (a, b, c) = (tmp(), tmp(), tmp());
+    generate(a.path(), &[&base[..], &["--threads", "1"]].concat());
+    generate(b.path(), &[&base[..], &["--threads", "2"]].concat());
+    assert!(
+        read_all(a.path()) == read_all(b.path()),
+        "--row-group-bytes: thread count changed the bytes"
+    );
+    generate(c.path(), &base[..6]);
+    let truth = &csv_truth_of(c.path(), "transactions");
+    let f = a.path().join("transactions.parquet");
+    let got = py(ROW_GROUPS, &[f.to_str().unwrap()]);
+    let groups = got["groups"].as_array().unwrap();
+    let limit = 4u64 << 20;
+    assert!(groups.len() > 3, "4 MiB should split each chunk: {got}");
+    let mut rows = 0;
+    for g in groups {
+        let (n, size) = (g[0].as_u64().unwrap(), g[1].as_u64().unwrap());
+        assert!(
+            n > 0 && size <= limit,
+            "group of {n} rows, {size} bytes: {got}"
+        );
+        rows += n;
+    }
+    // Groups never span a generator chunk (100,000 transactions); within one, each is full.
+    assert_eq!(rows, 300_000);
+    assert_eq!(got["rows"].as_u64(), Some(truth.0));
+    assert_eq!(got["sum"].as_str(), Some(truth.1.as_str()));
+
+    // Rows and bytes combine: whichever limit comes first.
+    let d = tmp();
+    generate(
+        d.path(),
+        &[&base[..], &["--row-group-rows", "1000", "--threads", "2"]].concat(),
+    );
+    let f = d.path().join("transactions.parquet");
+    let got = py(ROW_GROUPS, &[f.to_str().unwrap()]);
+    assert!(got["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g[0].as_u64() == Some(1000)));
+
+    for bad in ["0", "1.5M", "4X", "", "99999999999G"] {
+        let dir = tmp();
+        let out = finseed(&[
+            "generate",
+            "-p",
+            "ci",
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "parquet",
+            "--row-group-bytes",
+            bad,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
+        assert!(
+            err.contains("--row-group-bytes") && err.contains("fix:"),
+            "{bad:?}: {err}"
+        );
+    }
+}
+
+/// Row count and the exact sum of `amount` of one table's CSV, summed as integer cents.
+fn csv_truth_of(dir: &Path, table: &str) -> (u64, String) {
+    let mut r = csv::Reader::from_path(dir.join(format!("{table}.csv"))).unwrap();
+    let col = r
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "amount")
+        .unwrap();
+    let (mut rows, mut cents) = (0u64, 0i128);
+    for rec in r.records() {
+        let v = rec.unwrap()[col].to_string();
+        let (i, f) = v.split_once('.').unwrap();
+        let units =
+            i.trim_start_matches('-').parse::<i128>().unwrap() * 100 + f.parse::<i128>().unwrap();
+        cents += if i.starts_with('-') { -units } else { units };
+        rows += 1;
+    }
+    let sign = if cents < 0 { "-" } else { "" };
+    (
+        rows,
+        format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100),
+    )
+}
+
 const UNION_EQUALS_WHOLE: &str = r#"
 import json, sys, duckdb
 whole, shards = sys.argv[1], sys.argv[2]

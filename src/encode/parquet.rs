@@ -38,6 +38,11 @@ pub struct ParquetOptions {
     pub compression: Compression,
     /// Rows per row group at most; `None`: one row group per generator chunk.
     pub row_group_rows: Option<usize>,
+    /// Bytes per row group at most, counted as the values' plain-encoded size before
+    /// compression (8 per int64 and timestamp, 4 per int32, decimal(≤9) and date, 1 per
+    /// boolean, 4 plus the length per string, 0 per null); a row larger than the limit is a
+    /// group of its own. `None`: no byte limit.
+    pub row_group_bytes: Option<u64>,
 }
 
 impl Default for ParquetOptions {
@@ -45,8 +50,32 @@ impl Default for ParquetOptions {
         ParquetOptions {
             compression: Compression::Zstd(DEFAULT_ZSTD_LEVEL),
             row_group_rows: None,
+            row_group_bytes: None,
         }
     }
+}
+
+/// `--row-group-bytes`: a positive size in bytes, with an optional suffix `K`, `M` or `G`
+/// (powers of 1024: `64M` is 67,108,864 bytes).
+pub fn parse_row_group_bytes(s: &str) -> Result<u64> {
+    let bad = |why: &str| {
+        Error::Usage(format!(
+            "--row-group-bytes: `{s}` {why}\n  fix: give a positive size in bytes, e.g. 134217728, 128M or 1G (K, M, G are powers of 1024)"
+        ))
+    };
+    let t = s.trim();
+    let (digits, mul) = match t.as_bytes().last() {
+        Some(b'K' | b'k') => (&t[..t.len() - 1], 1u64 << 10),
+        Some(b'M' | b'm') => (&t[..t.len() - 1], 1 << 20),
+        Some(b'G' | b'g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad("is not a size"))?;
+    let n = n.checked_mul(mul).ok_or_else(|| bad("is too large"))?;
+    if n == 0 {
+        return Err(bad("is 0 bytes"));
+    }
+    Ok(n)
 }
 
 /// String columns whose values are (nearly) unique per row: a dictionary would only be built to
@@ -215,19 +244,71 @@ impl Parquet {
         c
     }
 
+    /// Where the chunk's row groups end: every `row_group_rows` rows, and before a row that
+    /// would take the group past `row_group_bytes`. Both depend on the rows alone, so the
+    /// groups are the same at any thread count.
+    fn group_ends(&self) -> Vec<usize> {
+        let per_group = self.opts.row_group_rows.unwrap_or(usize::MAX).max(1);
+        let Some(limit) = self.opts.row_group_bytes else {
+            return (1..=self.rows.div_ceil(per_group))
+                .map(|k| (k * per_group).min(self.rows))
+                .collect();
+        };
+        let sizes = self.row_sizes();
+        let mut ends = Vec::new();
+        let (mut rows, mut bytes) = (0usize, 0u64);
+        for (i, &b) in sizes.iter().enumerate() {
+            if rows > 0 && (rows == per_group || bytes + b > limit) {
+                ends.push(i);
+                rows = 0;
+                bytes = 0;
+            }
+            rows += 1;
+            bytes += b;
+        }
+        if rows > 0 {
+            ends.push(self.rows);
+        }
+        ends
+    }
+
+    /// The plain-encoded size of each row's values (see [`ParquetOptions::row_group_bytes`]).
+    fn row_sizes(&self) -> Vec<u64> {
+        let mut sizes = vec![0u64; self.rows];
+        for c in &self.cols {
+            let fixed = match &c.values {
+                Values::I64(_) => 8,
+                Values::I32(_) => 4,
+                Values::Bool(_) => 1,
+                Values::Text(..) => 4,
+            };
+            let mut v = 0usize;
+            for (row, size) in sizes.iter_mut().enumerate() {
+                if c.col.nullable && c.defs[row] == 0 {
+                    continue;
+                }
+                *size += fixed;
+                if let Values::Text(_, ends) = &c.values {
+                    let a = if v == 0 { 0 } else { ends[v - 1] };
+                    *size += (ends[v] - a) as u64;
+                }
+                v += 1;
+            }
+        }
+        sizes
+    }
+
     /// Encode and compress the chunk's columns: the work that runs on the worker threads.
     pub fn row_groups(&mut self, schema: &TableSchema) -> Result<Vec<RowGroup>> {
         let err = |e: parquet::errors::ParquetError| {
             Error::Failed(format!("parquet encoding of {}: {e}", self.table.name))
         };
-        let per_group = self.opts.row_group_rows.unwrap_or(usize::MAX).max(1);
         let mut groups = Vec::new();
         // Per column: the next value index (values skip null rows).
         let mut next_value = vec![0usize; self.cols.len()];
         let mut text_bytes: Vec<Option<Bytes>> = vec![None; self.cols.len()];
         let mut start = 0;
-        while start < self.rows {
-            let end = (start + per_group).min(self.rows);
+        for end in self.group_ends() {
             let mut group = Vec::with_capacity(self.cols.len());
             for (i, c) in self.cols.iter_mut().enumerate() {
                 let defs = if c.col.nullable {

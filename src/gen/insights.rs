@@ -85,6 +85,46 @@ fn sort_key(group: u64, day: i32, id: u64) -> u128 {
     (group as u128) << 96 | ((day as i64 + (1 << 31)) as u128) << 64 | id as u128
 }
 
+/// Indices into `txs` of the transactions that pass `keep`, ordered by (group, date, id). `txs`
+/// is in id order, so the index stands in for the id: when group (at most `group_max`), day
+/// (within `days`) and index fit in 64 bits together, the sort runs on packed `u64` keys,
+/// else on the 128-bit `wide` key; both give the same order.
+fn sorted_by(
+    txs: &[T],
+    keep: impl Fn(&T) -> bool,
+    group: impl Fn(&T) -> u64,
+    group_max: u64,
+    days: (i32, i32),
+    wide: impl Fn(&T) -> u128,
+) -> Vec<u32> {
+    let bits = |max: u64| u64::BITS - max.leading_zeros();
+    let (gb, db, ib) = (
+        bits(group_max),
+        bits((days.1 - days.0) as u64),
+        bits(txs.len() as u64),
+    );
+    if gb + db + ib <= 64 {
+        let mut keys: Vec<u64> = txs
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| keep(t))
+            .map(|(i, t)| group(t) << (db + ib) | ((t.day - days.0) as u64) << ib | i as u64)
+            .collect();
+        keys.sort_unstable();
+        let mask = if ib == 0 { 0 } else { u64::MAX >> (64 - ib) };
+        keys.iter().map(|k| (k & mask) as u32).collect()
+    } else {
+        let mut keys: Vec<(u128, u32)> = txs
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| keep(t))
+            .map(|(i, t)| (wide(t), i as u32))
+            .collect();
+        keys.sort_unstable();
+        keys.iter().map(|p| p.1).collect()
+    }
+}
+
 /// Round half up of a non-negative a / b.
 fn rhu(a: i64, b: i64) -> i64 {
     (2 * a + b) / (2 * b)
@@ -179,10 +219,68 @@ const SUMMARY: usize = 5;
 pub fn category_name(w: &World, id: u64, out: &mut String) {
     if id > w.system_categories {
         super::categories::custom_name(w, id, out);
-    } else if let Some(s) = w.subs.iter().find(|s| s.id == id) {
-        out.push_str(vocab_sub(s).name);
+    } else if let Ok(k) = w.subs.binary_search_by_key(&id, |s| s.id) {
+        // `subs` is in id order.
+        out.push_str(vocab_sub(&w.subs[k]).name);
     } else if let Some(t) = w.top_ids.iter().position(|&t| t == id) {
         out.push_str(TREE[t].name);
+    }
+}
+
+/// A multiset of amounts drawn from a known set of values: a Fenwick tree of counts over the
+/// distinct values, sorted, so inserting and asking for the k-th smallest are O(log n).
+#[derive(Default)]
+struct Ranks {
+    values: Vec<i64>,
+    tree: Vec<u32>,
+    len: usize,
+}
+
+impl Ranks {
+    /// Empty, over the values `all` (in any order, duplicates allowed).
+    fn reset(&mut self, all: impl Iterator<Item = i64>) {
+        self.values.clear();
+        self.values.extend(all);
+        self.values.sort_unstable();
+        self.values.dedup();
+        self.tree.clear();
+        self.tree.resize(self.values.len() + 1, 0);
+        self.len = 0;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Count one more `v` (one of the values given to `reset`).
+    fn insert(&mut self, v: i64) {
+        let mut i = self.values.partition_point(|&x| x < v) + 1;
+        debug_assert!(self.values[i - 1] == v);
+        while i < self.tree.len() {
+            self.tree[i] += 1;
+            i += i & i.wrapping_neg();
+        }
+        self.len += 1;
+    }
+
+    /// The k-th smallest value counted (0-based, k < len): a descent through the tree.
+    fn nth(&self, k: usize) -> i64 {
+        let n = self.tree.len() - 1;
+        let mut pos = 0;
+        let mut rem = k as u32 + 1;
+        let mut step = if n == 0 {
+            0
+        } else {
+            1 << (usize::BITS - 1 - n.leading_zeros())
+        };
+        while step > 0 {
+            if pos + step <= n && self.tree[pos + step] < rem {
+                pos += step;
+                rem -= self.tree[pos];
+            }
+            step >>= 1;
+        }
+        self.values[pos]
     }
 }
 
@@ -232,14 +330,26 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
 
     // Categorised expenses by (category, date, id): runs of one (category, month) are the
     // groups every category rule reads.
-    let mut keyed: Vec<(u128, u32)> = txs
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.kind == Kind::Expense && t.cat.is_some())
-        .map(|(i, t)| (sort_key(t.cat.unwrap_or(0), t.day, t.id), i as u32))
-        .collect();
-    keyed.sort_unstable();
-    let by_cat: Vec<u32> = keyed.iter().map(|p| p.1).collect();
+    // A category as a small ordinal: system ids as they are, then the context's own custom
+    // categories (whose ids all come after the system ones), in id order.
+    let cat_ord = |cat: u64| -> u64 {
+        if cat <= w.system_categories {
+            cat
+        } else {
+            w.system_categories + 1 + (cat - c.custom_first)
+        }
+    };
+    let day_lo = txs.iter().map(|t| t.day).min().unwrap_or(0);
+    let day_hi = txs.iter().map(|t| t.day).max().unwrap_or(0);
+    let cat_max = w.system_categories + c.custom_count;
+    let by_cat = sorted_by(
+        &txs,
+        |t| t.kind == Kind::Expense && t.cat.is_some(),
+        |t| cat_ord(t.cat.unwrap_or(0)),
+        cat_max,
+        (day_lo, day_hi),
+        |t| sort_key(t.cat.unwrap_or(0), t.day, t.id),
+    );
     let mut groups: Vec<Group> = Vec::new();
     for (k, &i) in by_cat.iter().enumerate() {
         let t = &txs[i as usize];
@@ -386,15 +496,14 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
 
     // Recurring: the first expense with the same merchant in each of the two months before
     // at an amount within 10% of its own.
-    keyed.clear();
-    keyed.extend(
-        txs.iter()
-            .enumerate()
-            .filter(|(_, t)| t.kind == Kind::Expense)
-            .map(|(i, t)| (sort_key(t.mkey as u64, t.day, t.id), i as u32)),
+    let by_merchant = sorted_by(
+        &txs,
+        |t| t.kind == Kind::Expense,
+        |t| t.mkey as u64,
+        (w.subs.len() as u64) << 16,
+        (day_lo, day_hi),
+        |t| sort_key(t.mkey as u64, t.day, t.id),
     );
-    keyed.sort_unstable();
-    let by_merchant: Vec<u32> = keyed.iter().map(|p| p.1).collect();
     let mut k = 0;
     while k < by_merchant.len() {
         let key = txs[by_merchant[k] as usize].mkey;
@@ -440,14 +549,17 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
     }
 
     // Unusual: above the 95th percentile (nearest rank) of at least 20 earlier-dated expenses
-    // of the same category.
-    let mut sorted: Vec<i64> = Vec::new();
+    // of the same category. The earlier amounts are counted in a Fenwick tree over the
+    // category's distinct amounts, so the percentile is an O(log n) rank query rather than an
+    // insertion into a sorted vector (quadratic on the busiest contexts).
+    let mut ranks = Ranks::default();
     let mut k = 0;
     while k < by_cat.len() {
         let cat = txs[by_cat[k] as usize].cat;
-        sorted.clear();
+        let run_end = k + by_cat[k..].partition_point(|&i| txs[i as usize].cat == cat);
+        ranks.reset(by_cat[k..run_end].iter().map(|&i| txs[i as usize].amount));
         let mut prior_created = 0i64;
-        while k < by_cat.len() && txs[by_cat[k] as usize].cat == cat {
+        while k < run_end {
             let day = txs[by_cat[k] as usize].day;
             let mut e = k;
             while e < by_cat.len()
@@ -456,9 +568,9 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             {
                 e += 1;
             }
-            let n = sorted.len();
+            let n = ranks.len();
             if n >= 20 {
-                let p95 = sorted[(95 * n).div_ceil(100) - 1];
+                let p95 = ranks.nth((95 * n).div_ceil(100) - 1);
                 for &i in &by_cat[k..e] {
                     let t = &txs[i as usize];
                     if t.amount > p95 {
@@ -481,9 +593,7 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
                 }
             }
             for &i in &by_cat[k..e] {
-                let a = txs[i as usize].amount;
-                let at = sorted.partition_point(|&x| x < a);
-                sorted.insert(at, a);
+                ranks.insert(txs[i as usize].amount);
                 prior_created = prior_created.max(txs[i as usize].created);
             }
             k = e;
