@@ -347,7 +347,7 @@ async fn run_groups(cfg: &SeedConfig, groups: Vec<Vec<Item>>) -> Result<()> {
             let pid: i32 = target
                 .ask(
                     "cannot read the connection's backend pid",
-                    c.query_one("SELECT pg_backend_pid()", &[]),
+                    c.query_typed_one("SELECT pg_backend_pid()", &[]),
                 )
                 .await?
                 .get(0);

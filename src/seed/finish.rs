@@ -111,7 +111,7 @@ async fn shard_states(
         .target
         .ask(
             "cannot read the ledger",
-            c.query("SELECT table_name, chunk FROM finseed_ledger", &[]),
+            c.query_typed("SELECT table_name, chunk FROM finseed_ledger", &[]),
         )
         .await?;
     let mut by_table: HashMap<String, HashSet<u64>> = HashMap::new();
@@ -193,7 +193,7 @@ async fn same_profile(cfg: &SeedConfig, c: &Client) -> Result<()> {
         .target
         .ask(
             "cannot inspect the database",
-            c.query_opt(
+            c.query_typed_opt(
                 "SELECT profile, seed, fingerprint FROM finseed_run WHERE id = 1",
                 &[],
             ),

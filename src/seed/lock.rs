@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 /// First keys of finseed's advisory locks ("FS" and a number), so they do not meet other
@@ -183,11 +184,18 @@ pub async fn acquire(
     target
         .ask(
             "cannot record finseed's lock holder",
-            control.execute(
+            control.query_typed(
                 "INSERT INTO finseed_lock (token, lock_name, backend_pid, pid, host, command)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (token) DO UPDATE SET started_at = now()",
-                &[&token, &name, &backend, &me.pid, &me.host, &me.command],
+                &[
+                    (&token, Type::TEXT),
+                    (&name, Type::TEXT),
+                    (&backend, Type::INT4),
+                    (&me.pid, Type::INT8),
+                    (&me.host, Type::TEXT),
+                    (&me.command, Type::TEXT),
+                ],
             ),
         )
         .await?;
@@ -201,7 +209,10 @@ pub async fn acquire(
         tidy(
             target,
             "removing finseed's lock holder row",
-            control.execute("DELETE FROM finseed_lock WHERE token = $1", &[&token]),
+            control.query_typed(
+                "DELETE FROM finseed_lock WHERE token = $1",
+                &[(&token, Type::TEXT)],
+            ),
         )
         .await?;
         return Ok(Err(holder(control, target, wants).await));
@@ -210,10 +221,10 @@ pub async fn acquire(
     tidy(
         target,
         "cleaning up finseed's lock holder rows",
-        control.execute(
+        control.query_typed(
             "DELETE FROM finseed_lock f WHERE f.lock_name = $1 AND f.token <> $2
                AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = f.backend_pid)",
-            &[&name, &token],
+            &[(&name, Type::TEXT), (&token, Type::TEXT)],
         ),
     )
     .await?;
@@ -247,9 +258,9 @@ pub async fn acquire(
                             let _ = target
                                 .ask(
                                     "recording finseed's lock holder",
-                                    ctl.execute(
+                                    ctl.query_typed(
                                         "UPDATE finseed_lock SET backend_pid = $2 WHERE token = $1",
-                                        &[&token, &backend],
+                                        &[(&token, Type::TEXT), (&backend, Type::INT4)],
                                     ),
                                 )
                                 .await;
