@@ -65,8 +65,12 @@ fn py(script: &str, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    serde_json::from_str(text.lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("{e}: {text}"))
+    // The script prints its answer as JSON on the last line. DuckDB draws a progress bar on
+    // standard output (carriage returns, no newline) when a query takes over two seconds, as on
+    // a busy CI machine, so the answer starts at the line's first bracket.
+    let last = text.lines().last().unwrap_or("");
+    let json = last.find(['{', '[']).map_or(last, |i| &last[i..]);
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// The DDL, from `finseed schema`'s source: table → [(column, type, nullable)].
