@@ -42,7 +42,7 @@ def line(step, e, a):
     ratio = a / e if e > 0 else float("nan")
     flag = "" if 0.5 <= ratio <= 2 else "  (outside 2x)"
     print(f"{step:<14} {e:>11.1f} {a:>10.1f} {ratio:>11.2f}{flag}")
-for step in ["create", "load", "primary_keys", "foreign_keys", "indexes", "analyze"]:
+for step in ["create", "load", "primary_keys", "foreign_keys", "indexes", "rollups", "analyze"]:
     if step in act:
         line(step, est.get(step, 0.0), act[step])
 keys = ["primary_keys", "foreign_keys", "indexes"]

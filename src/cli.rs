@@ -180,7 +180,7 @@ pub struct SeedArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub load: LoadArgs,
-    /// Steps to run, comma-separated: create,load,primary_keys,foreign_keys,indexes,analyze.
+    /// Steps to run, comma-separated: create,load,primary_keys,foreign_keys,indexes,rollups,analyze.
     #[arg(long)]
     pub steps: Option<String>,
     /// Load only shard K of N (for example 2/4); shards may load into one database. `auto/N`

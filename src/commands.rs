@@ -363,6 +363,14 @@ pub fn verify(
         };
         println!("{:<44} {:<22} {result}", k.constraint, k.how);
     }
+    for r in &report.rollups {
+        let result = match (r.built, r.mismatched) {
+            (false, _) => "not built (seed's rollups step)".to_string(),
+            (true, 0) => format!("ok: {} rows equal the transactions", r.rows),
+            (true, n) => format!("{n} KEYS DIFFER from the transactions ({} rows)", r.rows),
+        };
+        println!("{:<44} {:<22} {result}", r.table, "recomputed");
+    }
     write_json(&json, &report)?;
     if report.ok {
         println!("verified: {} matches the generator", target.shown);

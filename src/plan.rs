@@ -40,6 +40,12 @@ const INDEX_SECS_PER_ROW: f64 = 1.7e-6;
 const ANALYZE_SECS_PER_TABLE: f64 = 0.25;
 const VACUUM_SECS_PER_BYTE: f64 = 1.5e-9;
 
+/// The rollups step: seconds per transaction aggregated into `aggregated_analytics` (scan,
+/// hash or sort by key, write), besides the scan itself.
+const ROLLUP_SECS_PER_ROW: f64 = 0.6e-6;
+/// Heap bytes per `aggregated_analytics` row (six columns, tuple header and line pointer).
+const ROLLUP_ROW_BYTES: f64 = 76.0;
+
 /// The sample world's size limits, in parent rows per group: building a world costs time and
 /// memory in proportion to its contexts.
 /// Transactions are limited too: insights are computed from each context's rows, so a
@@ -156,6 +162,7 @@ fn index_width(table: &str) -> (u32, u64) {
         "transactions" => (4, 28),
         "transaction_splits" => (2, 28),
         "ai_insights" => (3, 28),
+        "aggregated_analytics" => (1, 28),
         _ => (1, 24),
     }
 }
@@ -166,6 +173,8 @@ pub fn plan(profile: &Profile, jobs: usize) -> Result<Plan> {
     let bufs = Buffers::default();
     let mut tables = Vec::new();
     let mut sample_total = 0u64;
+    // Distinct rollup keys and transactions in the sampled transactions chunks.
+    let (mut rollup_keys, mut rollup_txs) = (0u64, 0u64);
     for group in Group::ALL {
         let specs = group.tables();
         let mut bytes = vec![0u64; specs.len()];
@@ -185,6 +194,13 @@ pub fn plan(profile: &Profile, jobs: usize) -> Result<Plan> {
                 r.end - r.start
             })
             .sum();
+        if group == Group::Transactions {
+            for &c in &picked {
+                let (k, n) = rollup_sample(&world, c);
+                rollup_keys += k;
+                rollup_txs += n;
+            }
+        }
         for &c in &picked {
             let p = produce::<Binary>(&world, group, c, &vec![true; specs.len()], &bufs);
             for (i, (b, n)) in p.tables.iter().enumerate() {
@@ -228,6 +244,27 @@ pub fn plan(profile: &Profile, jobs: usize) -> Result<Plan> {
             });
         }
     }
+    // The rollups step's table: built in the database, not loaded (no COPY bytes).
+    let txs = tables
+        .iter()
+        .find(|t| t.table == "transactions")
+        .map_or((0, 0), |t| (t.rows, t.heap_bytes));
+    let rollup_rows = if rollup_txs == 0 {
+        0
+    } else {
+        (txs.0 as f64 * rollup_keys as f64 / rollup_txs as f64).round() as u64
+    };
+    let (n_ix, w) = index_width("aggregated_analytics");
+    tables.push(TablePlan {
+        table: "aggregated_analytics".into(),
+        rows: rollup_rows,
+        copy_bytes: 0,
+        heap_bytes: (rollup_rows as f64 * ROLLUP_ROW_BYTES / 0.9) as u64,
+        index_bytes: rollup_rows * n_ix as u64 * w / 9 * 10,
+    });
+    let rollup_seconds = txs.1 as f64 * SCAN_SECS_PER_BYTE
+        + txs.0 as f64 * ROLLUP_SECS_PER_ROW
+        + rollup_rows as f64 * INDEX_SECS_PER_ROW;
     let total_rows: u64 = tables.iter().map(|t| t.rows).sum();
     let disk: u64 = tables.iter().map(|t| t.heap_bytes + t.index_bytes).sum();
     let workers = jobs.min(crate::cli::cores()).max(1);
@@ -255,6 +292,10 @@ pub fn plan(profile: &Profile, jobs: usize) -> Result<Plan> {
             seconds: post_load_seconds(&tables, "indexes", workers),
         },
         StepPlan {
+            step: "rollups".into(),
+            seconds: rollup_seconds,
+        },
+        StepPlan {
             step: "analyze".into(),
             seconds: tables
                 .iter()
@@ -276,6 +317,35 @@ pub fn plan(profile: &Profile, jobs: usize) -> Result<Plan> {
         tables,
         map: None,
     })
+}
+
+/// Distinct `aggregated_analytics` keys (context, category, day, type) among the transactions
+/// of one chunk, and the chunk's transactions. Cancelled transactions count too (their status
+/// is drawn with the rest of the row), so the estimate is an upper bound by their share, a few
+/// percent; a context cut by the chunk's edge is counted in both chunks.
+fn rollup_sample(w: &World, chunk: u64) -> (u64, u64) {
+    let ids = Group::Transactions.chunk_ids(w, chunk);
+    if ids.is_empty() {
+        return (0, 0);
+    }
+    let n = ids.end - ids.start;
+    let mut keys = std::collections::HashSet::new();
+    let mut ctx_id = w.context_of_tx(ids.start);
+    let mut c = w.context(ctx_id);
+    for id in ids {
+        while id >= c.tx_first + c.tx_count {
+            ctx_id += 1;
+            c = w.context(ctx_id);
+        }
+        let core = w.tx_core(&c, id);
+        keys.insert((
+            ctx_id,
+            core.category_id,
+            core.day,
+            w.subs[core.sub].kind.as_str(),
+        ));
+    }
+    (keys.len() as u64, n)
 }
 
 /// Time of one post-load step: its statements' costs, scheduled as `seed` runs them (each

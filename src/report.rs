@@ -29,7 +29,7 @@ pub fn text(r: &BenchReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<26} {:>5} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  status",
+        "{:<30} {:>5} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  status",
         "query",
         "n",
         "err",
@@ -46,7 +46,7 @@ pub fn text(r: &BenchReport) -> String {
         let l = &q.latency_ms;
         let _ = writeln!(
             s,
-            "{:<26} {:>5} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  {}",
+            "{:<30} {:>5} {:>4} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}  {}",
             q.name,
             q.count,
             q.errors,
@@ -63,7 +63,7 @@ pub fn text(r: &BenchReport) -> String {
         if q.copy {
             let _ = writeln!(
                 s,
-                "{:<26} exported {:.1} MB at {:.1} MB/s",
+                "{:<30} exported {:.1} MB at {:.1} MB/s",
                 "",
                 q.bytes as f64 / 1e6 / q.count.max(1) as f64,
                 q.bytes_per_second / 1e6
@@ -80,6 +80,9 @@ pub fn text(r: &BenchReport) -> String {
             r.cache.temp_files,
             r.cache.temp_bytes / 1_000_000
         );
+    }
+    for k in &r.skipped {
+        let _ = writeln!(s, "skipped: {}: {}", k.query, k.reason);
     }
     for f in &r.failures {
         let _ = writeln!(
@@ -378,7 +381,7 @@ fn scenario_lines(r: &ScenarioReport) -> Vec<String> {
         s.name, s.offered_tps, s.arrivals, s.achieved_tps, s.clients, s.ramp_up_s, s.duration_s, s.scheduled, s.dropped
     )];
     out.push(format!(
-        "{:<26} {:>6} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8}",
+        "{:<30} {:>6} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8}",
         "action",
         "weight",
         "requests",
@@ -399,7 +402,7 @@ fn scenario_lines(r: &ScenarioReport) -> Vec<String> {
                svc: f64,
                tps: f64| {
         format!(
-            "{:<26} {:>6} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8.2}",
+            "{:<30} {:>6} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8.2}",
             name,
             w,
             n,

@@ -3,6 +3,22 @@
 
 pub const TABLES: &str = include_str!("../schemas/tables.sql");
 pub const POST_LOAD: &str = include_str!("../schemas/post_load.sql");
+pub const ROLLUPS: &str = include_str!("../schemas/rollups.sql");
+
+/// Tables finseed derives from the loaded ones after the load (the `rollups` step), in
+/// `rollups.sql`. Like the data tables they are finseed's own (recorded in `finseed_owned`),
+/// but nothing is generated for them: verify compares them with the tables they come from.
+pub const DERIVED_TABLES: [&str; 1] = ["aggregated_analytics"];
+
+/// The statements that build one derived table: its `-- table: NAME` section of `rollups.sql`.
+pub fn rollup_statements(name: &str) -> Vec<String> {
+    let marker = format!("-- table: {name}");
+    let Some(start) = ROLLUPS.find(&marker) else {
+        return Vec::new();
+    };
+    let body = &ROLLUPS[start + marker.len()..];
+    statements(body.split("-- table:").next().unwrap_or(""))
+}
 
 /// The statements of one `-- step: NAME` section of `post_load.sql`.
 pub fn post_load_step(name: &str) -> Vec<String> {
@@ -63,6 +79,18 @@ mod tests {
                     c.name
                 );
             }
+        }
+    }
+
+    #[test]
+    fn every_derived_table_has_its_statements() {
+        for name in DERIVED_TABLES {
+            let s = rollup_statements(name);
+            assert!(
+                s[0].starts_with(&format!("CREATE TABLE {name} AS")),
+                "{name}"
+            );
+            assert!(s.iter().any(|x| x.starts_with("CREATE INDEX")), "{name}");
         }
     }
 

@@ -1,5 +1,5 @@
 //! `finseed seed`: load the dataset into PostgreSQL as named, timed steps (like
-//! `pgbench -i -I dtgvp`): create, load, primary_keys, foreign_keys, indexes, analyze.
+//! `pgbench -i -I dtgvp`): create, load, primary_keys, foreign_keys, indexes, rollups, analyze.
 //!
 //! The load is resumable: every chunk of a group is one transaction holding the COPY of each of
 //! the group's tables and a ledger row per table, so the database is consistent at every
@@ -22,6 +22,7 @@ mod interrupt;
 pub mod lock;
 mod mapped;
 mod own;
+mod rollup;
 pub mod stall;
 use bytes::Buf;
 use futures_util::SinkExt;
@@ -35,12 +36,13 @@ use std::time::Instant;
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
-pub const STEPS: [&str; 6] = [
+pub const STEPS: [&str; 7] = [
     "create",
     "load",
     "primary_keys",
     "foreign_keys",
     "indexes",
+    "rollups",
     "analyze",
 ];
 
@@ -1160,6 +1162,16 @@ async fn run_steps(
                     }
                     match &skip_post {
                         Some(why) => (None, why.clone()),
+                        None if post == "rollups" && cfg.map.is_some() => (
+                            None,
+                            "skipped with --map: finseed creates no tables in the team's schema".into(),
+                        ),
+                        None if post == "rollups" => (
+                            None,
+                            rollup::step(cfg)
+                                .await
+                                .map_err(|e| interrupt::resumable(e, resume))?,
+                        ),
                         None if cfg.map.is_some() => (
                             None,
                             mapped::post_step(cfg, post, plans.as_deref())

@@ -30,11 +30,83 @@ pub struct KeyCheck {
     pub orphans: i64,
 }
 
+/// A derived table (the rollups step) recomputed from the rows it derives from.
+#[derive(Serialize, Debug)]
+pub struct RollupCheck {
+    pub table: String,
+    /// False when the rollups step has not built it (nothing to check).
+    pub built: bool,
+    pub rows: i64,
+    /// Keys missing on either side, or with another amount or count.
+    pub mismatched: i64,
+    pub ok: bool,
+}
+
 #[derive(Serialize, Debug)]
 pub struct VerifyReport {
     pub tables: Vec<TableCheck>,
     pub foreign_keys: Vec<KeyCheck>,
+    pub rollups: Vec<RollupCheck>,
     pub ok: bool,
+}
+
+/// `aggregated_analytics` against the transactions, by the definition in
+/// `schemas/rollups.sql`: every key's amount and count recomputed, keys missing on either side
+/// counted. Keys join on a non-NULL stand-in for the uncategorised (-1 is no category id), so
+/// the join can hash.
+const ROLLUP_CHECK: &str = "SELECT (SELECT count(*) FROM aggregated_analytics),
+       count(*) FILTER (WHERE a.context_id IS NULL OR t.context_id IS NULL
+                          OR a.amount <> t.amount OR a.tx_count <> t.tx_count)
+FROM (SELECT context_id, coalesce(category_id, -1) AS category, transaction_date AS day, type,
+             sum(amount) AS amount, count(*) AS tx_count
+      FROM transactions WHERE status <> 'cancelled'
+      GROUP BY 1, 2, 3, 4) t
+FULL JOIN (SELECT context_id, coalesce(category_id, -1) AS category, day, type, amount, tx_count
+           FROM aggregated_analytics) a
+  ON a.context_id = t.context_id AND a.category = t.category AND a.day = t.day AND a.type = t.type";
+
+async fn rollups(
+    c: &tokio_postgres::Client,
+    target: &Target,
+    pid: i32,
+) -> Result<Vec<RollupCheck>> {
+    let mut out = Vec::new();
+    for name in crate::schema::DERIVED_TABLES {
+        let built: bool = target
+            .ask(
+                "cannot inspect tables",
+                c.query_typed_one("SELECT to_regclass($1) IS NOT NULL", &[(&name, Type::TEXT)]),
+            )
+            .await?
+            .get(0);
+        if !built {
+            out.push(RollupCheck {
+                table: name.into(),
+                built,
+                rows: 0,
+                mismatched: 0,
+                ok: true,
+            });
+            continue;
+        }
+        let row = long(
+            target,
+            pid,
+            &format!("recomputing {name}"),
+            c.query_typed_one(ROLLUP_CHECK, &[]),
+        )
+        .await
+        .map_err(|e| e.into_error(target, &format!("cannot check {name}")))?;
+        let (rows, mismatched): (i64, i64) = (row.get(0), row.get(1));
+        out.push(RollupCheck {
+            table: name.into(),
+            built,
+            rows,
+            mismatched,
+            ok: mismatched == 0,
+        });
+    }
+    Ok(out)
 }
 
 fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
@@ -226,8 +298,11 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
             let orphans = orphans(&c, target, pid, &con, &q).await?;
             keys.push(KeyCheck { constraint: con, how: "orphan query".into(), orphans });
         }
-        let ok = tables.iter().all(|t| t.ok) && keys.iter().all(|k| k.orphans == 0);
-        Ok(VerifyReport { tables, foreign_keys: keys, ok })
+        let rollups = rollups(&c, target, pid).await?;
+        let ok = tables.iter().all(|t| t.ok)
+            && keys.iter().all(|k| k.orphans == 0)
+            && rollups.iter().all(|r| r.ok);
+        Ok(VerifyReport { tables, foreign_keys: keys, rollups, ok })
     })
 }
 
@@ -336,7 +411,9 @@ pub fn verify_mapped(
             let orphans = orphans(&c, target, pid, &con, &q).await?;
             keys.push(KeyCheck { constraint: format!("{table}.{con}"), how: "orphan query".into(), orphans });
         }
+        // With a map finseed builds no rollups: the team's schema is theirs.
         let ok = tables.iter().all(|t| t.ok) && keys.iter().all(|k| k.orphans == 0);
-        Ok(VerifyReport { tables, foreign_keys: keys, ok })
+        let rollups = Vec::new();
+        Ok(VerifyReport { tables, foreign_keys: keys, rollups, ok })
     })
 }

@@ -335,6 +335,7 @@ fn plan_does_not_generate_the_dataset() {
             "primary_keys",
             "foreign_keys",
             "indexes",
+            "rollups",
             "analyze"
         ]
     );

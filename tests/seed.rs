@@ -80,6 +80,7 @@ fn seed_matches_the_generator_and_keys_are_valid() {
             "primary_keys",
             "foreign_keys",
             "indexes",
+            "rollups",
             "analyze"
         ]
     );
@@ -445,4 +446,161 @@ fn shards_loaded_into_one_database_make_the_whole() {
         "--steps",
         "primary_keys,foreign_keys",
     ]));
+}
+
+/// The query file's SQL with `$n` replaced by literals (highest first, so `$1` does not eat `$10`).
+fn with_literals(file: &str, literals: &[String]) -> String {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("schemas/queries")
+            .join(file),
+    )
+    .unwrap();
+    let mut sql: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (i, v) in literals.iter().enumerate().rev() {
+        sql = sql.replace(&format!("${}", i + 1), v);
+    }
+    sql
+}
+
+#[test]
+fn rollups_equal_the_transactions_and_the_rollup_queries_answer_alike() {
+    let url = fresh_database("rollups");
+    let out = ok(&finseed(&["seed", "-p", "ci", "--database-url", &url]));
+    assert!(out.contains("aggregated_analytics:"), "{out}");
+    let rows = count(&url, "aggregated_analytics");
+    let expected: u64 = psql(
+        &url,
+        "SELECT count(*) FROM (SELECT DISTINCT context_id, category_id, transaction_date, type \
+         FROM transactions WHERE status <> 'cancelled') k",
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    assert_eq!(rows, expected);
+    // plan's estimate counts cancelled transactions' keys too: an upper bound, close.
+    let json = tempfile::NamedTempFile::new().unwrap();
+    ok(&finseed(&[
+        "plan",
+        "-p",
+        "ci",
+        "--json",
+        json.path().to_str().unwrap(),
+    ]));
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    let est = plan["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "aggregated_analytics")
+        .unwrap()["rows"]
+        .as_u64()
+        .unwrap() as f64;
+    assert!(
+        (est - rows as f64).abs() <= rows as f64 * 0.15,
+        "plan estimates {est} rollup rows, the seed built {rows}"
+    );
+    // Each rollup query gives exactly its base query's rows, for several parameters.
+    let as_of = format!(
+        "'{}'",
+        psql(&url, "SELECT max(transaction_date) FROM transactions").trim()
+    );
+    let users = psql(
+        &url,
+        "SELECT user_id FROM context_members GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 4",
+    );
+    let contexts = psql(
+        &url,
+        "SELECT context_id FROM transactions GROUP BY context_id ORDER BY count(*) DESC, context_id LIMIT 4",
+    );
+    let mut compared = 0;
+    for (base, rollup, ids) in [
+        (
+            "dashboard_summary.sql",
+            "dashboard_summary_rollup.sql",
+            &users,
+        ),
+        (
+            "spending_trends_daily.sql",
+            "spending_trends_daily_rollup.sql",
+            &contexts,
+        ),
+    ] {
+        for id in ids.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let lits = [id.to_string(), as_of.clone()];
+            let a = psql(&url, &with_literals(base, &lits));
+            let b = psql(&url, &with_literals(rollup, &lits));
+            assert!(!a.trim().is_empty(), "{base} {id}");
+            assert_eq!(a, b, "{rollup} differs from {base} for {id}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 8);
+    // A rollup that no longer equals the transactions fails verify.
+    psql(
+        &url,
+        "UPDATE aggregated_analytics SET amount = amount + 1 WHERE (context_id, day) IN (SELECT context_id, day FROM aggregated_analytics ORDER BY context_id, day LIMIT 1)",
+    );
+    let v = finseed(&["verify", "-p", "ci", "--database-url", &url]);
+    assert_eq!(v.status.code(), Some(1), "{}", common::text(&v));
+    assert!(
+        common::text(&v).contains("KEYS DIFFER"),
+        "{}",
+        common::text(&v)
+    );
+    // --fresh drops finseed's rollup with its tables (no --force: it is derived, not added
+    // rows), and the rerun builds it again from the reloaded rows.
+    ok(&finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--fresh",
+        "--database-url",
+        &url,
+    ]));
+    assert_eq!(count(&url, "aggregated_analytics"), rows);
+    ok(&finseed(&["verify", "-p", "ci", "--database-url", &url]));
+    // Without the rollup, bench skips the queries that read it and says why.
+    psql(&url, "DROP TABLE aggregated_analytics");
+    let b = ok(&finseed(&[
+        "bench",
+        "-q",
+        "--database-url",
+        &url,
+        "--iterations",
+        "3",
+        "--warmup",
+        "1",
+        "--only",
+        "dashboard_summary,dashboard_summary_rollup",
+    ]));
+    assert!(
+        b.contains("skipped: dashboard_summary_rollup: needs table aggregated_analytics"),
+        "{b}"
+    );
+    let s = finseed(&[
+        "bench",
+        "--database-url",
+        &url,
+        "--scenario",
+        "dashboard_analytics_load_rollups",
+        "--duration",
+        "2s",
+        "--ramp-up",
+        "0s",
+        "--rate",
+        "5",
+    ]);
+    assert_eq!(s.status.code(), Some(2), "{}", common::text(&s));
+    assert!(
+        common::text(&s).contains("seed --steps rollups"),
+        "{}",
+        common::text(&s)
+    );
 }

@@ -165,6 +165,12 @@ pub struct Breach {
 
 /// A query that failed: it is not timed, and it fails the run apart from threshold breaches.
 #[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Skipped {
+    pub query: String,
+    pub reason: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Failure {
     pub query: String,
     /// Failed executions (all of them when the query could not be prepared).
@@ -202,6 +208,9 @@ pub struct BenchReport {
     /// Queries that failed, with the server's message (never counted as breaches).
     #[serde(default)]
     pub failures: Vec<Failure>,
+    /// Queries not run, and why (a table they need is not in this database).
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
     /// Compared with `baseline_file`; only significant ones fail the run.
     pub regressions: Vec<Regression>,
     pub baseline_file: Option<String>,
@@ -846,6 +855,27 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
     rt.block_on(run_async(cfg))
 }
 
+/// The first of `tables` the database lacks (in the search path).
+pub(crate) async fn missing_table(
+    c: &Client,
+    target: &Target,
+    tables: &[String],
+) -> Result<Option<String>> {
+    for t in tables {
+        let there: bool = target
+            .ask(
+                "cannot inspect tables",
+                c.query_typed_one("SELECT to_regclass($1) IS NOT NULL", &[(t, Type::TEXT)]),
+            )
+            .await?
+            .get(0);
+        if !there {
+            return Ok(Some(t.clone()));
+        }
+    }
+    Ok(None)
+}
+
 async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     let target = &cfg.target;
     let control = target.connect().await?;
@@ -871,7 +901,22 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     let has_statements = statements_available(&control).await;
     let before = cache_snapshot(&control).await;
     let mut results = Vec::new();
+    let mut skipped = Vec::new();
     for q in &cfg.queries {
+        if let Some(t) = missing_table(&control, target, &q.requires).await? {
+            skipped.push(Skipped {
+                query: q.name.clone(),
+                reason: format!(
+                    "needs table {t}, which this database lacks{}",
+                    if crate::schema::DERIVED_TABLES.contains(&t.as_str()) {
+                        " (built by seed's rollups step)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+            continue;
+        }
         if (q.params.contains(&Param::BusyCursor) && pools.busy_cursors.is_empty())
             || (q.params.contains(&Param::TypicalCursor) && pools.typical_cursors.is_empty())
         {
@@ -1061,6 +1106,7 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         statements,
         breaches,
         failures,
+        skipped,
         regressions,
         baseline_file: None,
     })
@@ -1112,6 +1158,7 @@ mod tests {
             statements: Vec::new(),
             breaches: Vec::new(),
             failures: Vec::new(),
+            skipped: Vec::new(),
             regressions: Vec::new(),
             baseline_file: None,
         }

@@ -26,6 +26,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../schemas/queries/spending_trends_daily.sql"),
     ),
     (
+        "spending_trends_daily_rollup.sql",
+        include_str!("../../schemas/queries/spending_trends_daily_rollup.sql"),
+    ),
+    (
         "category_breakdown.sql",
         include_str!("../../schemas/queries/category_breakdown.sql"),
     ),
@@ -52,6 +56,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "dashboard_summary.sql",
         include_str!("../../schemas/queries/dashboard_summary.sql"),
+    ),
+    (
+        "dashboard_summary_rollup.sql",
+        include_str!("../../schemas/queries/dashboard_summary_rollup.sql"),
     ),
 ];
 
@@ -93,6 +101,9 @@ pub struct QuerySpec {
     pub threshold_ms: Option<f64>,
     /// `COPY (…) TO STDOUT (FORMAT csv, HEADER)`: measures an export's bytes per second.
     pub copy: bool,
+    /// `-- requires: t1, t2`: tables that only some databases have (the rollups); without
+    /// them the query is skipped, with the reason in the report.
+    pub requires: Vec<String>,
     pub sql: String,
 }
 
@@ -106,6 +117,7 @@ impl QuerySpec {
             params: Vec::new(),
             threshold_ms: None,
             copy: false,
+            requires: Vec::new(),
             sql: String::new(),
         };
         let file_text = SqlFile::read(text);
@@ -132,6 +144,14 @@ impl QuerySpec {
                             .parse()
                             .map_err(|_| bad("threshold_p95_ms", "give milliseconds, e.g. 800"))?,
                     )
+                }
+                "requires" => {
+                    q.requires = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string)
+                        .collect()
                 }
                 "mode" => match value {
                     "copy" => q.copy = true,

@@ -36,6 +36,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../schemas/scenarios/dashboard_analytics_load.toml"),
     ),
     (
+        "dashboard_analytics_load_rollups.toml",
+        include_str!("../../schemas/scenarios/dashboard_analytics_load_rollups.toml"),
+    ),
+    (
         "financial_transaction_flow.toml",
         include_str!("../../schemas/scenarios/financial_transaction_flow.toml"),
     ),
@@ -1015,6 +1019,7 @@ fn action_values(a: &ActionSql, p: &Pools, seed: u64, i: usize) -> Vec<Value> {
                     params: vec![q],
                     threshold_ms: None,
                     copy: false,
+                    requires: Vec::new(),
                     sql: String::new(),
                 };
                 out.extend(super::values(&spec, &p.query, i));
@@ -1193,11 +1198,23 @@ async fn run_async(cfg: &ScenarioConfig) -> Result<ScenarioReport> {
     let s = &cfg.scenario;
     let target = &cfg.target;
     let control = target.connect().await?;
-    let server_version: String = control
-        .query_one("SHOW server_version", &[])
-        .await
-        .map_err(|e| target.error("cannot read the server version", &e))?
+    let server_version: String = target
+        .ask(
+            "cannot read the server version",
+            control.query_typed_one("SHOW server_version", &[]),
+        )
+        .await?
         .get(0);
+    for a in &cfg.actions {
+        if let Work::Query(q) = &a.work {
+            if let Some(t) = super::missing_table(&control, target, &q.requires).await? {
+                return Err(Error::Usage(format!(
+                    "scenario {}: action {} runs query {}, which reads table {t}; {} lacks it\n  fix: build it with `finseed seed --steps rollups` (same profile and database), or run the scenario without that action",
+                    s.name, a.name, q.name, target.shown
+                )));
+            }
+        }
+    }
     let users_seed = match cfg.seed {
         Some(x) => x,
         None => super::recorded_seed(&control, target).await?.unwrap_or(0),
@@ -1595,6 +1612,7 @@ fn assemble(
             statements: Vec::new(),
             breaches,
             failures: Vec::new(),
+            skipped: Vec::new(),
             regressions,
             baseline_file: None,
         },

@@ -83,7 +83,7 @@ pub fn check_flags(
         plan.steps.retain(|s| !matches!(*s, "create" | "load"));
     } else if let Some(s) = plan.steps.iter().find(|s| matches!(**s, "create" | "load")) {
         return Err(Error::Usage(format!(
-            "--steps: `{s}` is the shards' work; --await-shards runs only post-load steps\n  fix: choose from primary_keys, foreign_keys, indexes, analyze, or leave --steps out for all four"
+            "--steps: `{s}` is the shards' work; --await-shards runs only post-load steps\n  fix: choose from primary_keys, foreign_keys, indexes, rollups, analyze, or leave --steps out for all five"
         )));
     }
     plan.await_shards = Some(AwaitShards { shards: n, timeout });

@@ -172,6 +172,7 @@ async fn relations<C: GenericClient>(
 pub async fn inspect<C: GenericClient>(c: &C, target: &Target) -> Result<Inspection> {
     let mut names: Vec<&str> = STATE_TABLES.to_vec();
     names.extend(all_tables().map(|t| t.name));
+    names.extend(crate::schema::DERIVED_TABLES);
     let (schema, rels) = relations(c, target, &names).await?;
     let mut ins = Inspection {
         schema,
@@ -208,11 +209,12 @@ pub async fn inspect<C: GenericClient>(c: &C, target: &Target) -> Result<Inspect
             records.insert(r.get(0), r.get(1));
         }
     }
-    for t in all_tables() {
-        let Some(r) = rels.get(t.name) else { continue };
-        match records.get(t.name) {
+    let data = all_tables().map(|t| t.name);
+    for name in data.chain(crate::schema::DERIVED_TABLES) {
+        let Some(r) = rels.get(name) else { continue };
+        match records.get(name) {
             Some(&oid) if oid == r.oid && r.kind == "r" => {
-                ins.owned.insert(t.name.to_string(), oid);
+                ins.owned.insert(name.to_string(), oid);
             }
             Some(_) => ins.blockers.push(Blocker {
                 qualified: r.qualified.clone(),
@@ -395,7 +397,11 @@ pub async fn drop_owned(
         let probe = super::stall::Probe::Backend(std::sync::Arc::new(
             std::sync::atomic::AtomicI32::new(pid),
         ));
-        for name in &names {
+        // Derived tables (the rollups) hold no rows of the ledger's: finseed computed them all.
+        let counted = names
+            .iter()
+            .filter(|n| !crate::schema::DERIVED_TABLES.contains(&n.as_str()));
+        for name in counted {
             let sql = format!(
                 "SELECT (SELECT count(*) FROM {name}),
                         coalesce((SELECT sum(rows) FROM finseed_ledger WHERE table_name = $1), 0)::bigint"

@@ -96,6 +96,21 @@ pub enum Probe {
     Statement(String),
 }
 
+impl Probe {
+    /// The probe of `c`'s own server process, for long statements run on that connection.
+    pub async fn for_connection<C: tokio_postgres::GenericClient>(
+        c: &C,
+        target: &Target,
+        what: &str,
+    ) -> crate::error::Result<Probe> {
+        let pid: i32 = target
+            .ask(what, c.query_typed_one("SELECT pg_backend_pid()", &[]))
+            .await?
+            .get(0);
+        Ok(Probe::Backend(Arc::new(AtomicI32::new(pid))))
+    }
+}
+
 /// One check from a separate connection.
 enum Seen {
     Working,
