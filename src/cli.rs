@@ -83,6 +83,23 @@ pub enum Command {
         #[arg(long)]
         map: Option<PathBuf>,
     },
+    /// How each volume query's p95 grows with the data: seed the profile at each scale into a
+    /// database of its own (finseed_scales_*), benchmark the queries there, fit p95 ~ n^k
+    /// against the transactions, and predict the p95 at 10x the largest scale. Exit 1 when a
+    /// query is predicted to break its threshold.
+    Scales {
+        #[command(flatten)]
+        profile: ProfileArgs,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        load: LoadArgs,
+        #[command(flatten)]
+        bench: BenchArgs,
+        /// Factors of the profile's volumes, comma-separated (at least two).
+        #[arg(long, default_value = "0.01,0.1,1")]
+        scales: String,
+    },
     /// Seed a profile and benchmark it in one go (the README's main command).
     Run {
         #[command(flatten)]

@@ -690,20 +690,25 @@ impl BenchPlan {
         Ok(self)
     }
 
-    fn run(self, target: Target) -> Result<()> {
-        let cfg = crate::bench::BenchConfig {
+    /// The benchmark of this plan on `target`.
+    pub fn config(&self, target: Target) -> crate::bench::BenchConfig {
+        crate::bench::BenchConfig {
             target,
-            queries: self.queries,
+            queries: self.queries.clone(),
             iterations: self.iterations,
             warmup: self.warmup,
             concurrency: self.concurrency,
-            thresholds: self.thresholds,
-            baseline: self.baseline,
+            thresholds: self.thresholds.clone(),
+            baseline: self.baseline.clone(),
             seed: self.seed,
             generic_plans: self.generic_plans,
             min_change_ms: self.min_change_ms,
-            map: self.map,
-        };
+            map: self.map.clone(),
+        }
+    }
+
+    fn run(self, target: Target) -> Result<()> {
+        let cfg = self.config(target);
         if !self.quiet {
             eprintln!(
                 "benchmarking {} queries on {}: {} iterations each after {} warm-up, concurrency {}",
@@ -977,6 +982,210 @@ pub fn run(profile: ProfileArgs, db: DbArgs, load: LoadArgs, b: BenchArgs) -> Re
     let result = seed_plan
         .run(target.clone())
         .and_then(|()| bench_plan.run(target));
+    database.say_still_running();
+    result
+}
+
+/// Create (or find) the database a scale is seeded into. finseed only uses a database of that
+/// name that it created itself (its comment says so); another is refused, never touched.
+fn scale_database(base: &Target, name: &str, what: &str) -> Result<Target> {
+    let rt = crate::db::runtime()?;
+    rt.block_on(async {
+        let c = base.connect().await?;
+        let q = "cannot prepare the scale's database";
+        let row = base
+            .ask(
+                q,
+                c.query_typed_opt(
+                    "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = $1",
+                    &[(&name, tokio_postgres::types::Type::TEXT)],
+                ),
+            )
+            .await?;
+        const MARK: &str = "finseed scales";
+        match row {
+            Some(r) => {
+                let comment: String = r.get(0);
+                if !comment.starts_with(MARK) {
+                    return Err(Error::Usage(format!(
+                        "{}: database {name} exists and was not created by `finseed scales`; finseed will not seed into it\n  fix: drop or rename it yourself if you no longer need it, or pass another --seed",
+                        base.shown
+                    )));
+                }
+            }
+            None => {
+                let made = c
+                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                    .await;
+                if let Err(e) = made {
+                    return Err(Error::Failed(format!(
+                        "{}: cannot create database {name} for {what}: {}\n  fix: use a role with CREATEDB (or a server where you may create databases) for --database-url",
+                        base.shown,
+                        crate::db::redact(&crate::db::detail(&e))
+                    )));
+                }
+                base.ask(
+                    q,
+                    c.batch_execute(&format!(
+                        "COMMENT ON DATABASE \"{name}\" IS '{MARK}: {}'",
+                        what.replace('\'', "''")
+                    )),
+                )
+                .await?;
+            }
+        }
+        Ok(base.with_database(name))
+    })
+}
+
+/// `finseed scales`: the profile at each scale, seeded into its own database and benchmarked;
+/// each query's p95 fitted against the transactions.
+pub fn scales(
+    profile: ProfileArgs,
+    db: DbArgs,
+    load: LoadArgs,
+    b: BenchArgs,
+    list: String,
+) -> Result<()> {
+    let factors = crate::scales::parse_scales(&list)?;
+    if b.scenario.is_some() {
+        return Err(Error::Usage(
+            "--scenario: `finseed scales` times the volume queries\n  fix: run scenarios with `finseed bench --scenario NAME` on one database".into(),
+        ));
+    }
+    refuse_scenario_flags(&b)?;
+    if b.baseline.is_some() {
+        return Err(Error::Usage(
+            "--baseline: a scales run compares scales with each other, not with an earlier report\n  fix: leave out --baseline (compare one database's runs with `finseed bench --baseline`)".into(),
+        ));
+    }
+    if load.map.is_some() {
+        return Err(Error::Usage(
+            "--map: `finseed scales` creates a database per scale with finseed's own tables\n  fix: leave out --map".into(),
+        ));
+    }
+    check_outputs(&[("--json", &b.json), ("--markdown", &b.markdown), ("--html", &b.html)])?;
+    let quiet = b.quiet;
+    let seed_plan = SeedPlan::from_args(&SeedArgs {
+        profile,
+        db: db.clone(),
+        load,
+        steps: None,
+        shard: None,
+        await_shards: None,
+        await_timeout: None,
+        tables: None,
+        unlogged: false,
+        json: None,
+        quiet: true,
+    })?;
+    let base_profile = seed_plan.profile.clone();
+    let mut bench_plan = BenchPlan::from_args(&b, base_profile.thresholds.clone())?;
+    bench_plan.seed.get_or_insert(base_profile.seed);
+    let database = Database::from_args(&db)?;
+    let base = database.connect(true, quiet)?;
+    let result = (|| -> Result<()> {
+        let mut points = Vec::new();
+        for &f in &factors {
+            let prof = base_profile.clone().scaled(f)?;
+            let name = crate::scales::database_name(&base_profile.name, base_profile.seed, f);
+            let what = format!(
+                "profile {} seed {} at scale {f}",
+                base_profile.name, base_profile.seed
+            );
+            let target = scale_database(&base, &name, &what)?;
+            let transactions = prof.volume.transactions;
+            if !quiet {
+                eprintln!("scale {f}: seeding {transactions} transactions into {}", target.shown);
+            }
+            let cfg = crate::seed::SeedConfig {
+                target: target.clone().with_stall(seed_plan.stall, "--stall-timeout"),
+                profile: prof,
+                jobs: seed_plan.jobs,
+                steps: seed_plan.steps.clone(),
+                shard: None,
+                tables: None,
+                unlogged: false,
+                fresh: seed_plan.fresh,
+                force: seed_plan.force,
+                quiet: true,
+                await_shards: None,
+                map: None,
+                defer_constraints: false,
+                stall: seed_plan.stall,
+            };
+            let seeded = crate::seed::seed(&cfg, |_| {})?;
+            if !quiet {
+                eprintln!(
+                    "scale {f}: seeded in {:.1} s; benchmarking {} queries, {} iterations each",
+                    seeded.total_seconds,
+                    bench_plan.queries.len(),
+                    bench_plan.iterations
+                );
+            }
+            let report = crate::bench::run(&bench_plan.config(target.clone()))?;
+            points.push(crate::scales::ScalePoint {
+                scale: f,
+                transactions,
+                database: target.shown.clone(),
+                seed_seconds: seeded.total_seconds,
+                report,
+            });
+        }
+        let growth = crate::scales::growth(&points);
+        let report = crate::scales::ScalesReport {
+            profile: base_profile.name.clone(),
+            seed: base_profile.seed,
+            scales: points,
+            growth,
+        };
+        print!("{}", crate::report::scales_text(&report));
+        write_json(&b.json, &report)?;
+        if let Some(p) = &b.markdown {
+            std::fs::write(p, crate::report::scales_markdown(&report)).map_err(|e| Error::io(p, e))?;
+        }
+        if let Some(p) = &b.html {
+            std::fs::write(p, crate::report::scales_html(&report)).map_err(|e| Error::io(p, e))?;
+        }
+        let breaking: Vec<String> = report
+            .growth
+            .iter()
+            .filter(|g| g.breaks)
+            .map(|g| {
+                format!(
+                    "{} (p95 {:.1} ms > limit {:.0} ms)",
+                    g.query,
+                    g.predicted_p95_ms.unwrap_or(f64::NAN),
+                    g.threshold_ms.unwrap_or(f64::NAN)
+                )
+            })
+            .collect();
+        let failed: Vec<String> = report
+            .scales
+            .iter()
+            .flat_map(|p| {
+                p.report
+                    .failures
+                    .iter()
+                    .map(move |f| format!("{} at scale {}: {}", f.query, p.scale, f.message))
+            })
+            .collect();
+        if !breaking.is_empty() || !failed.is_empty() {
+            let mut why = Vec::new();
+            if !breaking.is_empty() {
+                why.push(format!(
+                    "predicted to break the threshold at {} transactions: {}",
+                    report.growth[0].predicted_at,
+                    breaking.join(", ")
+                ));
+            }
+            if !failed.is_empty() {
+                why.push(format!("failed: {}", failed.join("; ")));
+            }
+            return Err(Error::Failed(why.join("; ")));
+        }
+        Ok(())
+    })();
     database.say_still_running();
     result
 }

@@ -537,6 +537,28 @@ impl Target {
         })
     }
 
+    /// The same server, user and settings, another database.
+    pub fn with_database(&self, name: &str) -> Target {
+        let mut t = self.clone();
+        let old = self.database();
+        t.config.dbname(name);
+        t.shown = match self.shown.find("://") {
+            Some(i) => {
+                let (main, query) = self.shown.split_at(self.shown.find('?').unwrap_or(self.shown.len()));
+                let head = match main[i + 3..].find('/') {
+                    Some(j) => &main[..i + 3 + j],
+                    None => main,
+                };
+                format!("{head}/{name}{query}")
+            }
+            None if self.shown.contains(&format!("dbname={old}")) => self
+                .shown
+                .replace(&format!("dbname={old}"), &format!("dbname={name}")),
+            None => format!("{} dbname={name}", self.shown),
+        };
+        t
+    }
+
     pub fn database(&self) -> String {
         self.config.get_dbname().unwrap_or("postgres").to_string()
     }

@@ -19,6 +19,7 @@ pub mod profile;
 pub mod progress;
 pub mod report;
 pub mod rng;
+pub mod scales;
 pub mod schema;
 pub mod seed;
 pub mod sink;

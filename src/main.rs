@@ -74,6 +74,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             load,
             bench,
         } => finseed::commands::run(profile, db, load, bench)?,
+        Command::Scales {
+            profile,
+            db,
+            load,
+            bench,
+            scales,
+        } => finseed::commands::scales(profile, db, load, bench, scales)?,
         Command::LoadtestData {
             profile,
             out,

@@ -680,3 +680,211 @@ pub fn scenario_html(r: &ScenarioReport) -> String {
         None => page.replace("</body>", &format!("{section}</body>")),
     }
 }
+
+// Scalability runs (`finseed scales`): each query's p95 against the transactions, fitted.
+
+use crate::scales::{QueryGrowth, ScalesReport};
+
+fn growth_row(g: &QueryGrowth) -> (Vec<String>, String, String, String, String) {
+    let p95: Vec<String> = g
+        .p95_ms
+        .iter()
+        .map(|v| v.map_or("-".into(), ms))
+        .collect();
+    let exponent = g
+        .fit
+        .as_ref()
+        .map_or("-".into(), |f| format!("n^{:.2}", f.exponent));
+    let predicted = g.predicted_p95_ms.map_or("-".into(), ms);
+    let limit = g.threshold_ms.map_or("-".into(), |t| format!("{t:.0}"));
+    let verdict = if g.breaks {
+        "WOULD BREAK".to_string()
+    } else if g.fit.is_none() {
+        "not fitted".to_string()
+    } else {
+        "ok".to_string()
+    };
+    (p95, exponent, predicted, limit, verdict)
+}
+
+fn count_label(n: u64) -> String {
+    if n >= 1_000_000 && n % 100_000 == 0 {
+        format!("{}M", n as f64 / 1e6)
+    } else if n >= 1_000 && n % 100 == 0 {
+        format!("{}K", n as f64 / 1e3)
+    } else {
+        n.to_string()
+    }
+}
+
+pub fn scales_text(r: &ScalesReport) -> String {
+    let mut s = String::new();
+    for p in &r.scales {
+        let _ = writeln!(
+            s,
+            "scale {}: {} transactions, seeded in {:.1} s, {}",
+            p.scale, p.transactions, p.seed_seconds, p.database
+        );
+    }
+    let at = r.growth.first().map_or(0, |g| g.predicted_at);
+    let _ = write!(s, "{:<30}", "p95 ms at transactions");
+    for p in &r.scales {
+        let _ = write!(s, " {:>9}", count_label(p.transactions));
+    }
+    let _ = writeln!(
+        s,
+        " {:>9} {:>5} {:>11} {:>8}  verdict",
+        "growth",
+        "r2",
+        format!("at {}", count_label(at)),
+        "p95 max"
+    );
+    for g in &r.growth {
+        let (p95, exponent, predicted, limit, verdict) = growth_row(g);
+        let _ = write!(s, "{:<30}", g.query);
+        for v in &p95 {
+            let _ = write!(s, " {v:>9}");
+        }
+        let r2 = g
+            .fit
+            .as_ref()
+            .filter(|f| f.r2.is_finite())
+            .map_or("-".into(), |f| format!("{:.2}", f.r2));
+        let _ = writeln!(
+            s,
+            " {exponent:>9} {r2:>5} {predicted:>11} {limit:>8}  {verdict}"
+        );
+    }
+    s
+}
+
+pub fn scales_markdown(r: &ScalesReport) -> String {
+    let mut s = format!(
+        "# finseed scalability: profile {} (seed {})\n\n",
+        r.profile, r.seed
+    );
+    let at = r.growth.first().map_or(0, |g| g.predicted_at);
+    s.push_str("| query |");
+    for p in &r.scales {
+        let _ = write!(s, " p95 ms at {} |", count_label(p.transactions));
+    }
+    let _ = writeln!(
+        s,
+        " growth | p95 ms at {} | limit | verdict |",
+        count_label(at)
+    );
+    s.push_str("|---|");
+    for _ in &r.scales {
+        s.push_str("---:|");
+    }
+    s.push_str("---:|---:|---:|---|\n");
+    for g in &r.growth {
+        let (p95, exponent, predicted, limit, verdict) = growth_row(g);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {exponent} | {predicted} | {limit} | {verdict} |",
+            g.query,
+            p95.join(" | ")
+        );
+    }
+    s
+}
+
+/// One query's p95 against the transactions on log-log axes: the measured points, the fitted
+/// line extended to the prediction (hollow point), and the threshold.
+fn growth_svg(r: &ScalesReport, g: &QueryGrowth) -> String {
+    let (w, h, pad) = (560.0, 220.0, 44.0);
+    let xs: Vec<f64> = r
+        .scales
+        .iter()
+        .map(|p| p.transactions as f64)
+        .chain([g.predicted_at as f64])
+        .filter(|x| *x > 0.0)
+        .collect();
+    let mut ys: Vec<f64> = g.p95_ms.iter().flatten().copied().collect();
+    ys.extend(g.predicted_p95_ms);
+    ys.extend(g.threshold_ms);
+    ys.retain(|y| *y > 0.0 && y.is_finite());
+    if xs.is_empty() || ys.is_empty() {
+        return "<p>nothing measured</p>".into();
+    }
+    let lx = |x: f64| x.log10();
+    let (x0, x1) = (
+        xs.iter().copied().map(lx).fold(f64::INFINITY, f64::min),
+        xs.iter().copied().map(lx).fold(f64::NEG_INFINITY, f64::max),
+    );
+    let (y0, y1) = (
+        ys.iter().copied().map(lx).fold(f64::INFINITY, f64::min).floor(),
+        ys.iter().copied().map(lx).fold(f64::NEG_INFINITY, f64::max).ceil(),
+    );
+    let (y0, y1) = if y1 > y0 { (y0, y1) } else { (y0 - 1.0, y0 + 1.0) };
+    let px = |x: f64| pad + (lx(x) - x0) / (x1 - x0).max(1e-9) * (w - 2.0 * pad);
+    let py = |y: f64| h - pad - (lx(y) - y0) / (y1 - y0) * (h - 2.0 * pad);
+    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\"><rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fafafa\"/>");
+    // Decades of latency as grid lines.
+    let mut d = y0;
+    while d <= y1 + 1e-9 {
+        let y = py(10f64.powf(d));
+        let _ = write!(s, "<line x1=\"{pad}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#e3e3e3\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{} ms</text>", w - pad, pad - 4.0, y + 3.0, ms(10f64.powf(d)));
+        d += 1.0;
+    }
+    if let Some(t) = g.threshold_ms {
+        let y = py(t);
+        let _ = write!(s, "<line x1=\"{pad}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#C1292E\" stroke-dasharray=\"4 3\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"10\" fill=\"#C1292E\" text-anchor=\"end\">limit {t:.0} ms</text>", w - pad, w - pad, y - 3.0);
+    }
+    if let Some(f) = &g.fit {
+        let a = r.scales.first().map_or(1.0, |p| p.transactions as f64);
+        let b = g.predicted_at as f64;
+        let _ = write!(s, "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#3B8EA5\" stroke-width=\"1.5\" stroke-dasharray=\"6 3\"/>", px(a), py(f.predict(a)), px(b), py(f.predict(b)));
+    }
+    for (p, v) in r.scales.iter().zip(&g.p95_ms) {
+        if let Some(v) = v.filter(|v| *v > 0.0) {
+            let _ = write!(s, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"#3B8EA5\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>", px(p.transactions as f64), py(v), px(p.transactions as f64), h - pad + 14.0, count_label(p.transactions));
+        }
+    }
+    if let Some(v) = g.predicted_p95_ms.filter(|v| *v > 0.0) {
+        let color = if g.breaks { "#C1292E" } else { "#3B8EA5" };
+        let x = px(g.predicted_at as f64);
+        let _ = write!(s, "<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/><text x=\"{x:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{} (predicted)</text>", py(v), h - pad + 14.0, count_label(g.predicted_at));
+    }
+    let _ = write!(s, "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">transactions (log scale)</text></svg>", w / 2.0, h - 8.0);
+    s
+}
+
+pub fn scales_html(r: &ScalesReport) -> String {
+    let mut s = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>finseed scalability</title><style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.BREAK{color:#C1292E;font-weight:bold}</style></head><body>");
+    let _ = write!(
+        s,
+        "<h1>How latency grows with the data</h1><p>profile {} (seed {}); p95 fitted as c·n<sup>k</sup> against the transactions, predicted at {} transactions</p><table><tr><th>query</th>",
+        esc(&r.profile),
+        r.seed,
+        r.growth.first().map_or(0, |g| g.predicted_at)
+    );
+    for p in &r.scales {
+        let _ = write!(s, "<th>p95 ms at {}</th>", count_label(p.transactions));
+    }
+    s.push_str("<th>growth</th><th>predicted p95 ms</th><th>limit</th><th>verdict</th></tr>");
+    for g in &r.growth {
+        let (p95, exponent, predicted, limit, verdict) = growth_row(g);
+        let _ = write!(s, "<tr><td><a href=\"#{0}\">{0}</a></td>", esc(&g.query));
+        for v in p95 {
+            let _ = write!(s, "<td>{v}</td>");
+        }
+        let _ = write!(
+            s,
+            "<td>{exponent}</td><td>{predicted}</td><td>{limit}</td><td class=\"{}\">{verdict}</td></tr>",
+            if g.breaks { "BREAK" } else { "" }
+        );
+    }
+    s.push_str("</table>");
+    for g in &r.growth {
+        let _ = write!(
+            s,
+            "<h2 id=\"{0}\">{0}</h2>{1}",
+            esc(&g.query),
+            growth_svg(r, g)
+        );
+    }
+    s.push_str("</body></html>\n");
+    s
+}

@@ -64,6 +64,58 @@ impl Summary {
     }
 }
 
+/// `y ≈ coefficient · x^exponent`, fitted by least squares on `ln y` against `ln x`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PowerFit {
+    pub exponent: f64,
+    pub coefficient: f64,
+    /// Share of the variance of `ln y` the line explains (1 for points on it; NaN for two
+    /// points, which any line fits).
+    pub r2: f64,
+}
+
+impl PowerFit {
+    /// Points with positive `x` and `y` only; `None` with fewer than two distinct `x`.
+    pub fn of(points: &[(f64, f64)]) -> Option<PowerFit> {
+        let logs: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|(x, y)| *x > 0.0 && *y > 0.0 && x.is_finite() && y.is_finite())
+            .map(|(x, y)| (x.ln(), y.ln()))
+            .collect();
+        let n = logs.len() as f64;
+        if logs.len() < 2 {
+            return None;
+        }
+        let mx = logs.iter().map(|p| p.0).sum::<f64>() / n;
+        let my = logs.iter().map(|p| p.1).sum::<f64>() / n;
+        let sxx: f64 = logs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let sxy: f64 = logs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        let syy: f64 = logs.iter().map(|p| (p.1 - my).powi(2)).sum();
+        if sxx <= 0.0 {
+            return None;
+        }
+        let b = sxy / sxx;
+        let a = my - b * mx;
+        let r2 = if logs.len() < 3 {
+            f64::NAN
+        } else if syy == 0.0 {
+            1.0
+        } else {
+            let sse: f64 = logs.iter().map(|p| (p.1 - a - b * p.0).powi(2)).sum();
+            1.0 - sse / syy
+        };
+        Some(PowerFit {
+            exponent: b,
+            coefficient: a.exp(),
+            r2,
+        })
+    }
+
+    pub fn predict(&self, x: f64) -> f64 {
+        self.coefficient * x.powf(self.exponent)
+    }
+}
+
 /// Result of a Mann–Whitney U test of "`current` tends to be larger than `baseline`".
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct MannWhitney {
@@ -145,6 +197,23 @@ pub fn normal_cdf(z: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn power_fit_recovers_an_exponent() {
+        let pts: Vec<(f64, f64)> = [1e3, 1e4, 1e5, 1e6]
+            .iter()
+            .map(|&x: &f64| (x, 0.02 * x.powf(0.92)))
+            .collect();
+        let f = PowerFit::of(&pts).unwrap();
+        assert!((f.exponent - 0.92).abs() < 1e-9, "{f:?}");
+        assert!((f.predict(1e7) - 0.02 * 1e7f64.powf(0.92)).abs() < 1e-6 * f.predict(1e7));
+        assert!((f.r2 - 1.0).abs() < 1e-12);
+        // Flat latencies: exponent 0.
+        let flat = PowerFit::of(&[(1e3, 2.0), (1e4, 2.0), (1e5, 2.0)]).unwrap();
+        assert!(flat.exponent.abs() < 1e-12);
+        assert!(PowerFit::of(&[(1e3, 2.0)]).is_none());
+        assert!(PowerFit::of(&[(1e3, 2.0), (1e3, 3.0)]).is_none());
+    }
 
     #[test]
     fn summary_of_known_values() {
