@@ -1064,7 +1064,11 @@ pub fn scales(
             "--map: `finseed scales` creates a database per scale with finseed's own tables\n  fix: leave out --map".into(),
         ));
     }
-    check_outputs(&[("--json", &b.json), ("--markdown", &b.markdown), ("--html", &b.html)])?;
+    check_outputs(&[
+        ("--json", &b.json),
+        ("--markdown", &b.markdown),
+        ("--html", &b.html),
+    ])?;
     let quiet = b.quiet;
     let seed_plan = SeedPlan::from_args(&SeedArgs {
         profile,
@@ -1096,10 +1100,15 @@ pub fn scales(
             let target = scale_database(&base, &name, &what)?;
             let transactions = prof.volume.transactions;
             if !quiet {
-                eprintln!("scale {f}: seeding {transactions} transactions into {}", target.shown);
+                eprintln!(
+                    "scale {f}: seeding {transactions} transactions into {}",
+                    target.shown
+                );
             }
             let cfg = crate::seed::SeedConfig {
-                target: target.clone().with_stall(seed_plan.stall, "--stall-timeout"),
+                target: target
+                    .clone()
+                    .with_stall(seed_plan.stall, "--stall-timeout"),
                 profile: prof,
                 jobs: seed_plan.jobs,
                 steps: seed_plan.steps.clone(),
@@ -1142,7 +1151,8 @@ pub fn scales(
         print!("{}", crate::report::scales_text(&report));
         write_json(&b.json, &report)?;
         if let Some(p) = &b.markdown {
-            std::fs::write(p, crate::report::scales_markdown(&report)).map_err(|e| Error::io(p, e))?;
+            std::fs::write(p, crate::report::scales_markdown(&report))
+                .map_err(|e| Error::io(p, e))?;
         }
         if let Some(p) = &b.html {
             std::fs::write(p, crate::report::scales_html(&report)).map_err(|e| Error::io(p, e))?;

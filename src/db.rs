@@ -544,7 +544,9 @@ impl Target {
         t.config.dbname(name);
         t.shown = match self.shown.find("://") {
             Some(i) => {
-                let (main, query) = self.shown.split_at(self.shown.find('?').unwrap_or(self.shown.len()));
+                let (main, query) = self
+                    .shown
+                    .split_at(self.shown.find('?').unwrap_or(self.shown.len()));
                 let head = match main[i + 3..].find('/') {
                     Some(j) => &main[..i + 3 + j],
                     None => main,

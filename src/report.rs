@@ -686,11 +686,7 @@ pub fn scenario_html(r: &ScenarioReport) -> String {
 use crate::scales::{QueryGrowth, ScalesReport};
 
 fn growth_row(g: &QueryGrowth) -> (Vec<String>, String, String, String, String) {
-    let p95: Vec<String> = g
-        .p95_ms
-        .iter()
-        .map(|v| v.map_or("-".into(), ms))
-        .collect();
+    let p95: Vec<String> = g.p95_ms.iter().map(|v| v.map_or("-".into(), ms)).collect();
     let exponent = g
         .fit
         .as_ref()
@@ -708,9 +704,9 @@ fn growth_row(g: &QueryGrowth) -> (Vec<String>, String, String, String, String) 
 }
 
 fn count_label(n: u64) -> String {
-    if n >= 1_000_000 && n % 100_000 == 0 {
+    if n >= 1_000_000 && n.is_multiple_of(100_000) {
         format!("{}M", n as f64 / 1e6)
-    } else if n >= 1_000 && n % 100 == 0 {
+    } else if n >= 1_000 && n.is_multiple_of(100) {
         format!("{}K", n as f64 / 1e3)
     } else {
         n.to_string()
@@ -814,10 +810,22 @@ fn growth_svg(r: &ScalesReport, g: &QueryGrowth) -> String {
         xs.iter().copied().map(lx).fold(f64::NEG_INFINITY, f64::max),
     );
     let (y0, y1) = (
-        ys.iter().copied().map(lx).fold(f64::INFINITY, f64::min).floor(),
-        ys.iter().copied().map(lx).fold(f64::NEG_INFINITY, f64::max).ceil(),
+        ys.iter()
+            .copied()
+            .map(lx)
+            .fold(f64::INFINITY, f64::min)
+            .floor(),
+        ys.iter()
+            .copied()
+            .map(lx)
+            .fold(f64::NEG_INFINITY, f64::max)
+            .ceil(),
     );
-    let (y0, y1) = if y1 > y0 { (y0, y1) } else { (y0 - 1.0, y0 + 1.0) };
+    let (y0, y1) = if y1 > y0 {
+        (y0, y1)
+    } else {
+        (y0 - 1.0, y0 + 1.0)
+    };
     let px = |x: f64| pad + (lx(x) - x0) / (x1 - x0).max(1e-9) * (w - 2.0 * pad);
     let py = |y: f64| h - pad - (lx(y) - y0) / (y1 - y0) * (h - 2.0 * pad);
     let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\"><rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fafafa\"/>");

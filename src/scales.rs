@@ -157,7 +157,10 @@ mod tests {
 
     #[test]
     fn database_names_are_plain_identifiers() {
-        assert_eq!(database_name("small", 42, 0.01), "finseed_scales_small_s42_0_01");
+        assert_eq!(
+            database_name("small", 42, 0.01),
+            "finseed_scales_small_s42_0_01"
+        );
         let n = database_name("/tmp/My Profile.toml", 1, 1.0);
         assert_eq!(n, "finseed_scales_my_profile_s1_1");
         let long = database_name(&"x".repeat(200), u64::MAX, 0.125);

@@ -408,3 +408,154 @@ fn bench_alone_uses_the_seed_recorded_in_the_database() {
     assert_eq!(r["settings"]["bench_seed"], 7, "{r}");
     assert_eq!(r["params"]["users"], seven);
 }
+
+/// Drops the scale databases a test made, also when it fails.
+struct DropDatabases(String, Vec<String>);
+
+impl Drop for DropDatabases {
+    fn drop(&mut self) {
+        for name in &self.1 {
+            let _ = std::process::Command::new(common::psql_program())
+                .args([
+                    "-X",
+                    "-q",
+                    &self.0,
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                ])
+                .output();
+        }
+    }
+}
+
+#[test]
+fn scales_fits_every_query_in_databases_of_its_own() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let base = common::database_url();
+    // A seed of this process's own, so the scale databases' names are this test's.
+    let seed = std::process::id().to_string();
+    let names: Vec<String> = ["0_5", "1", "2"]
+        .iter()
+        .map(|s| format!("finseed_scales_ci_s{seed}_{s}"))
+        .collect();
+    let _cleanup = DropDatabases(base.clone(), names.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let (json, html, md) = (
+        dir.path().join("s.json"),
+        dir.path().join("s.html"),
+        dir.path().join("s.md"),
+    );
+    let args = |scales: &'static str, extra: &[&str]| {
+        let mut a: Vec<String> = [
+            "scales",
+            "-q",
+            "-p",
+            "ci",
+            "--seed",
+            &seed,
+            "--scales",
+            scales,
+            "--iterations",
+            "5",
+            "--warmup",
+            "1",
+            "--database-url",
+            &base,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |a: &[String]| finseed(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run(&args(
+        "1,0.5",
+        &[
+            "--json",
+            json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+            "--markdown",
+            md.to_str().unwrap(),
+        ],
+    ));
+    // Exit 1 only for a predicted breach (two noisy points may predict one).
+    assert!(
+        out.status.success()
+            || (out.status.code() == Some(1) && common::text(&out).contains("predicted to break")),
+        "{}",
+        common::text(&out)
+    );
+    let r = report(&json);
+    let scales = r["scales"].as_array().unwrap();
+    assert_eq!(scales.len(), 2);
+    assert_eq!(scales[0]["transactions"], 3000);
+    assert_eq!(scales[1]["transactions"], 6000);
+    // Each scale's database is finseed's own, marked, and holds that scale's rows.
+    for (name, rows) in [(&names[0], "3000"), (&names[1], "6000")] {
+        let url = common::with_database(&base, name);
+        assert_eq!(psql(&url, "SELECT count(*) FROM transactions").trim(), rows);
+        assert!(psql(&base, &format!("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{name}'"))
+            .starts_with("finseed scales"));
+    }
+    let growth = r["growth"].as_array().unwrap();
+    let builtin = 14;
+    assert_eq!(growth.len(), builtin, "{growth:?}");
+    for g in growth {
+        assert_eq!(g["predicted_at"], 60000, "{g}");
+        assert_eq!(g["p95_ms"].as_array().unwrap().len(), 2, "{g}");
+        assert!(g["fit"]["exponent"].as_f64().unwrap().is_finite(), "{g}");
+        assert!(g["predicted_p95_ms"].as_f64().unwrap() > 0.0, "{g}");
+        // Two noisy points of a tiny profile can predict anything: only the verdict's logic is
+        // checked here.
+        let breaks = g["predicted_p95_ms"].as_f64().unwrap() > g["threshold_ms"].as_f64().unwrap();
+        assert_eq!(g["breaks"], breaks, "{g}");
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg").count(), builtin);
+    assert!(std::fs::read_to_string(&md)
+        .unwrap()
+        .contains("| category_breakdown |"));
+    // A rerun reuses the databases (the seeds find everything loaded); a threshold the
+    // prediction breaks exits 1 naming the query.
+    let limits = dir.path().join("limits.toml");
+    std::fs::write(&limits, "[thresholds]\ncategory_breakdown = 0.001\n").unwrap();
+    let out = run(&args("0.5,1", &["--thresholds", limits.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let text = common::text(&out);
+    assert!(
+        text.contains("predicted to break the threshold at 60000 transactions: category_breakdown"),
+        "{text}"
+    );
+    assert!(text.contains("WOULD BREAK"), "{text}");
+    // A database of that name that finseed did not create is refused and left alone.
+    psql(&base, &format!("CREATE DATABASE \"{}\"", names[2]));
+    psql(
+        &common::with_database(&base, &names[2]),
+        "CREATE TABLE theirs (x int)",
+    );
+    let out = run(&args("1,2", &[]));
+    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out));
+    assert!(
+        common::text(&out).contains("was not created by `finseed scales`"),
+        "{}",
+        common::text(&out)
+    );
+    assert_eq!(
+        psql(
+            &common::with_database(&base, &names[2]),
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        )
+        .trim(),
+        "1"
+    );
+    // Bad input: one factor only.
+    let out = run(&args("1", &[]));
+    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out));
+    assert!(
+        common::text(&out).contains("--scales"),
+        "{}",
+        common::text(&out)
+    );
+}
