@@ -8,6 +8,7 @@
 #
 #   bash bench/pgbench_agree.sh                                # category_breakdown, small profile
 #   QUERY=large_list_keyset_busy bash bench/pgbench_agree.sh
+#   SCENARIO=dashboard_analytics_load RATE=20 bash bench/pgbench_agree.sh   # a weighted mix, open loop
 #   DATABASE_URL=postgres://... bash bench/pgbench_agree.sh     # an existing seeded database
 #
 # Settings (environment):
@@ -17,6 +18,10 @@
 #   WARMUP     unmeasured executions first, on the same connection         [20]
 #   ROUNDS     alternating rounds (each: one pgbench run, one finseed run) [2]
 #   TOLERANCE  allowed difference of the medians, in percent               [10]
+#   SCENARIO   mix mode: a scenario of volume queries (name or .toml path), e.g.
+#              dashboard_analytics_load: its weighted mix at RATE/s, see mix() below
+#   RATE, CLIENTS, DURATION  mix mode: requests per second [20], connections [4], seconds per
+#              run [60]
 #   DATABASE_URL  use this seeded database: nothing is seeded, started or stopped
 #   FINSEED    finseed binary to use (default: cargo build --release, target/release/finseed)
 #   PGBENCH, PSQL  client binaries (default: PATH, then /usr/lib/postgresql/*/bin)
@@ -48,6 +53,9 @@ ITER=${ITER:-200}
 WARMUP=${WARMUP:-20}
 ROUNDS=${ROUNDS:-2}
 TOLERANCE=${TOLERANCE:-10}
+RATE=${RATE:-20}
+CLIENTS=${CLIENTS:-4}
+DURATION=${DURATION:-60}
 
 die() { echo "pgbench_agree: $*" >&2; exit 2; }
 say() { echo "$*" >&2; }
@@ -133,8 +141,13 @@ if [ -n "$STARTED" ]; then
     sql "CHECKPOINT" >/dev/null
 fi
 
+# literal QFILE FIN_OUT PGB_OUT: the query file's SQL with its parameters replaced by literal
+# values, written as a finseed query file (FIN_OUT, with HEADER as its header lines) and as a
+# pgbench script (PGB_OUT). Sets VALUES to the values used.
+literal() {
+local qfile=$1 fin=$2 pgb=$3
 # The parameter kinds in the query's header, in order.
-PARAMS=$(python3 - "$QFILE" <<'PY'
+PARAMS=$(python3 - "$qfile" <<'PY'
 import sys
 kinds = []
 for line in open(sys.argv[1], encoding="utf-8"):
@@ -163,6 +176,9 @@ for kind in $PARAMS; do
     typical_context)
         VALUES+=("int:$(sql "WITH a AS (SELECT context_id, row_number() OVER (ORDER BY count(*) DESC, context_id) - 1 AS i, count(*) OVER () AS n FROM transactions GROUP BY 1) SELECT context_id FROM a WHERE i = greatest(n / 2 - 2, 0)")")
         ;;
+    user)
+        VALUES+=("int:$(sql "SELECT user_id FROM context_members GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")")
+        ;;
     as_of)
         VALUES+=("text:$(sql "SELECT max(transaction_date)::text FROM transactions")")
         ;;
@@ -174,7 +190,7 @@ for kind in $PARAMS; do
         VALUES+=("int:$ctx" "text:$cdate" "int:$cid")
         ;;
     *)
-        die "parameter kind '$kind' is not supported here (use busy_context, typical_context, as_of or busy_cursor)"
+        die "parameter kind '$kind' is not supported here (use busy_context, typical_context, user, as_of or busy_cursor)"
         ;;
     esac
 done
@@ -184,9 +200,8 @@ done
 
 # The query body exactly as finseed parses it (header and comment lines dropped, trimmed, no
 # trailing ';'), with $n replaced by literals, highest first so $1 does not eat $10.
-mkdir -p "$WORK/queries"
-python3 - "$QFILE" "$WORK/queries/q.sql" "$WORK/pgbench.sql" "${VALUES[@]}" <<'PY'
-import re, sys
+python3 - "$qfile" "$fin" "$pgb" "${VALUES[@]}" <<'PY'
+import os, re, sys
 src, fin, pgb, values = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 body = [l for l in open(src, encoding="utf-8").read().splitlines() if not l.strip().startswith("--")]
 sql = "\n".join(body).strip().rstrip(";").strip()
@@ -200,9 +215,125 @@ if re.search(r"(?<!:):[A-Za-z_]", sql):
     sys.exit("the SQL holds ':name', which pgbench would take for a variable")
 if ";" in sql:
     sys.exit("the SQL holds ';': keep one statement without semicolons inside")
-open(fin, "w", encoding="utf-8").write("-- name: agree\n" + sql + ";\n")
+open(fin, "w", encoding="utf-8").write(os.environ.get("HEADER", "-- name: agree") + "\n" + sql + ";\n")
 open(pgb, "w", encoding="utf-8").write(sql + ";\n")
 PY
+}
+
+# Mix mode (SCENARIO=NAME or a path to a scenario .toml): the scenario's weighted mix of volume
+# queries, open loop at RATE requests per second from CLIENTS connections for DURATION seconds,
+# run by pgbench (`--rate`: its own Poisson schedule; with a rate, the latency it logs runs from
+# each transaction's scheduled start) and by `finseed bench --scenario` (the same SQL texts with
+# the same literal values, as read actions, Poisson arrivals, latency from the scheduled start).
+# Both use unnamed statements (pgbench -M extended, finseed's query_typed). ROUNDS alternating
+# rounds after a warm-up; achieved throughput and median latency must agree within TOLERANCE.
+mix() {
+    local dir=$WORK/mix scen r rc
+    mkdir -p "$dir/actions"
+    if [ -f "$SCENARIO" ]; then scen=$SCENARIO; else scen=$REPO/schemas/scenarios/${SCENARIO%.toml}.toml; fi
+    [ -f "$scen" ] || die "no scenario $SCENARIO: try one of: $(cd "$REPO/schemas/scenarios" && ls -- *.toml | sed 's/\.toml$//' | tr '\n' ' ')"
+    for v in RATE CLIENTS DURATION; do
+        [[ ${!v} =~ ^[0-9]+$ ]] && ((${!v} >= 1)) || die "$v must be a whole number of at least 1, not '${!v}'"
+    done
+    local -a pgb_args=()
+    {
+        echo "name = \"agree\""
+        echo "rate = $RATE"
+        echo "arrivals = \"poisson\""
+        echo "clients = $CLIENTS"
+        echo "ramp_up = \"0s\""
+        echo "duration = \"${DURATION}s\""
+        echo "seed = 1"
+    } >"$dir/agree.toml"
+    local name query weight qfile
+    while read -r name query weight; do
+        qfile=$REPO/schemas/queries/$query.sql
+        [ -f "$qfile" ] || die "action $name runs $query, which is not a volume query of schemas/queries: the mix mode compares read-only volume queries"
+        HEADER=$'-- name: '"$name"$'\n-- mode: read' literal "$qfile" "$dir/actions/$name.sql" "$dir/$name.pgb"
+        pgb_args+=(-f "$dir/$name.pgb@$weight")
+        printf '\n[[action]]\nname = "%s"\nquery = "%s"\nweight = %s\n' "$name" "$name" "$weight" >>"$dir/agree.toml"
+        say "action $name ($query, weight $weight) with ${VALUES[*]:-no parameters}"
+    done < <(python3 - "$scen" <<'PY'
+import sys, tomllib
+s = tomllib.load(open(sys.argv[1], "rb"))
+for a in s["action"]:
+    print(a["name"], a["query"], a["weight"])
+PY
+)
+    local threads=$((CLIENTS < 2 ? CLIENTS : 2))
+    export GLIBC_TUNABLES=${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.trim_threshold=268435456
+    say "mix of $(basename "$scen" .toml): $RATE/s from $CLIENTS connections for ${DURATION}s; $ROUNDS rounds after a 5 s warm-up"
+    "$PGBENCH" -n -M extended -c "$CLIENTS" -j "$threads" --rate "$RATE" -T 5 "${pgb_args[@]}" "$URL" >"$dir/warm.out" 2>&1 \
+        || { cat "$dir/warm.out" >&2; die "pgbench warm-up failed"; }
+    for r in $(seq 1 "$ROUNDS"); do
+        say "round $r/$ROUNDS: pgbench --rate $RATE..."
+        mkdir -p "$dir/pgb$r"
+        "$PGBENCH" -n -M extended -c "$CLIENTS" -j "$threads" --rate "$RATE" -T "$DURATION" "${pgb_args[@]}" \
+            --log --log-prefix="$dir/pgb$r/log" "$URL" >"$dir/pgb$r/out" 2>&1 \
+            || { cat "$dir/pgb$r/out" >&2; die "pgbench failed"; }
+        say "round $r/$ROUNDS: finseed bench --scenario..."
+        rc=0
+        "$FINSEED" bench --database-url "$URL" --scenario "$dir/agree.toml" --json "$dir/fin$r.json" -q \
+            >"$dir/fin$r.out" 2>&1 || rc=$?
+        [ -s "$dir/fin$r.json" ] || { cat "$dir/fin$r.out" >&2; die "finseed bench --scenario failed (exit $rc)"; }
+    done
+    python3 - "$dir" "$ROUNDS" "$TOLERANCE" "$RATE" <<'PY'
+import glob, json, math, re, sys
+work, rounds, tol, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+
+def percentile(s, p):  # finseed's stats::percentile (numpy's default, linear)
+    rank = p / 100 * (len(s) - 1)
+    lo, hi = math.floor(rank), math.ceil(rank)
+    return s[lo] + (s[hi] - s[lo]) * (rank - lo)
+
+def fail(msg):
+    print("pgbench_agree: " + msg, file=sys.stderr)
+    sys.exit(2)
+
+rows = []
+for r in range(1, rounds + 1):
+    out = open(f"{work}/pgb{r}/out").read()
+    m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
+    if not m:
+        fail(f"round {r}: no tps in pgbench's output:\n{out}")
+    pg_tps = float(m.group(1))
+    lat = []
+    # client_id transaction_no time_us script_no time_epoch time_us_part schedule_lag_us;
+    # with --rate, time_us runs from the scheduled start (the lag is inside it).
+    for f in glob.glob(f"{work}/pgb{r}/log.*"):
+        for line in open(f):
+            x = line.split()
+            if not x[2].isdigit():
+                fail(f"round {r}: pgbench transaction failed or was skipped: {line.strip()}")
+            lat.append(int(x[2]) / 1000.0)
+    if not lat:
+        fail(f"round {r}: pgbench logged no transactions")
+    lat.sort()
+    s = json.load(open(f"{work}/fin{r}.json"))["scenario"]
+    if s["errors"]:
+        fail(f"round {r}: finseed had {s['errors']} errors: {s.get('error_messages')}")
+    rows.append((r, pg_tps, s["achieved_tps"], percentile(lat, 50), s["latency_ms"]["p50"], len(lat), s["requests"]))
+
+print(f"{'round':<7}{'pgbench TPS':>13}{'finseed TPS':>13}{'ratio':>8}{'pgbench p50 ms':>16}{'finseed p50 ms':>16}{'ratio':>8}{'requests':>18}")
+for r, a, b, c, d, n1, n2 in rows:
+    print(f"{r:<7}{a:>13.2f}{b:>13.2f}{b / a:>8.3f}{c:>16.3f}{d:>16.3f}{d / c:>8.3f}{n1:>9}/{n2:<8}")
+med = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1:len(v) // 2 + 1]) / 2
+tps = med([b / a for _, a, b, *_ in rows])
+p50 = med([d / c for _, _, _, c, d, *_ in rows])
+ok_t, ok_l = abs(tps - 1) <= tol / 100, abs(p50 - 1) <= tol / 100
+print(f"target rate {rate:g}/s; median over rounds: TPS ratio finseed/pgbench = {tps:.3f} (within {tol:g}%: {'yes' if ok_t else 'no'}), "
+      f"median latency ratio = {p50:.3f} (within {tol:g}%: {'yes' if ok_l else 'no'})")
+sys.exit(0 if ok_t and ok_l else 1)
+PY
+}
+
+if [ -n "${SCENARIO:-}" ]; then
+    mix
+    exit $?
+fi
+
+mkdir -p "$WORK/queries"
+literal "$QFILE" "$WORK/queries/q.sql" "$WORK/pgbench.sql"
 ROWS=$(sql "SELECT count(*) FROM ($(sed '$ s/;$//' "$WORK/pgbench.sql")) AS q")
 
 say "query $(basename "$QFILE" .sql) with ${VALUES[*]:-no parameters}: $ROWS rows per execution"
