@@ -125,6 +125,33 @@ fn wanted_name(cfg: &SeedConfig, name: &str) -> bool {
         && cfg.map.as_ref().is_none_or(|m| m.maps(name) || !known)
 }
 
+/// The run recorded in `finseed_run` when it is another profile, seed or map than `cfg`'s
+/// (its fingerprint differs); None when it is the same or nothing is recorded.
+pub(crate) struct RecordedRun {
+    pub profile: String,
+    pub seed: i64,
+}
+
+pub(crate) async fn recorded_run(cfg: &SeedConfig, c: &Client) -> Result<Option<RecordedRun>> {
+    let row = cfg
+        .target
+        .ask(
+            "cannot inspect the database",
+            c.query_typed_opt(
+                "SELECT profile, seed, fingerprint FROM finseed_run WHERE id = 1",
+                &[],
+            ),
+        )
+        .await?;
+    Ok(row.and_then(|row| {
+        let their: String = row.get(2);
+        (their != fingerprint(&cfg.profile, cfg.map.as_ref())).then(|| RecordedRun {
+            profile: row.get(0),
+            seed: row.get(1),
+        })
+    }))
+}
+
 /// Read-only checks before anything is written: nothing finseed did not create holds a name it
 /// needs, the data already there is the same profile's, and the flags make sense together.
 async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<own::Inspection> {
@@ -146,30 +173,17 @@ async fn preflight(cfg: &SeedConfig, c: &Client) -> Result<own::Inspection> {
     }
     own::refuse_blockers(&ins, t)?;
     if ins.state && !cfg.fresh {
-        let row = t
-            .ask(
-                "cannot inspect the database",
-                c.query_typed_opt(
-                    "SELECT profile, seed, fingerprint FROM finseed_run WHERE id = 1",
-                    &[],
-                ),
-            )
-            .await?;
-        if let Some(row) = row {
-            let (profile, seed, their): (String, i64, String) =
-                (row.get(0), row.get(1), row.get(2));
-            if their != fingerprint(&cfg.profile, cfg.map.as_ref()) {
-                if let Some(m) = &cfg.map {
-                    return Err(Error::Usage(format!(
-                        "{} was seeded by finseed with profile `{profile}` (seed {seed}) and another map (or none), which differs from `{}` (seed {}) through {}; refusing to mix their rows\n  fix: use the same profile, seed and map as the first run (a map's comments and layout may change, its decisions may not); to start over, empty the team's tables yourself and drop finseed_run and finseed_ledger",
-                        t.shown, cfg.profile.name, cfg.profile.seed, m.path.display()
-                    )));
-                }
+        if let Some(RecordedRun { profile, seed }) = recorded_run(cfg, c).await? {
+            if let Some(m) = &cfg.map {
                 return Err(Error::Usage(format!(
-                    "{} was seeded by finseed with profile `{profile}` (seed {seed}), which differs from `{}` (seed {}); refusing to mix their rows\n  fix: pass --fresh to drop finseed's tables and start over, or use the same profile and seed",
-                    t.shown, cfg.profile.name, cfg.profile.seed
+                    "{} was seeded by finseed with profile `{profile}` (seed {seed}) and another map (or none), which differs from `{}` (seed {}) through {}; refusing to mix their rows\n  fix: use the same profile, seed and map as the first run (a map's comments and layout may change, its decisions may not); to start over, empty the team's tables yourself and drop finseed_run and finseed_ledger",
+                    t.shown, cfg.profile.name, cfg.profile.seed, m.path.display()
                 )));
             }
+            return Err(Error::Usage(format!(
+                "{} was seeded by finseed with profile `{profile}` (seed {seed}), which differs from `{}` (seed {}); refusing to mix their rows\n  fix: pass --fresh to drop finseed's tables and start over, or use the same profile and seed",
+                t.shown, cfg.profile.name, cfg.profile.seed
+            )));
         }
     }
     // A finishing step waits for the shards to create the tables (finish::wait).

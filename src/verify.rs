@@ -68,7 +68,7 @@ FULL JOIN (SELECT context_id, coalesce(category_id, -1) AS category, day, type, 
 async fn rollups(
     c: &tokio_postgres::Client,
     target: &Target,
-    pid: i32,
+    pid: &Probe,
 ) -> Result<Vec<RollupCheck>> {
     let mut out = Vec::new();
     for name in crate::schema::DERIVED_TABLES {
@@ -178,32 +178,20 @@ fn foreign_keys() -> Vec<(String, String, String, String, String)> {
         .collect()
 }
 
-/// The server process of verify's connection, for the watchdog of its long statements.
-async fn backend_pid(c: &tokio_postgres::Client, target: &Target) -> Result<i32> {
-    Ok(target
-        .ask(
-            "cannot start verify",
-            c.query_typed_one("SELECT pg_backend_pid()", &[]),
-        )
-        .await?
-        .get(0))
-}
-
 /// A statement that may legitimately run for long (a digest or an orphan count of a large
 /// table): not bounded as a whole, but watched like seed's post-load statements, from a second
 /// connection every half the limit; two checks that find the server not working on it end it
 /// as a stall.
 async fn long<T>(
     target: &Target,
-    pid: i32,
+    probe: &Probe,
     what: &str,
     fut: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,
 ) -> std::result::Result<T, LoadError> {
-    let probe = Probe::Backend(std::sync::Arc::new(std::sync::atomic::AtomicI32::new(pid)));
     watch(
         target,
         target.stall(),
-        &probe,
+        probe,
         || format!("waiting for the server while {what}"),
         async { fut.await.map_err(LoadError::Pg) },
     )
@@ -215,7 +203,7 @@ async fn long<T>(
 async fn orphans(
     c: &tokio_postgres::Client,
     target: &Target,
-    pid: i32,
+    pid: &Probe,
     con: &str,
     q: &str,
 ) -> Result<i64> {
@@ -239,7 +227,7 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
     let rt = crate::db::runtime()?;
     rt.block_on(async {
         let c = target.connect().await?;
-        let pid = backend_pid(&c, target).await?;
+        let pid = Probe::for_connection(&c, target, "cannot start verify").await?;
         let mut tables = Vec::new();
         for (name, d) in &want {
             let spec = crate::gen::all_tables().find(|t| t.name == *name).expect("known table");
@@ -261,7 +249,7 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
                 continue;
             }
             let sql = digest::sql(spec);
-            let row = long(target, pid, &format!("digesting {name}"), c.query_typed_one(&sql, &[]))
+            let row = long(target, &pid, &format!("digesting {name}"), c.query_typed_one(&sql, &[]))
                 .await
                 .map_err(|e| e.into_error(target, &format!("cannot digest {name}")))?;
             let values: Vec<String> = (0..row.len()).map(|i| row.get::<_, String>(i)).collect();
@@ -295,10 +283,10 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
             let not_null = cs.iter().map(|c| format!("t.{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND ");
             let join = cs.iter().zip(&rs).map(|(a, b)| format!("r.{b} = t.{a}")).collect::<Vec<_>>().join(" AND ");
             let q = format!("SELECT count(*) FROM {table} t WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {rt} r WHERE {join})");
-            let orphans = orphans(&c, target, pid, &con, &q).await?;
+            let orphans = orphans(&c, target, &pid, &con, &q).await?;
             keys.push(KeyCheck { constraint: con, how: "orphan query".into(), orphans });
         }
-        let rollups = rollups(&c, target, pid).await?;
+        let rollups = rollups(&c, target, &pid).await?;
         let ok = tables.iter().all(|t| t.ok)
             && keys.iter().all(|k| k.orphans == 0)
             && rollups.iter().all(|r| r.ok);
@@ -319,7 +307,7 @@ pub fn verify_mapped(
     use crate::encode::mapped::Mapped;
     let rt = crate::db::runtime()?;
     let c = rt.block_on(target.connect())?;
-    let pid = rt.block_on(backend_pid(&c, target))?;
+    let pid = rt.block_on(Probe::for_connection(&c, target, "cannot start verify"))?;
     let plans = rt.block_on(crate::map::compile(map, &c, target))?;
     let world = World::new(profile);
     let pool = thread_pool(threads)?;
@@ -370,7 +358,7 @@ pub fn verify_mapped(
         let mut oids = Vec::new();
         for (p, d) in &want {
             let sql = crate::map::digest_query(p);
-            let row = long(target, pid, &format!("digesting {}", p.target), c.query_typed_one(&sql, &[]))
+            let row = long(target, &pid, &format!("digesting {}", p.target), c.query_typed_one(&sql, &[]))
                 .await
                 .map_err(|e| e.into_error(target, &format!("cannot digest {}", p.target)))?;
             let values: Vec<String> = (0..row.len()).map(|i| row.get::<_, String>(i)).collect();
@@ -408,7 +396,7 @@ pub fn verify_mapped(
             let not_null = cs.iter().map(|c| format!("t.{c} IS NOT NULL")).collect::<Vec<_>>().join(" AND ");
             let join = cs.iter().zip(&rs).map(|(a, b)| format!("r.{b} = t.{a}")).collect::<Vec<_>>().join(" AND ");
             let q = format!("SELECT count(*) FROM {table} t WHERE {not_null} AND NOT EXISTS (SELECT 1 FROM {rt} r WHERE {join})");
-            let orphans = orphans(&c, target, pid, &con, &q).await?;
+            let orphans = orphans(&c, target, &pid, &con, &q).await?;
             keys.push(KeyCheck { constraint: format!("{table}.{con}"), how: "orphan query".into(), orphans });
         }
         // With a map finseed builds no rollups: the team's schema is theirs.

@@ -308,7 +308,8 @@ fn inline(sql: &str, vals: &[Value]) -> String {
     s
 }
 
-/// Longest wait for one control query (parameters, statistics) before the run says why.
+/// Longest wait for an optional control query (EXPLAIN, statistics), which is left out of the
+/// report when it does not answer; required ones go through `Target::ask`.
 const CONTROL_LIMIT: Duration = Duration::from_secs(60);
 
 /// Longest wait for one measured execution: ten times its threshold, at least a minute.
@@ -321,17 +322,6 @@ async fn limited<F: std::future::Future>(
     f: F,
 ) -> std::result::Result<F::Output, tokio::time::error::Elapsed> {
     tokio::time::timeout(CONTROL_LIMIT, f).await
-}
-
-/// A control query bounded by [`CONTROL_LIMIT`], failing with a message that says so.
-async fn bounded<F: std::future::Future>(target: &Target, f: F) -> Result<F::Output> {
-    limited(f).await.map_err(|_| {
-        Error::Db(format!(
-            "{}: timeout: the server did not answer within {} s\n  fix: check that the server is up and not blocked (pg_stat_activity), then rerun",
-            target.shown,
-            CONTROL_LIMIT.as_secs()
-        ))
-    })
 }
 
 /// The error's message, with what `--generic-plans` needs when the statement vanished (a
@@ -348,24 +338,24 @@ fn with_hint(e: &tokio_postgres::Error, generic_plans: bool) -> String {
 
 /// The seed finseed recorded in the seeded database, if any.
 async fn recorded_seed(c: &Client, target: &Target) -> Result<Option<u64>> {
-    let row = bounded(
-        target,
-        c.query_typed_one(
-            "SELECT CASE WHEN to_regclass('finseed_run') IS NULL THEN NULL ELSE 1 END::int",
-            &[],
-        ),
-    )
-    .await?
-    .map_err(|e| target.error("cannot look for finseed_run", &e))?;
+    let row = target
+        .ask(
+            "cannot look for finseed_run",
+            c.query_typed_one(
+                "SELECT CASE WHEN to_regclass('finseed_run') IS NULL THEN NULL ELSE 1 END::int",
+                &[],
+            ),
+        )
+        .await?;
     if row.get::<_, Option<i32>>(0).is_none() {
         return Ok(None);
     }
-    let row = bounded(
-        target,
-        c.query_typed_opt("SELECT seed FROM finseed_run WHERE id = 1", &[]),
-    )
-    .await?
-    .map_err(|e| target.error("cannot read finseed_run", &e))?;
+    let row = target
+        .ask(
+            "cannot read finseed_run",
+            c.query_typed_opt("SELECT seed FROM finseed_run WHERE id = 1", &[]),
+        )
+        .await?;
     Ok(row.map(|r| r.get::<_, i64>(0) as u64))
 }
 
@@ -489,31 +479,30 @@ async fn resolve_params(
         None => PoolSource::native(),
     };
     let (tx, ctx, date, id) = (&src.transactions, &src.context, &src.date, &src.id);
-    let e = |what: &'static str| move |err: tokio_postgres::Error| target.error(what, &err);
-    let as_of: Option<String> = bounded(
-        target,
-        c.query_typed_one(&format!("SELECT max({date})::date::text FROM {tx}"), &[]),
-    )
-    .await?
-    .map_err(e("cannot read transactions (is the database seeded?)"))?
-    .get(0);
+    let as_of: Option<String> = target
+        .ask(
+            "cannot read transactions (is the database seeded?)",
+            c.query_typed_one(&format!("SELECT max({date})::date::text FROM {tx}"), &[]),
+        )
+        .await?
+        .get(0);
     let as_of = as_of
         .ok_or_else(|| Error::Failed(format!("{}: {tx} is empty; seed it first", target.shown)))?;
-    let activity: Vec<(Key, i64)> = bounded(
-        target,
-        c.query_typed(
-            &format!(
-                "SELECT {}, count(*) FROM {tx} GROUP BY 1 ORDER BY 2 DESC, 1",
-                src.key(ctx)
+    let activity: Vec<(Key, i64)> = target
+        .ask(
+            "cannot rank contexts by activity",
+            c.query_typed(
+                &format!(
+                    "SELECT {}, count(*) FROM {tx} GROUP BY 1 ORDER BY 2 DESC, 1",
+                    src.key(ctx)
+                ),
+                &[],
             ),
-            &[],
-        ),
-    )
-    .await?
-    .map_err(e("cannot rank contexts by activity"))?
-    .iter()
-    .map(|r| (src.read_key(r, 0), r.get(1)))
-    .collect();
+        )
+        .await?
+        .iter()
+        .map(|r| (src.read_key(r, 0), r.get(1)))
+        .collect();
     let busy: Vec<(Key, i64)> = activity.iter().take(5).cloned().collect();
     let mid = activity.len() / 2;
     let typical: Vec<(Key, i64)> =
@@ -531,15 +520,15 @@ async fn resolve_params(
         for (ctx, n) in pool.iter() {
             let offset = if *n > after { after - 1 } else { n / 2 };
             let value = Value::from(ctx);
-            let row = bounded(
-                target,
-                c.query_typed_one(
-                    &cursor_sql,
-                    &[(value.as_sql(), value.sql_type()), (&offset, Type::INT8)],
-                ),
-            )
-            .await?
-            .map_err(e("cannot find a keyset cursor"))?;
+            let row = target
+                .ask(
+                    "cannot find a keyset cursor",
+                    c.query_typed_one(
+                        &cursor_sql,
+                        &[(value.as_sql(), value.sql_type()), (&offset, Type::INT8)],
+                    ),
+                )
+                .await?;
             v.push((ctx.clone(), row.get::<_, String>(0), src.read_key(&row, 1)));
         }
         cursors.push(v);
@@ -551,19 +540,14 @@ async fn resolve_params(
         .role
         .as_ref()
         .map_or(String::new(), |r| format!("WHERE {r}::text <> 'viewer' "));
-    let users: Vec<Key> = bounded(
-        target,
-        c.query_typed(
+    let users: Vec<Key> = target.ask("cannot pick users", c.query_typed(
             &format!(
                 "SELECT {} FROM {} {not_viewer}GROUP BY {user} ORDER BY md5({user}::text || $1), {user} LIMIT 20",
                 src.key(user),
                 src.members
             ),
             &[(&seed.to_string(), Type::TEXT)],
-        ),
-    )
-    .await?
-    .map_err(e("cannot pick users"))?
+        )).await?
     .iter()
     .map(|r| src.read_key(r, 0))
     .collect();
@@ -879,11 +863,13 @@ pub(crate) async fn missing_table(
 async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
     let target = &cfg.target;
     let control = target.connect().await?;
-    let server_version: String =
-        bounded(target, control.query_typed_one("SHOW server_version", &[]))
-            .await?
-            .map_err(|e| target.error("cannot read the server version", &e))?
-            .get(0);
+    let server_version: String = target
+        .ask(
+            "cannot read the server version",
+            control.query_typed_one("SHOW server_version", &[]),
+        )
+        .await?
+        .get(0);
     let bench_seed = match cfg.seed {
         Some(s) => s,
         None => recorded_seed(&control, target).await?.unwrap_or(0),

@@ -344,15 +344,12 @@ async fn run_groups(cfg: &SeedConfig, groups: Vec<Vec<Item>>) -> Result<()> {
             // A restore statement may run long (an index build, a validation): watched, like
             // finseed's own post-load steps, so a server that stops working on it is a stall
             // reported within the limit rather than a silent wait.
-            let pid: i32 = target
-                .ask(
-                    "cannot read the connection's backend pid",
-                    c.query_typed_one("SELECT pg_backend_pid()", &[]),
-                )
-                .await?
-                .get(0);
-            let probe =
-                super::stall::Probe::Backend(Arc::new(std::sync::atomic::AtomicI32::new(pid)));
+            let probe = super::stall::Probe::for_connection(
+                &c,
+                &target,
+                "cannot read the connection's backend pid",
+            )
+            .await?;
             while let Some(group) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
                 for item in group {
                     let what = format!("cannot recreate {} {} on {}", item.1, item.2, item.0);

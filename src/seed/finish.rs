@@ -189,24 +189,11 @@ pub fn describe_missing(states: &[ShardState], n: u64) -> String {
 
 /// A profile other than the ledger's would wait for chunks that never come: refuse at once.
 async fn same_profile(cfg: &SeedConfig, c: &Client) -> Result<()> {
-    let row = cfg
-        .target
-        .ask(
-            "cannot inspect the database",
-            c.query_typed_opt(
-                "SELECT profile, seed, fingerprint FROM finseed_run WHERE id = 1",
-                &[],
-            ),
-        )
-        .await?;
-    if let Some(row) = row {
-        let (profile, seed, their): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
-        if their != super::fingerprint(&cfg.profile, cfg.map.as_ref()) {
-            return Err(Error::Usage(format!(
-                "--await-shards: {} is being seeded with profile `{profile}` (seed {seed}), not `{}` (seed {}), so its shards would never complete this profile's chunks\n  fix: give the finishing step the same --profile, --seed and --scale as the shards",
-                cfg.target.shown, cfg.profile.name, cfg.profile.seed
-            )));
-        }
+    if let Some(other) = super::recorded_run(cfg, c).await? {
+        return Err(Error::Usage(format!(
+            "--await-shards: {} is being seeded with profile `{}` (seed {}), not `{}` (seed {}), so its shards would never complete this profile's chunks\n  fix: give the finishing step the same --profile, --seed and --scale as the shards",
+            cfg.target.shown, other.profile, other.seed, cfg.profile.name, cfg.profile.seed
+        )));
     }
     Ok(())
 }

@@ -390,13 +390,7 @@ pub async fn drop_owned(
         let mut extra = Vec::new();
         // Counting a large table may take long: watched (the server still working on it)
         // rather than bounded.
-        let pid: i32 = target
-            .ask(q, tx.query_one("SELECT pg_backend_pid()", &[]))
-            .await?
-            .get(0);
-        let probe = super::stall::Probe::Backend(std::sync::Arc::new(
-            std::sync::atomic::AtomicI32::new(pid),
-        ));
+        let probe = super::stall::Probe::for_connection(&tx, target, q).await?;
         // Derived tables (the rollups) hold no rows of the ledger's: finseed computed them all.
         let counted = names
             .iter()
