@@ -789,7 +789,7 @@ pub fn scales_markdown(r: &ScalesReport) -> String {
 /// One query's p95 against the transactions on log-log axes: the measured points, the fitted
 /// line extended to the prediction (hollow point), and the threshold.
 fn growth_svg(r: &ScalesReport, g: &QueryGrowth) -> String {
-    let (w, h, pad) = (560.0, 220.0, 44.0);
+    let (w, h, pad, left) = (600.0, 220.0, 44.0, 72.0);
     let xs: Vec<f64> = r
         .scales
         .iter()
@@ -826,19 +826,25 @@ fn growth_svg(r: &ScalesReport, g: &QueryGrowth) -> String {
     } else {
         (y0 - 1.0, y0 + 1.0)
     };
-    let px = |x: f64| pad + (lx(x) - x0) / (x1 - x0).max(1e-9) * (w - 2.0 * pad);
+    let px = |x: f64| left + (lx(x) - x0) / (x1 - x0).max(1e-9) * (w - left - pad);
     let py = |y: f64| h - pad - (lx(y) - y0) / (y1 - y0) * (h - 2.0 * pad);
     let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\"><rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fafafa\"/>");
     // Decades of latency as grid lines.
     let mut d = y0;
     while d <= y1 + 1e-9 {
-        let y = py(10f64.powf(d));
-        let _ = write!(s, "<line x1=\"{pad}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#e3e3e3\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{} ms</text>", w - pad, pad - 4.0, y + 3.0, ms(10f64.powf(d)));
+        let y = py(10f64.powi(d as i32));
+        let v = 10f64.powi(d as i32);
+        let label = if v >= 1000.0 {
+            format!("{} s", v / 1000.0)
+        } else {
+            format!("{v} ms")
+        };
+        let _ = write!(s, "<line x1=\"{left}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#e3e3e3\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{label}</text>", w - pad, left - 6.0, y + 3.0);
         d += 1.0;
     }
     if let Some(t) = g.threshold_ms {
         let y = py(t);
-        let _ = write!(s, "<line x1=\"{pad}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#C1292E\" stroke-dasharray=\"4 3\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"10\" fill=\"#C1292E\" text-anchor=\"end\">limit {t:.0} ms</text>", w - pad, w - pad, y - 3.0);
+        let _ = write!(s, "<line x1=\"{left}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#C1292E\" stroke-dasharray=\"4 3\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"10\" fill=\"#C1292E\" text-anchor=\"end\">limit {t:.0} ms</text>", w - pad, w - pad, y - 3.0);
     }
     if let Some(f) = &g.fit {
         let a = r.scales.first().map_or(1.0, |p| p.transactions as f64);
@@ -855,7 +861,7 @@ fn growth_svg(r: &ScalesReport, g: &QueryGrowth) -> String {
         let x = px(g.predicted_at as f64);
         let _ = write!(s, "<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/><text x=\"{x:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{} (predicted)</text>", py(v), h - pad + 14.0, count_label(g.predicted_at));
     }
-    let _ = write!(s, "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">transactions (log scale)</text></svg>", w / 2.0, h - 8.0);
+    let _ = write!(s, "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">transactions (log scale)</text></svg>", (w + left - pad) / 2.0, h - 8.0);
     s
 }
 
