@@ -233,6 +233,23 @@ pub struct SeedPlan {
 }
 
 impl SeedPlan {
+    /// Every step over the whole dataset (no shard, no table filter): `run` and `scales`.
+    fn whole(profile: ProfileArgs, db: &DbArgs, load: LoadArgs, quiet: bool) -> Result<SeedPlan> {
+        SeedPlan::from_args(&SeedArgs {
+            profile,
+            db: db.clone(),
+            load,
+            steps: None,
+            shard: None,
+            await_shards: None,
+            await_timeout: None,
+            tables: None,
+            unlogged: false,
+            json: None,
+            quiet,
+        })
+    }
+
     pub fn from_args(a: &SeedArgs) -> Result<SeedPlan> {
         let plan = SeedPlan {
             profile: a.profile.resolve()?,
@@ -961,19 +978,7 @@ fn scenario_bench(db: DbArgs, a: BenchArgs) -> Result<()> {
 /// `finseed run`: every flag and file of both halves is checked (and the query files, the
 /// thresholds and the baseline are loaded) before the seed writes anything.
 pub fn run(profile: ProfileArgs, db: DbArgs, load: LoadArgs, b: BenchArgs) -> Result<()> {
-    let seed_plan = SeedPlan::from_args(&SeedArgs {
-        profile,
-        db: db.clone(),
-        load,
-        steps: None,
-        shard: None,
-        await_shards: None,
-        await_timeout: None,
-        tables: None,
-        unlogged: false,
-        json: None,
-        quiet: b.quiet,
-    })?;
+    let seed_plan = SeedPlan::whole(profile, &db, load, b.quiet)?;
     let mut bench_plan = BenchPlan::from_args(&b, seed_plan.profile.thresholds.clone())?
         .with_map(&b, seed_plan.map.clone())?;
     bench_plan.seed.get_or_insert(seed_plan.profile.seed);
@@ -1070,19 +1075,7 @@ pub fn scales(
         ("--html", &b.html),
     ])?;
     let quiet = b.quiet;
-    let seed_plan = SeedPlan::from_args(&SeedArgs {
-        profile,
-        db: db.clone(),
-        load,
-        steps: None,
-        shard: None,
-        await_shards: None,
-        await_timeout: None,
-        tables: None,
-        unlogged: false,
-        json: None,
-        quiet: true,
-    })?;
+    let seed_plan = SeedPlan::whole(profile, &db, load, true)?;
     let base_profile = seed_plan.profile.clone();
     let mut bench_plan = BenchPlan::from_args(&b, base_profile.thresholds.clone())?;
     bench_plan.seed.get_or_insert(base_profile.seed);

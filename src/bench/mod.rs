@@ -860,8 +860,12 @@ pub(crate) async fn missing_table(
     Ok(None)
 }
 
-async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
-    let target = &cfg.target;
+/// The control connection of a benchmark run, the server's version, and the seed that picks
+/// parameters: `seed`, else the one recorded in the database, else 0.
+pub(crate) async fn open_control(
+    target: &Target,
+    seed: Option<u64>,
+) -> Result<(Client, String, u64)> {
     let control = target.connect().await?;
     let server_version: String = target
         .ask(
@@ -870,10 +874,16 @@ async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
         )
         .await?
         .get(0);
-    let bench_seed = match cfg.seed {
+    let seed = match seed {
         Some(s) => s,
         None => recorded_seed(&control, target).await?.unwrap_or(0),
     };
+    Ok((control, server_version, seed))
+}
+
+async fn run_async(cfg: &BenchConfig) -> Result<BenchReport> {
+    let target = &cfg.target;
+    let (control, server_version, bench_seed) = open_control(target, cfg.seed).await?;
     let pools = resolve_params(&control, target, bench_seed, cfg.map.as_ref()).await?;
     // No session state: every execution is planned for its own parameters because queries run
     // as unnamed statements (what the EXPLAIN in the report shows, and what works through a

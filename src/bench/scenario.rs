@@ -1206,14 +1206,7 @@ pub fn run(cfg: &ScenarioConfig) -> Result<ScenarioReport> {
 async fn run_async(cfg: &ScenarioConfig) -> Result<ScenarioReport> {
     let s = &cfg.scenario;
     let target = &cfg.target;
-    let control = target.connect().await?;
-    let server_version: String = target
-        .ask(
-            "cannot read the server version",
-            control.query_typed_one("SHOW server_version", &[]),
-        )
-        .await?
-        .get(0);
+    let (control, server_version, users_seed) = super::open_control(target, cfg.seed).await?;
     for a in &cfg.actions {
         if let Work::Query(q) = &a.work {
             if let Some(t) = super::missing_table(&control, target, &q.requires).await? {
@@ -1224,10 +1217,6 @@ async fn run_async(cfg: &ScenarioConfig) -> Result<ScenarioReport> {
             }
         }
     }
-    let users_seed = match cfg.seed {
-        Some(x) => x,
-        None => super::recorded_seed(&control, target).await?.unwrap_or(0),
-    };
     let pools = Arc::new(resolve_pools(&control, target, &cfg.actions, users_seed).await?);
     let weights: Vec<u32> = cfg.actions.iter().map(|a| a.weight).collect();
     let plan = Arc::new(schedule(
