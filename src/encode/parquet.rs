@@ -24,6 +24,7 @@ use parquet::data_type::ByteArray;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr};
 use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::{ColumnPath, SchemaDescriptor, Type, TypePtr};
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -194,6 +195,9 @@ struct ColBuf {
     col: Column,
     values: Values,
     defs: Vec<i16>,
+    /// Text columns: the bytes of the previous chunk's values. Their buffer leaves with the
+    /// encoded pages (the statistics keep slices of it), so the next one is sized from this.
+    text_hint: usize,
 }
 
 /// A chunk's column chunks, encoded and compressed: one entry per row group, holding the bytes
@@ -208,23 +212,41 @@ pub struct Parquet {
     opts: ParquetOptions,
 }
 
+thread_local! {
+    /// The column buffers of the last chunk each table encoded on this thread, emptied, kept
+    /// for the next chunk: a chunk's values then go into memory that is already allocated and
+    /// touched, instead of buffers that grow by doubling (copying what they hold each time)
+    /// into fresh pages. One set per table and thread, so memory stays flat.
+    static SPARE: RefCell<Vec<(&'static TableSpec, Vec<ColBuf>)>> = const { RefCell::new(Vec::new()) };
+}
+
 impl Parquet {
     pub fn with_options(table: &'static TableSpec, opts: ParquetOptions) -> Parquet {
-        let cols = table
-            .columns
-            .iter()
-            .map(|c| ColBuf {
-                col: *c,
-                values: match c.ty {
-                    ColType::BigInt | ColType::Timestamptz => Values::I64(Vec::new()),
-                    ColType::Numeric(p, _) if p > 9 => Values::I64(Vec::new()),
-                    ColType::Int | ColType::Date | ColType::Numeric(..) => Values::I32(Vec::new()),
-                    ColType::Bool => Values::Bool(Vec::new()),
-                    ColType::Text | ColType::Char(_) => Values::Text(Vec::new(), Vec::new()),
-                },
-                defs: Vec::new(),
-            })
-            .collect();
+        let spare = SPARE.with(|s| {
+            let mut s = s.borrow_mut();
+            let i = s.iter().position(|(t, _)| std::ptr::eq(*t, table))?;
+            Some(s.swap_remove(i).1)
+        });
+        let cols = spare.unwrap_or_else(|| {
+            table
+                .columns
+                .iter()
+                .map(|c| ColBuf {
+                    col: *c,
+                    values: match c.ty {
+                        ColType::BigInt | ColType::Timestamptz => Values::I64(Vec::new()),
+                        ColType::Numeric(p, _) if p > 9 => Values::I64(Vec::new()),
+                        ColType::Int | ColType::Date | ColType::Numeric(..) => {
+                            Values::I32(Vec::new())
+                        }
+                        ColType::Bool => Values::Bool(Vec::new()),
+                        ColType::Text | ColType::Char(_) => Values::Text(Vec::new(), Vec::new()),
+                    },
+                    defs: Vec::new(),
+                    text_hint: 0,
+                })
+                .collect()
+        });
         Parquet {
             table,
             cols,
@@ -340,7 +362,10 @@ impl Parquet {
                         (ColumnWriter::ByteArrayColumnWriter(w), Values::Text(data, ends)) => {
                             // One shared buffer; each value is a cheap slice of it.
                             let all = text_bytes[i]
-                                .get_or_insert_with(|| Bytes::from(std::mem::take(data)))
+                                .get_or_insert_with(|| {
+                                    c.text_hint = data.len();
+                                    Bytes::from(std::mem::take(data))
+                                })
                                 .clone();
                             let vals: Vec<ByteArray> = (v0..v0 + n)
                                 .map(|k| {
@@ -361,6 +386,35 @@ impl Parquet {
             start = end;
         }
         Ok(groups)
+    }
+}
+
+impl Drop for Parquet {
+    /// Hand the emptied column buffers to the next chunk of this table on this thread.
+    fn drop(&mut self) {
+        let mut cols = std::mem::take(&mut self.cols);
+        for c in &mut cols {
+            c.defs.clear();
+            match &mut c.values {
+                Values::I64(v) => v.clear(),
+                Values::I32(v) => v.clear(),
+                Values::Bool(v) => v.clear(),
+                Values::Text(data, ends) => {
+                    if !data.is_empty() {
+                        c.text_hint = data.len();
+                    }
+                    data.clear();
+                    ends.clear();
+                }
+            }
+        }
+        let table = self.table;
+        // Never while the thread is being torn down.
+        let _ = SPARE.try_with(|s| {
+            let mut s = s.borrow_mut();
+            s.retain(|(t, _)| !std::ptr::eq(*t, table));
+            s.push((table, cols));
+        });
     }
 }
 
@@ -397,8 +451,13 @@ impl Encoder for Parquet {
     }
     #[inline]
     fn text(&mut self, s: &str) {
-        match &mut self.next().values {
+        let c = self.next();
+        match &mut c.values {
             Values::Text(data, ends) => {
+                if data.capacity() == 0 {
+                    // A little over the previous chunk's bytes: one allocation, no copies.
+                    data.reserve(c.text_hint + c.text_hint / 8 + s.len());
+                }
                 data.extend_from_slice(s.as_bytes());
                 ends.push(data.len() as u32);
             }
