@@ -442,7 +442,8 @@ fn own_statistics(close: ColumnCloseResult) -> parquet::errors::Result<ColumnClo
     .with_max_is_exact(s.max_is_exact())
     .with_backwards_compatible_min_max(s.is_min_max_backwards_compatible())
     .with_nan_count(s.nan_count_opt());
-    debug_assert!(owned == *s);
+    debug_assert!(owned.min_bytes_opt() == s.min_bytes_opt());
+    debug_assert!(owned.max_bytes_opt() == s.max_bytes_opt());
     let metadata = close
         .metadata
         .into_builder()
