@@ -138,13 +138,17 @@ struct T {
     day: i32,
     month: i32,
     cat: Option<u64>,
-    merchant: &'static str,
     /// Subcategory and merchant index: the same key means the same merchant name.
     mkey: u32,
     /// Absolute value, cents.
     amount: i64,
     created: i64,
     kind: Kind,
+}
+
+/// The merchant name of a transaction, from its key.
+fn merchant_of(w: &World, t: &T) -> &'static str {
+    w.merchant_name((t.mkey >> 16) as usize, (t.mkey & 0xffff) as usize)
 }
 
 /// Expense transactions of one category in one month: `by_cat[lo..hi]`.
@@ -320,7 +324,6 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             day: core.day,
             month: civil::month_index(core.day),
             cat: core.category_id,
-            merchant: w.merchant_name(core.sub, core.merchant),
             mkey: (core.sub as u32) << 16 | core.merchant as u32,
             amount: core.amount_cents.abs(),
             created: core.created_at,
@@ -378,15 +381,22 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
     };
     let mut out: [Vec<Cand>; 6] = Default::default();
 
-    for g in &groups {
+    for (gi, g) in groups.iter().enumerate() {
         let (cat, month) = (g.cat, g.month);
         if month > last_complete {
             continue;
         }
         let salt = cat << 20 | month as u64;
-        let p1 = find(cat, month - 1);
-        let p2 = find(cat, month - 2);
-        let p3 = find(cat, month - 3);
+        // The group of `back` months before: groups of one category are consecutive, one per
+        // month in month order, so it is among the `back` groups just before this one.
+        let before = |back: usize| -> Option<&Group> {
+            groups[gi.saturating_sub(back)..gi]
+                .iter()
+                .find(|p| p.cat == cat && p.month == month - back as i32)
+        };
+        let p1 = before(1);
+        let p2 = before(2);
+        let p3 = before(3);
         // Spending spike: at least 1.5 times the mean of the three months before, each of
         // them with spending, and at least R$ 100.
         if let (Some(p1), Some(p2), Some(p3)) = (p1, p2, p3) {
@@ -535,7 +545,7 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
                             cat: t.cat,
                             tx: Some(t.id),
                             claim: Claim::Recurring {
-                                merchant: t.merchant,
+                                merchant: merchant_of(w, t),
                                 amount: t.amount,
                                 month: t.month,
                             },
@@ -582,7 +592,7 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
                                 cat: t.cat,
                                 tx: Some(t.id),
                                 claim: Claim::Unusual {
-                                    merchant: t.merchant,
+                                    merchant: merchant_of(w, t),
                                     cat: t.cat.expect("categorised"),
                                     amount: t.amount,
                                     p95,

@@ -71,60 +71,118 @@ pub fn statement_case(s: &str) -> String {
     folded
 }
 
+/// The statement-style texts of merchant `m` (a name of `vocab::MERCHANTS[ti][si]`).
+fn merchant_texts(ti: usize, si: usize, m: &str) -> MerchantTexts {
+    let top = &TREE[ti];
+    let sub = &top.subs[si];
+    let u = statement_case(m);
+    let open_finance = match (top.kind, sub.recur) {
+        (_, Recur::Salary) => {
+            vec![format!("CRED SALARIO {u}"), format!("TED RECEBIDA {u}")]
+        }
+        (Kind::Income, _) => vec![
+            format!("PIX RECEBIDO {u}"),
+            format!("TED RECEBIDA {u}"),
+            format!("CRED {u}"),
+        ],
+        (Kind::Transfer, _) => vec![
+            format!("PIX ENVIADO {u}"),
+            format!("TRANSF ENTRE CONTAS {u}"),
+        ],
+        (Kind::Expense, Recur::Monthly) => vec![
+            format!("DEB AUTOMATICO {u}"),
+            format!("PAGTO BOLETO {u}"),
+            format!("PIX ENVIADO {u}"),
+        ],
+        (Kind::Expense, _) => vec![
+            format!("COMPRA CARTAO DEB {u}"),
+            format!("COMPRA CREDITO {u}"),
+            format!("PIX ENVIADO {u}"),
+            format!("PAG*{}", u.replace(' ', "")),
+        ],
+    };
+    let csv_import = match top.kind {
+        Kind::Expense => {
+            vec![format!("Compra {m}"), format!("{m} - cartão de crédito")]
+        }
+        Kind::Income => vec![format!("Recebimento {m}")],
+        Kind::Transfer => vec![format!("Transferência {m}")],
+    };
+    MerchantTexts {
+        open_finance,
+        csv_import,
+        receipt_ocr: format!("Cupom fiscal {u}"),
+    }
+}
+
 /// `POOL[top][sub][merchant]`.
 pub static POOL: LazyLock<Vec<Vec<Vec<MerchantTexts>>>> = LazyLock::new(|| {
     TREE.iter()
         .enumerate()
         .map(|(ti, top)| {
-            top.subs
-                .iter()
-                .enumerate()
-                .map(|(si, sub)| {
+            (0..top.subs.len())
+                .map(|si| {
                     crate::vocab::MERCHANTS[ti][si]
                         .iter()
-                        .map(|m| {
-                            let u = statement_case(m);
-                            let open_finance = match (top.kind, sub.recur) {
-                                (_, Recur::Salary) => {
-                                    vec![format!("CRED SALARIO {u}"), format!("TED RECEBIDA {u}")]
-                                }
-                                (Kind::Income, _) => vec![
-                                    format!("PIX RECEBIDO {u}"),
-                                    format!("TED RECEBIDA {u}"),
-                                    format!("CRED {u}"),
-                                ],
-                                (Kind::Transfer, _) => vec![
-                                    format!("PIX ENVIADO {u}"),
-                                    format!("TRANSF ENTRE CONTAS {u}"),
-                                ],
-                                (Kind::Expense, Recur::Monthly) => vec![
-                                    format!("DEB AUTOMATICO {u}"),
-                                    format!("PAGTO BOLETO {u}"),
-                                    format!("PIX ENVIADO {u}"),
-                                ],
-                                (Kind::Expense, _) => vec![
-                                    format!("COMPRA CARTAO DEB {u}"),
-                                    format!("COMPRA CREDITO {u}"),
-                                    format!("PIX ENVIADO {u}"),
-                                    format!("PAG*{}", u.replace(' ', "")),
-                                ],
-                            };
-                            let csv_import = match top.kind {
-                                Kind::Expense => {
-                                    vec![format!("Compra {m}"), format!("{m} - cartão de crédito")]
-                                }
-                                Kind::Income => vec![format!("Recebimento {m}")],
-                                Kind::Transfer => vec![format!("Transferência {m}")],
-                            };
-                            MerchantTexts {
-                                open_finance,
-                                csv_import,
-                                receipt_ocr: format!("Cupom fiscal {u}"),
-                            }
-                        })
+                        .map(|m| merchant_texts(ti, si, m))
                         .collect()
                 })
                 .collect()
+        })
+        .collect()
+});
+
+/// The texts of one merchant as the hot loop reads them: fixed-size, in one flat table, the
+/// strings of all merchants packed in one block.
+struct Texts {
+    open_finance: [&'static str; 4],
+    open_finance_n: usize,
+    csv_import: [&'static str; 2],
+    csv_import_n: usize,
+    receipt_ocr: &'static str,
+}
+
+/// [`POOL`] flattened in `World::merchant_name` order: the texts of merchant `m` of
+/// subcategory `sub` are at `subs[sub].merchant_base + m`.
+static TEXTS: LazyLock<Vec<Texts>> = LazyLock::new(|| {
+    let mut all: Vec<MerchantTexts> = Vec::new();
+    for (ti, top) in TREE.iter().enumerate() {
+        for si in 0..top.subs.len() {
+            for m in &crate::vocab::MERCHANTS[ti][si] {
+                all.push(merchant_texts(ti, si, m));
+            }
+        }
+    }
+    let mut block = String::new();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for t in &all {
+        for s in t.open_finance.iter().chain(&t.csv_import) {
+            spans.push((block.len(), s.len()));
+            block.push_str(s);
+        }
+        spans.push((block.len(), t.receipt_ocr.len()));
+        block.push_str(&t.receipt_ocr);
+    }
+    let block: &'static str = Box::leak(block.into_boxed_str());
+    let mut spans = spans.into_iter().map(|(at, len)| &block[at..at + len]);
+    let mut next = || spans.next().expect("a span per text");
+    all.iter()
+        .map(|t| {
+            let mut x = Texts {
+                open_finance: [""; 4],
+                open_finance_n: t.open_finance.len(),
+                csv_import: [""; 2],
+                csv_import_n: t.csv_import.len(),
+                receipt_ocr: "",
+            };
+            for k in 0..x.open_finance_n {
+                x.open_finance[k] = next();
+            }
+            for k in 0..x.csv_import_n {
+                x.csv_import[k] = next();
+            }
+            x.receipt_ocr = next();
+            x
         })
         .collect()
 });
@@ -174,18 +232,24 @@ fn extra<R: Draw>(r: &mut R, core: &TxCore) -> Extra {
     }
 }
 
-fn description<'a>(core: &TxCore, w: &World, x: &Extra) -> &'a str {
+#[inline]
+fn description(core: &TxCore, w: &World, x: &Extra) -> &'static str {
     let info = &w.subs[core.sub];
-    let texts = &POOL[info.top][info.sub][core.merchant];
     let v = x.variant as usize;
     match x.method {
         0 => {
             let phrases = TREE[info.top].subs[info.sub].phrases;
             phrases[v % phrases.len()]
         }
-        1 => &texts.open_finance[v % texts.open_finance.len()],
-        2 => &texts.csv_import[v % texts.csv_import.len()],
-        3 => &texts.receipt_ocr,
+        1 => {
+            let t = &TEXTS[info.merchant_base + core.merchant];
+            t.open_finance[v % t.open_finance_n]
+        }
+        2 => {
+            let t = &TEXTS[info.merchant_base + core.merchant];
+            t.csv_import[v % t.csv_import_n]
+        }
+        3 => TEXTS[info.merchant_base + core.merchant].receipt_ocr,
         _ => w.merchant_name(core.sub, core.merchant),
     }
 }
