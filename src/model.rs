@@ -227,6 +227,9 @@ pub struct World {
     local_subs: Vec<usize>,
     /// The keyed stream key of `Domain::TxCore`, worked out once.
     tx_key: u64,
+    /// `civil::month_index` of the days from `month_days` on, through `end_day`.
+    month_of_day: Vec<i32>,
+    month_days: i32,
 }
 
 /// The subcategories monthly series are drawn in (see `World::context`).
@@ -393,8 +396,11 @@ impl World {
             merchant_names,
             local_subs,
             tx_key: keyed.domain_key(Domain::TxCore),
+            month_of_day: Vec::new(),
+            month_days: start_day - 366,
             profile,
         };
+        w.month_of_day = (w.month_days..=end_day).map(civil::month_index).collect();
         for (k, name) in SERIES_SUBS.iter().enumerate() {
             w.series_subs[k] = w.find_sub(name);
         }
@@ -872,6 +878,18 @@ impl World {
             )
         } else {
             (1, 0)
+        }
+    }
+
+    /// `civil::month_index(day)`, from a table for the days of the window.
+    #[inline]
+    pub fn month_of(&self, day: i32) -> i32 {
+        match self
+            .month_of_day
+            .get(day.wrapping_sub(self.month_days) as u32 as usize)
+        {
+            Some(&m) => m,
+            None => civil::month_index(day),
         }
     }
 

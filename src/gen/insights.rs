@@ -238,15 +238,45 @@ struct Ranks {
     values: Vec<i64>,
     tree: Vec<u32>,
     len: usize,
+    /// `rank[j]`: index in `values` of the j-th value given to `reset`.
+    rank: Vec<u32>,
+    keys: Vec<u64>,
 }
 
 impl Ranks {
-    /// Empty, over the values `all` (in any order, duplicates allowed).
-    fn reset(&mut self, all: impl Iterator<Item = i64>) {
+    /// Empty, over the values `all` (in any order, duplicates allowed); `rank` tells where
+    /// each of them sits among the distinct values.
+    fn reset(&mut self, all: impl ExactSizeIterator<Item = i64> + Clone) {
+        let n = all.len();
         self.values.clear();
-        self.values.extend(all);
-        self.values.sort_unstable();
-        self.values.dedup();
+        self.rank.clear();
+        self.rank.resize(n, 0);
+        let max = all.clone().max().unwrap_or(0);
+        let pos_bits = (u64::BITS - (n as u64).leading_zeros()).max(1);
+        if max >= 0 && (max as u64) < 1 << (64 - pos_bits) {
+            // One sort of (value, position) keys orders the values and places each position.
+            self.keys.clear();
+            self.keys.extend(
+                all.enumerate()
+                    .map(|(j, v)| (v as u64) << pos_bits | j as u64),
+            );
+            self.keys.sort_unstable();
+            let mask = (1u64 << pos_bits) - 1;
+            for &k in &self.keys {
+                let v = (k >> pos_bits) as i64;
+                if self.values.last() != Some(&v) {
+                    self.values.push(v);
+                }
+                self.rank[(k & mask) as usize] = (self.values.len() - 1) as u32;
+            }
+        } else {
+            self.values.extend(all.clone());
+            self.values.sort_unstable();
+            self.values.dedup();
+            for (j, v) in all.enumerate() {
+                self.rank[j] = self.values.partition_point(|&x| x < v) as u32;
+            }
+        }
         self.tree.clear();
         self.tree.resize(self.values.len() + 1, 0);
         self.len = 0;
@@ -256,10 +286,9 @@ impl Ranks {
         self.len
     }
 
-    /// Count one more `v` (one of the values given to `reset`).
-    fn insert(&mut self, v: i64) {
-        let mut i = self.values.partition_point(|&x| x < v) + 1;
-        debug_assert!(self.values[i - 1] == v);
+    /// Count one more of the values given to `reset`: the `j`-th.
+    fn insert(&mut self, j: usize) {
+        let mut i = self.rank[j] as usize + 1;
         while i < self.tree.len() {
             self.tree[i] += 1;
             i += i & i.wrapping_neg();
@@ -322,7 +351,7 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             id,
             member: core.member,
             day: core.day,
-            month: civil::month_index(core.day),
+            month: w.month_of(core.day),
             cat: core.category_id,
             mkey: (core.sub as u32) << 16 | core.merchant as u32,
             amount: core.amount_cents.abs(),
@@ -514,6 +543,9 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
         (day_lo, day_hi),
         |t| sort_key(t.mkey as u64, t.day, t.id),
     );
+    // A merchant's run in (date, id) order is in month order: `segs` holds each month's
+    // (month, start, end) within the run.
+    let mut segs: Vec<(i32, usize, usize)> = Vec::new();
     let mut k = 0;
     while k < by_merchant.len() {
         let key = txs[by_merchant[k] as usize].mkey;
@@ -522,36 +554,54 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             e += 1;
         }
         let run = &by_merchant[k..e];
-        // The latest created_at of an expense in `month` within 10% of `amount`.
-        let near = |month: i32, amount: i64| -> Option<i64> {
-            let lo = run.partition_point(|&i| txs[i as usize].month < month);
-            let hi = run.partition_point(|&i| txs[i as usize].month <= month);
-            run[lo..hi]
+        segs.clear();
+        for (j, &i) in run.iter().enumerate() {
+            let m = txs[i as usize].month;
+            match segs.last_mut() {
+                Some(s) if s.0 == m => s.2 = j + 1,
+                _ => segs.push((m, j, j + 1)),
+            }
+        }
+        // The latest created_at of an expense of the month `seg` within 10% of `amount`.
+        let near = |seg: &(i32, usize, usize), amount: i64| -> Option<i64> {
+            run[seg.1..seg.2]
                 .iter()
                 .map(|&i| &txs[i as usize])
-                .filter(|x| x.month == month && (x.amount - amount).abs() * 10 <= amount)
+                .filter(|x| (x.amount - amount).abs() * 10 <= amount)
                 .map(|x| x.created)
                 .max()
         };
-        for &i in run {
-            let t = &txs[i as usize];
-            if let Some(c2) = near(t.month - 2, t.amount) {
-                if let Some(c1) = near(t.month - 1, t.amount) {
-                    let created = t.created.max(c1).max(c2) + 60 + jitter(t.id ^ 0x4ec, 6 * 3600);
-                    if created <= end {
-                        out[RECURRING].push(Cand {
-                            created,
-                            member: t.member,
-                            cat: t.cat,
-                            tx: Some(t.id),
-                            claim: Claim::Recurring {
-                                merchant: merchant_of(w, t),
-                                amount: t.amount,
-                                month: t.month,
-                            },
-                        });
+        'run: for (si, &(month, lo, hi)) in segs.iter().enumerate() {
+            // The months before are among the segments just before this one.
+            let before = |back: usize| {
+                segs[si.saturating_sub(back)..si]
+                    .iter()
+                    .find(|s| s.0 == month - back as i32)
+            };
+            let (Some(s2), Some(s1)) = (before(2), before(1)) else {
+                continue;
+            };
+            for &i in &run[lo..hi] {
+                let t = &txs[i as usize];
+                if let Some(c2) = near(s2, t.amount) {
+                    if let Some(c1) = near(s1, t.amount) {
+                        let created =
+                            t.created.max(c1).max(c2) + 60 + jitter(t.id ^ 0x4ec, 6 * 3600);
+                        if created <= end {
+                            out[RECURRING].push(Cand {
+                                created,
+                                member: t.member,
+                                cat: t.cat,
+                                tx: Some(t.id),
+                                claim: Claim::Recurring {
+                                    merchant: merchant_of(w, t),
+                                    amount: t.amount,
+                                    month: t.month,
+                                },
+                            });
+                        }
+                        break 'run;
                     }
-                    break;
                 }
             }
         }
@@ -568,6 +618,7 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
         let cat = txs[by_cat[k] as usize].cat;
         let run_end = k + by_cat[k..].partition_point(|&i| txs[i as usize].cat == cat);
         ranks.reset(by_cat[k..run_end].iter().map(|&i| txs[i as usize].amount));
+        let run_start = k;
         let mut prior_created = 0i64;
         while k < run_end {
             let day = txs[by_cat[k] as usize].day;
@@ -602,8 +653,8 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
                     }
                 }
             }
-            for &i in &by_cat[k..e] {
-                ranks.insert(txs[i as usize].amount);
+            for (j, &i) in by_cat[k..e].iter().enumerate() {
+                ranks.insert(k - run_start + j);
                 prior_created = prior_created.max(txs[i as usize].created);
             }
             k = e;
