@@ -1148,7 +1148,7 @@ pub static LOCAL_TRADES: &[LocalTrade] = &[
 ];
 
 /// Name parts of local businesses, as Brazilian shop fronts read.
-const LOCAL_NAME_PARTS: &[&str] = &[
+pub const LOCAL_NAME_PARTS: &[&str] = &[
     "São Jorge",
     "Santa Luzia",
     "Bom Jesus",
@@ -1232,7 +1232,7 @@ const LOCAL_NAME_PARTS: &[&str] = &[
 ];
 
 /// Endings, as on a sign or in a CNPJ's trade name.
-const LOCAL_NAME_ENDINGS: &[&str] = &[
+pub const LOCAL_NAME_ENDINGS: &[&str] = &[
     "",
     " II",
     " Express",
@@ -1245,6 +1245,19 @@ const LOCAL_NAME_ENDINGS: &[&str] = &[
 
 /// Local businesses per trade word: every part with every ending.
 pub const LOCALS_PER_TRADE: usize = LOCAL_NAME_PARTS.len() * LOCAL_NAME_ENDINGS.len();
+
+/// Local business k of a list of `trades` trade words: indices into the trade words,
+/// `LOCAL_NAME_PARTS` and `LOCAL_NAME_ENDINGS`; its name is `{trade} {part}{end}`.
+/// Interleaved so a neighbourhood's run of consecutive indices mixes trades and names.
+#[inline]
+pub fn local_parts(trades: usize, k: usize) -> [usize; 3] {
+    let j = k / trades;
+    [
+        k % trades,
+        j % LOCAL_NAME_PARTS.len(),
+        j / LOCAL_NAME_PARTS.len(),
+    ]
+}
 
 /// The local trade of a subcategory, if it has one.
 pub fn local_trade(sub: &str) -> Option<&'static LocalTrade> {
@@ -1262,13 +1275,13 @@ pub static MERCHANTS: std::sync::LazyLock<Vec<Vec<Vec<&'static str>>>> =
         for top in TREE {
             for sub in top.subs {
                 if let Some(t) = local_trade(sub.name) {
-                    // Interleaved so a neighbourhood's run of consecutive indices mixes
-                    // trades and names.
                     for k in 0..t.trades.len() * LOCALS_PER_TRADE {
-                        let trade = t.trades[k % t.trades.len()];
-                        let j = k / t.trades.len();
-                        let part = LOCAL_NAME_PARTS[j % LOCAL_NAME_PARTS.len()];
-                        let end = LOCAL_NAME_ENDINGS[j / LOCAL_NAME_PARTS.len()];
+                        let [trade, part, end] = local_parts(t.trades.len(), k);
+                        let (trade, part, end) = (
+                            t.trades[trade],
+                            LOCAL_NAME_PARTS[part],
+                            LOCAL_NAME_ENDINGS[end],
+                        );
                         let at = block.len();
                         let _ = write!(block, "{trade} {part}{end}");
                         spans.push((at, block.len() - at));
