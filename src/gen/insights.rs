@@ -96,7 +96,10 @@ fn sorted_by(
     group_max: u64,
     days: (i32, i32),
     wide: impl Fn(&T) -> u128,
-) -> Vec<u32> {
+    keys: &mut Vec<u64>,
+    out: &mut Vec<u32>,
+) {
+    out.clear();
     let bits = |max: u64| u64::BITS - max.leading_zeros();
     let (gb, db, ib) = (
         bits(group_max),
@@ -104,15 +107,16 @@ fn sorted_by(
         bits(txs.len() as u64),
     );
     if gb + db + ib <= 64 {
-        let mut keys: Vec<u64> = txs
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| keep(t))
-            .map(|(i, t)| group(t) << (db + ib) | ((t.day - days.0) as u64) << ib | i as u64)
-            .collect();
+        keys.clear();
+        keys.extend(
+            txs.iter()
+                .enumerate()
+                .filter(|(_, t)| keep(t))
+                .map(|(i, t)| group(t) << (db + ib) | ((t.day - days.0) as u64) << ib | i as u64),
+        );
         keys.sort_unstable();
         let mask = if ib == 0 { 0 } else { u64::MAX >> (64 - ib) };
-        keys.iter().map(|k| (k & mask) as u32).collect()
+        out.extend(keys.iter().map(|k| (k & mask) as u32));
     } else {
         let mut keys: Vec<(u128, u32)> = txs
             .iter()
@@ -121,8 +125,20 @@ fn sorted_by(
             .map(|(i, t)| (wide(t), i as u32))
             .collect();
         keys.sort_unstable();
-        keys.iter().map(|p| p.1).collect()
+        out.extend(keys.iter().map(|p| p.1));
     }
+}
+
+/// Buffers `candidates` reuses from one context to the next.
+#[derive(Default)]
+struct Scratch {
+    txs: Vec<T>,
+    keys: Vec<u64>,
+    by_cat: Vec<u32>,
+    by_merchant: Vec<u32>,
+    groups: Vec<Group>,
+    segs: Vec<(i32, usize, usize)>,
+    ranks: Ranks,
 }
 
 /// Round half up of a non-negative a / b.
@@ -318,7 +334,19 @@ impl Ranks {
 }
 
 /// Every true claim about context `c`, by type (indices of `vocab::INSIGHT_TYPES`).
-fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
+fn candidates(w: &World, c: &Ctx, scratch: &mut Scratch, out: &mut [Vec<Cand>; 6]) {
+    for list in out.iter_mut() {
+        list.clear();
+    }
+    let Scratch {
+        txs,
+        keys,
+        by_cat,
+        by_merchant,
+        groups,
+        segs,
+        ranks,
+    } = scratch;
     let end = (w.end_day as i64 + 1) * SECS_PER_DAY - 1;
     let end_month = civil::month_index(w.end_day);
     let last_day_of_end_month =
@@ -340,7 +368,8 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
         (t <= end).then_some(t)
     };
 
-    let mut txs: Vec<T> = Vec::with_capacity(c.tx_count as usize);
+    txs.clear();
+    txs.reserve(c.tx_count as usize);
     for id in c.tx_first..c.tx_first + c.tx_count {
         let core = w.tx_core(c, id);
         if core.status == Status::Cancelled {
@@ -373,16 +402,20 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
     };
     let day_lo = txs.iter().map(|t| t.day).min().unwrap_or(0);
     let day_hi = txs.iter().map(|t| t.day).max().unwrap_or(0);
+    let txs: &[T] = txs;
     let cat_max = w.system_categories + c.custom_count;
-    let by_cat = sorted_by(
-        &txs,
+    sorted_by(
+        txs,
         |t| t.kind == Kind::Expense && t.cat.is_some(),
         |t| cat_ord(t.cat.unwrap_or(0)),
         cat_max,
         (day_lo, day_hi),
         |t| sort_key(t.cat.unwrap_or(0), t.day, t.id),
+        keys,
+        by_cat,
     );
-    let mut groups: Vec<Group> = Vec::new();
+    let by_cat: &[u32] = by_cat;
+    groups.clear();
     for (k, &i) in by_cat.iter().enumerate() {
         let t = &txs[i as usize];
         let cat = t.cat.expect("categorised");
@@ -408,7 +441,7 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             .ok()
             .map(|k| &groups[k])
     };
-    let mut out: [Vec<Cand>; 6] = Default::default();
+    let groups: &[Group] = groups;
 
     for (gi, g) in groups.iter().enumerate() {
         let (cat, month) = (g.cat, g.month);
@@ -535,17 +568,19 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
 
     // Recurring: the first expense with the same merchant in each of the two months before
     // at an amount within 10% of its own.
-    let by_merchant = sorted_by(
-        &txs,
+    sorted_by(
+        txs,
         |t| t.kind == Kind::Expense,
         |t| t.mkey as u64,
         (w.subs.len() as u64) << 16,
         (day_lo, day_hi),
         |t| sort_key(t.mkey as u64, t.day, t.id),
+        keys,
+        by_merchant,
     );
+    let by_merchant: &[u32] = by_merchant;
     // A merchant's run in (date, id) order is in month order: `segs` holds each month's
     // (month, start, end) within the run.
-    let mut segs: Vec<(i32, usize, usize)> = Vec::new();
     let mut k = 0;
     while k < by_merchant.len() {
         let key = txs[by_merchant[k] as usize].mkey;
@@ -612,7 +647,6 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
     // of the same category. The earlier amounts are counted in a Fenwick tree over the
     // category's distinct amounts, so the percentile is an O(log n) rank query rather than an
     // insertion into a sorted vector (quadratic on the busiest contexts).
-    let mut ranks = Ranks::default();
     let mut k = 0;
     while k < by_cat.len() {
         let cat = txs[by_cat[k] as usize].cat;
@@ -663,13 +697,13 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
 
     // Monthly summary of a complete month with categorised spending.
     let Some(first) = txs.iter().map(|t| t.month).min() else {
-        return out;
+        return;
     };
     let last = txs.iter().map(|t| t.month).max().unwrap_or(first);
     // count, spent, income, latest created_at, (top category spend, category)
     let span = (last - first + 1) as usize;
     let mut months = vec![(0u64, 0i64, 0i64, 0i64, (0i64, std::cmp::Reverse(0u64))); span];
-    for t in &txs {
+    for t in txs {
         let m = &mut months[(t.month - first) as usize];
         m.0 += 1;
         match t.kind {
@@ -679,7 +713,7 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
         }
         m.3 = m.3.max(t.created);
     }
-    for g in &groups {
+    for g in groups {
         let m = &mut months[(g.month - first) as usize];
         m.4 = m.4.max((g.spend, std::cmp::Reverse(g.cat)));
     }
@@ -707,7 +741,6 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             });
         }
     }
-    out
 }
 
 fn render(w: &World, c: &Ctx, claim: &Claim, title: &mut String, body: &mut String) {
@@ -842,13 +875,15 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
     ];
     let end = (w.end_day as i64 + 1) * SECS_PER_DAY - 1;
     let (mut title, mut body) = (String::new(), String::new());
+    let mut scratch = Scratch::default();
+    let mut lists: [Vec<Cand>; 6] = Default::default();
     for ctx_id in super::Group::Insights.chunk_ids(w, chunk) {
         let (first_id, target) = w.insight_range(ctx_id);
         if target == 0 {
             continue;
         }
         let c = w.context(ctx_id);
-        let mut lists = candidates(w, &c);
+        candidates(w, &c, &mut scratch, &mut lists);
         // Which true claims to tell: types drawn by weight, a claim of the type drawn uniformly;
         // a type without claims left yields to the next one.
         let mut r = w.keyed.stream(Domain::Insight, ctx_id | 1 << 61);
