@@ -26,10 +26,10 @@ fn needs_quotes(s: &[u8]) -> bool {
     #[inline]
     fn special(v: u64) -> bool {
         let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-        (zero(v ^ LO * b',' as u64)
-            | zero(v ^ LO * b'"' as u64)
-            | zero(v ^ LO * b'\n' as u64)
-            | zero(v ^ LO * b'\r' as u64))
+        (zero(v ^ (LO * b',' as u64))
+            | zero(v ^ (LO * b'"' as u64))
+            | zero(v ^ (LO * b'\n' as u64))
+            | zero(v ^ (LO * b'\r' as u64)))
             != 0
     }
     let n = s.len();

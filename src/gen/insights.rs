@@ -88,7 +88,8 @@ fn sort_key(group: u64, day: i32, id: u64) -> u128 {
 /// Indices into `txs` of the transactions that pass `keep`, ordered by (group, date, id). `txs`
 /// is in id order, so the index stands in for the id: when group (at most `group_max`), day
 /// (within `days`) and index fit in 64 bits together, the sort runs on packed `u64` keys,
-/// else on the 128-bit `wide` key; both give the same order.
+/// else on the 128-bit `wide` key; both give the same order. Written to `out`; `keys` is a
+/// buffer for the sort.
 fn sorted_by(
     txs: &[T],
     keep: impl Fn(&T) -> bool,
@@ -96,8 +97,7 @@ fn sorted_by(
     group_max: u64,
     days: (i32, i32),
     wide: impl Fn(&T) -> u128,
-    keys: &mut Vec<u64>,
-    out: &mut Vec<u32>,
+    (keys, out): (&mut Vec<u64>, &mut Vec<u32>),
 ) {
     out.clear();
     let bits = |max: u64| u64::BITS - max.leading_zeros();
@@ -411,8 +411,7 @@ fn candidates(w: &World, c: &Ctx, scratch: &mut Scratch, out: &mut [Vec<Cand>; 6
         cat_max,
         (day_lo, day_hi),
         |t| sort_key(t.cat.unwrap_or(0), t.day, t.id),
-        keys,
-        by_cat,
+        (keys, by_cat),
     );
     let by_cat: &[u32] = by_cat;
     groups.clear();
@@ -575,8 +574,7 @@ fn candidates(w: &World, c: &Ctx, scratch: &mut Scratch, out: &mut [Vec<Cand>; 6
         (w.subs.len() as u64) << 16,
         (day_lo, day_hi),
         |t| sort_key(t.mkey as u64, t.day, t.id),
-        keys,
-        by_merchant,
+        (keys, by_merchant),
     );
     let by_merchant: &[u32] = by_merchant;
     // A merchant's run in (date, id) order is in month order: `segs` holds each month's
