@@ -137,6 +137,8 @@ pub struct SubInfo {
     pub sub: usize,
     pub id: u64,
     pub kind: Kind,
+    /// `vocab_sub(..).median_cents`, kept here for the hot path.
+    pub median_cents: f64,
     pub lognormal: LogNormal,
     /// Draws among the national brands, most popular most often.
     pub merchants: SmallLut,
@@ -292,6 +294,7 @@ impl World {
                     sub: si,
                     id,
                     kind: top.kind,
+                    median_cents: s.median_cents as f64,
                     lognormal: LogNormal::new(&normal, s.sigma),
                     merchants: SmallLut::new(&zipf_lut(
                         s.merchants.len(),
@@ -957,7 +960,6 @@ impl World {
             self.free_subs[self.free_sub_lut.draw(&mut r)]
         };
         let info = &self.subs[sub];
-        let vs = vocab_sub(info);
         let merchant = self.draw_ctx_merchant(sub, ctx, &mut r);
         let scale = match ctx.kind {
             CtxKind::Business => 2.4,
@@ -965,7 +967,7 @@ impl World {
             _ => 1.0,
         };
         let amount =
-            ((vs.median_cents as f64 * scale * info.lognormal.draw(&mut r) + 0.5) as i64).max(150);
+            ((info.median_cents * scale * info.lognormal.draw(&mut r) + 0.5) as i64).max(150);
         if category_id.is_none() && !r.chance(self.profile.shape.uncategorised_percent * 10) {
             category_id = Some(info.id);
         }
