@@ -5,7 +5,9 @@
 
 use crate::civil;
 use crate::profile::Profile;
-use crate::rng::{cdf, zipf_lut, Domain, Draw, Keyed, LogNormal, Lut, NormalTable};
+use crate::rng::{
+    cdf, zipf_lut, Domain, Draw, Keyed, KeyedStream, LogNormal, Lut, NormalTable, SmallLut,
+};
 use crate::vocab::{self, Kind, Recur, TREE};
 
 pub const SECS_PER_DAY: i64 = 86_400;
@@ -118,6 +120,9 @@ pub struct Ctx {
     /// Days of bank history imported through Open Finance when the context was connected
     /// (0 for contexts without a connected bank account).
     pub history_days: i32,
+    /// Start of the neighbourhood (see `World::draw_merchant`) of each subcategory with local
+    /// businesses, by `SubInfo::local_slot`: worked out once per context, not per purchase.
+    pub local_start: Vec<u32>,
 }
 
 impl Ctx {
@@ -132,14 +137,20 @@ pub struct SubInfo {
     pub sub: usize,
     pub id: u64,
     pub kind: Kind,
+    /// `vocab_sub(..).median_cents`, kept here for the hot path.
+    pub median_cents: f64,
     pub lognormal: LogNormal,
     /// Draws among the national brands, most popular most often.
-    pub merchants: Lut,
+    pub merchants: SmallLut,
     /// Brands, then local businesses: `vocab::MERCHANTS[top][sub]` has `brands + locals` names.
     pub brands: usize,
     pub locals: usize,
     /// Share of spending that goes to local businesses rather than brands.
     pub local_permille: u32,
+    /// Where this subcategory's names start in `World::merchant_names`.
+    pub merchant_base: usize,
+    /// Index into `Ctx::local_start` when the subcategory has local businesses.
+    pub local_slot: usize,
 }
 
 /// The deterministic core of a transaction: what other tables need to agree on.
@@ -211,6 +222,16 @@ pub struct World {
     password_hash: std::sync::OnceLock<String>,
     /// `subs` index of each of `SERIES_SUBS`, looked up once rather than per context.
     series_subs: [usize; SERIES_SUBS.len()],
+    /// Every merchant name, subcategory after subcategory (`SubInfo::merchant_base`): one flat
+    /// table rather than three levels of vectors behind a lazy static.
+    merchant_names: Vec<&'static str>,
+    /// Subcategories with local businesses, by `SubInfo::local_slot`.
+    local_subs: Vec<usize>,
+    /// The keyed stream key of `Domain::TxCore`, worked out once.
+    tx_key: u64,
+    /// `civil::month_index` of the days from `month_days` on, through `end_day`.
+    month_of_day: Vec<i32>,
+    month_days: i32,
 }
 
 /// The subcategories monthly series are drawn in (see `World::context`).
@@ -253,25 +274,39 @@ impl World {
         let mut top_subs = Vec::new();
         let mut top_ids = Vec::new();
         let mut id = 1u64;
+        let mut merchant_names: Vec<&'static str> = Vec::new();
+        let mut local_subs = Vec::new();
         for (ti, top) in TREE.iter().enumerate() {
             top_ids.push(id);
             id += 1;
             let first = subs.len();
             for (si, s) in top.subs.iter().enumerate() {
+                let names = &vocab::MERCHANTS[ti][si];
+                let locals = names.len() - s.merchants.len();
+                let local_slot = if locals > 0 {
+                    local_subs.push(subs.len());
+                    local_subs.len() - 1
+                } else {
+                    usize::MAX
+                };
                 subs.push(SubInfo {
                     top: ti,
                     sub: si,
                     id,
                     kind: top.kind,
+                    median_cents: s.median_cents as f64,
                     lognormal: LogNormal::new(&normal, s.sigma),
-                    merchants: zipf_lut(
+                    merchants: SmallLut::new(&zipf_lut(
                         s.merchants.len(),
                         (profile.shape.merchant_skew * 10.0).round() as u32,
-                    ),
+                    )),
                     brands: s.merchants.len(),
-                    locals: vocab::MERCHANTS[ti][si].len() - s.merchants.len(),
+                    locals,
                     local_permille: vocab::local_trade(s.name).map_or(0, |t| t.share_permille),
+                    merchant_base: merchant_names.len(),
+                    local_slot,
                 });
+                merchant_names.extend(names.iter().copied());
                 id += 1;
             }
             top_subs.push(first..subs.len());
@@ -361,8 +396,14 @@ impl World {
             hours: Lut::new(&HOUR_WEIGHTS),
             password_hash: std::sync::OnceLock::new(),
             series_subs: [0; SERIES_SUBS.len()],
+            merchant_names,
+            local_subs,
+            tx_key: keyed.domain_key(Domain::TxCore),
+            month_of_day: Vec::new(),
+            month_days: start_day - 366,
             profile,
         };
+        w.month_of_day = (w.month_days..=end_day).map(civil::month_index).collect();
         for (k, name) in SERIES_SUBS.iter().enumerate() {
             w.series_subs[k] = w.find_sub(name);
         }
@@ -693,6 +734,11 @@ impl World {
 
         let (custom_first, custom_count) = self.custom_range(ctx_id);
         let history_days = self.history_days(ctx_id, kind, (created_at / SECS_PER_DAY) as i32);
+        let local_start = self
+            .local_subs
+            .iter()
+            .map(|&sub| self.local_start(sub, ctx_id) as u32)
+            .collect();
         Ctx {
             id: ctx_id,
             kind,
@@ -709,6 +755,7 @@ impl World {
             custom_first,
             custom_count,
             history_days,
+            local_start,
         }
     }
 
@@ -719,23 +766,48 @@ impl World {
     /// dataset as a whole has thousands of them and none dominates.
     #[inline]
     pub fn draw_merchant<R: Draw>(&self, sub: usize, ctx_id: u64, r: &mut R) -> usize {
+        self.draw_merchant_from(sub, || self.local_start(sub, ctx_id), r)
+    }
+
+    /// [`World::draw_merchant`] for a purchase of `ctx`, with the neighbourhood it worked out.
+    #[inline]
+    pub fn draw_ctx_merchant<R: Draw>(&self, sub: usize, ctx: &Ctx, r: &mut R) -> usize {
+        self.draw_merchant_from(sub, || ctx.local_start[self.subs[sub].local_slot] as u64, r)
+    }
+
+    #[inline]
+    fn draw_merchant_from<R: Draw>(
+        &self,
+        sub: usize,
+        start: impl FnOnce() -> u64,
+        r: &mut R,
+    ) -> usize {
         const NEIGHBOURHOOD: u64 = 12;
         let info = &self.subs[sub];
         if info.locals > 0 && r.chance(info.local_permille) {
             let locals = info.locals as u64;
-            let start =
-                crate::rng::mix64(ctx_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ sub as u64) % locals;
-            info.brands + ((start + r.below(NEIGHBOURHOOD)) % locals) as usize
+            let start = start();
+            // (start + k) % locals, as start < locals and k < NEIGHBOURHOOD.
+            let mut k = start + r.below(NEIGHBOURHOOD);
+            while k >= locals {
+                k -= locals;
+            }
+            info.brands + k as usize
         } else {
             info.merchants.draw(r)
         }
     }
 
+    /// Where context `ctx_id`'s neighbourhood of local businesses of `sub` starts.
+    fn local_start(&self, sub: usize, ctx_id: u64) -> u64 {
+        let locals = self.subs[sub].locals as u64;
+        crate::rng::mix64(ctx_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ sub as u64) % locals
+    }
+
     /// The name of merchant `merchant` of subcategory `sub`.
     #[inline]
     pub fn merchant_name(&self, sub: usize, merchant: usize) -> &'static str {
-        let info = &self.subs[sub];
-        vocab::MERCHANTS[info.top][info.sub][merchant]
+        self.merchant_names[self.subs[sub].merchant_base + merchant]
     }
 
     fn sub_index(&self, name: &str) -> usize {
@@ -812,6 +884,18 @@ impl World {
         }
     }
 
+    /// `civil::month_index(day)`, from a table for the days of the window.
+    #[inline]
+    pub fn month_of(&self, day: i32) -> i32 {
+        match self
+            .month_of_day
+            .get(day.wrapping_sub(self.month_days) as u32 as usize)
+        {
+            Some(&m) => m,
+            None => civil::month_index(day),
+        }
+    }
+
     /// Context (1-based id) of a transaction (1-based id).
     pub fn context_of_tx(&self, tx_id: u64) -> u64 {
         self.tx_start.partition_point(|&s| s < tx_id) as u64
@@ -820,7 +904,7 @@ impl World {
     /// The deterministic core of transaction `tx_id` of context `ctx`.
     pub fn tx_core(&self, ctx: &Ctx, tx_id: u64) -> TxCore {
         let r_local = tx_id - ctx.tx_first;
-        let mut r = self.keyed.stream(Domain::TxCore, tx_id);
+        let mut r = KeyedStream::new(self.tx_key, tx_id);
         if r_local < ctx.recurring_count {
             let k = ctx.series.len() as u64;
             let s = ctx.series[(r_local % k) as usize];
@@ -876,15 +960,14 @@ impl World {
             self.free_subs[self.free_sub_lut.draw(&mut r)]
         };
         let info = &self.subs[sub];
-        let vs = vocab_sub(info);
-        let merchant = self.draw_merchant(sub, ctx.id, &mut r);
+        let merchant = self.draw_ctx_merchant(sub, ctx, &mut r);
         let scale = match ctx.kind {
             CtxKind::Business => 2.4,
             CtxKind::Family => 1.3,
             _ => 1.0,
         };
         let amount =
-            ((vs.median_cents as f64 * scale * info.lognormal.draw(&mut r) + 0.5) as i64).max(150);
+            ((info.median_cents * scale * info.lognormal.draw(&mut r) + 0.5) as i64).max(150);
         if category_id.is_none() && !r.chance(self.profile.shape.uncategorised_percent * 10) {
             category_id = Some(info.id);
         }

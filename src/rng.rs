@@ -61,11 +61,14 @@ impl Keyed {
     /// A small counter-based stream for one entity: draw k is `hash(domain, id, k)`.
     #[inline]
     pub fn stream(&self, domain: Domain, id: u64) -> KeyedStream {
-        let a = mix64(self.seed ^ (domain as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        KeyedStream {
-            base: mix64(a ^ id),
-            k: 0,
-        }
+        KeyedStream::new(self.domain_key(domain), id)
+    }
+
+    /// The part of a domain's streams that does not depend on the entity, for a hot loop to
+    /// work out once (see [`KeyedStream::new`]).
+    #[inline]
+    pub fn domain_key(&self, domain: Domain) -> u64 {
+        mix64(self.seed ^ (domain as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
 }
 
@@ -74,6 +77,17 @@ impl Keyed {
 pub struct KeyedStream {
     base: u64,
     k: u64,
+}
+
+impl KeyedStream {
+    /// The stream of entity `id` in the domain whose [`Keyed::domain_key`] is `key`.
+    #[inline]
+    pub fn new(key: u64, id: u64) -> KeyedStream {
+        KeyedStream {
+            base: mix64(key ^ id),
+            k: 0,
+        }
+    }
 }
 
 impl Draw for KeyedStream {
@@ -175,6 +189,32 @@ impl Lut {
     #[inline]
     pub fn draw<R: Draw + ?Sized>(&self, r: &mut R) -> usize {
         self.t[(r.next_u64() >> 52) as usize] as usize
+    }
+}
+
+/// A [`Lut`] over a handful of items, drawn without its 8 KiB table: the table is monotone in
+/// the slot, so the item of slot s is the number of items after the first whose first slot is
+/// at most s. Same draws as the table (a test checks every slot), but a few bytes instead of
+/// 8 KiB: the per-subcategory brand tables no longer push each other out of the cache.
+#[derive(Clone, Debug)]
+pub struct SmallLut {
+    /// `starts[i]`: first slot of item i + 1 (4096 when it has none); ascending.
+    starts: Vec<u16>,
+}
+
+impl SmallLut {
+    pub fn new(lut: &Lut) -> SmallLut {
+        let n = lut.t.iter().copied().max().map_or(0, |m| m as usize + 1);
+        let starts = (1..n)
+            .map(|i| lut.t.partition_point(|&v| (v as usize) < i) as u16)
+            .collect();
+        SmallLut { starts }
+    }
+
+    #[inline]
+    pub fn draw<R: Draw + ?Sized>(&self, r: &mut R) -> usize {
+        let s = (r.next_u64() >> 52) as u16;
+        self.starts.iter().take_while(|&&f| f <= s).count()
     }
 }
 
@@ -327,6 +367,33 @@ mod tests {
         assert_eq!(r.next_u64(), PINNED_FIRST);
     }
     const PINNED_FIRST: u64 = 9_361_464_311_128_428_210;
+
+    /// The compact table draws exactly what the full one does, slot by slot.
+    #[test]
+    fn small_lut_matches_lut() {
+        struct Fixed(u64);
+        impl Draw for Fixed {
+            fn next_u64(&mut self) -> u64 {
+                self.0
+            }
+        }
+        for n in 1..=14 {
+            for s in [0, 7, 11, 15, 30] {
+                let lut = zipf_lut(n, s);
+                let small = SmallLut::new(&lut);
+                for slot in 0..Lut::SLOTS {
+                    let x = slot << 52 | 0x000f_0f0f_0f0f_0f0f;
+                    assert_eq!(lut.draw(&mut Fixed(x)), small.draw(&mut Fixed(x)));
+                }
+            }
+        }
+        let lut = Lut::new(&[1, 0, 5, 0, 0, 9, 1, 0]);
+        let small = SmallLut::new(&lut);
+        for slot in 0..Lut::SLOTS {
+            let x = slot << 52;
+            assert_eq!(lut.draw(&mut Fixed(x)), small.draw(&mut Fixed(x)));
+        }
+    }
 
     #[test]
     fn below_stays_in_range_and_normal_is_centred() {

@@ -5,6 +5,7 @@
 //! first few take most of the volume, as they do in real card statements.
 
 use fake::locales::{Data, PT_BR};
+use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -1147,7 +1148,7 @@ pub static LOCAL_TRADES: &[LocalTrade] = &[
 ];
 
 /// Name parts of local businesses, as Brazilian shop fronts read.
-const LOCAL_NAME_PARTS: &[&str] = &[
+pub const LOCAL_NAME_PARTS: &[&str] = &[
     "São Jorge",
     "Santa Luzia",
     "Bom Jesus",
@@ -1231,7 +1232,7 @@ const LOCAL_NAME_PARTS: &[&str] = &[
 ];
 
 /// Endings, as on a sign or in a CNPJ's trade name.
-const LOCAL_NAME_ENDINGS: &[&str] = &[
+pub const LOCAL_NAME_ENDINGS: &[&str] = &[
     "",
     " II",
     " Express",
@@ -1245,6 +1246,19 @@ const LOCAL_NAME_ENDINGS: &[&str] = &[
 /// Local businesses per trade word: every part with every ending.
 pub const LOCALS_PER_TRADE: usize = LOCAL_NAME_PARTS.len() * LOCAL_NAME_ENDINGS.len();
 
+/// Local business k of a list of `trades` trade words: indices into the trade words,
+/// `LOCAL_NAME_PARTS` and `LOCAL_NAME_ENDINGS`; its name is `{trade} {part}{end}`.
+/// Interleaved so a neighbourhood's run of consecutive indices mixes trades and names.
+#[inline]
+pub fn local_parts(trades: usize, k: usize) -> [usize; 3] {
+    let j = k / trades;
+    [
+        k % trades,
+        j % LOCAL_NAME_PARTS.len(),
+        j / LOCAL_NAME_PARTS.len(),
+    ]
+}
+
 /// The local trade of a subcategory, if it has one.
 pub fn local_trade(sub: &str) -> Option<&'static LocalTrade> {
     LOCAL_TRADES.iter().find(|t| t.sub == sub)
@@ -1254,6 +1268,29 @@ pub fn local_trade(sub: &str) -> Option<&'static LocalTrade> {
 /// (none for brand-led subcategories). A transaction's merchant is an index into this list.
 pub static MERCHANTS: std::sync::LazyLock<Vec<Vec<Vec<&'static str>>>> =
     std::sync::LazyLock::new(|| {
+        // The local names are built into one block, in order, so the names of a neighbourhood
+        // sit next to each other in memory.
+        let mut block = String::new();
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for top in TREE {
+            for sub in top.subs {
+                if let Some(t) = local_trade(sub.name) {
+                    for k in 0..t.trades.len() * LOCALS_PER_TRADE {
+                        let [trade, part, end] = local_parts(t.trades.len(), k);
+                        let (trade, part, end) = (
+                            t.trades[trade],
+                            LOCAL_NAME_PARTS[part],
+                            LOCAL_NAME_ENDINGS[end],
+                        );
+                        let at = block.len();
+                        let _ = write!(block, "{trade} {part}{end}");
+                        spans.push((at, block.len() - at));
+                    }
+                }
+            }
+        }
+        let block: &'static str = Box::leak(block.into_boxed_str());
+        let mut locals = spans.into_iter().map(|(at, len)| &block[at..at + len]);
         TREE.iter()
             .map(|top| {
                 top.subs
@@ -1261,16 +1298,7 @@ pub static MERCHANTS: std::sync::LazyLock<Vec<Vec<Vec<&'static str>>>> =
                     .map(|sub| {
                         let mut names: Vec<&'static str> = sub.merchants.to_vec();
                         if let Some(t) = local_trade(sub.name) {
-                            // Interleaved so a neighbourhood's run of consecutive indices mixes
-                            // trades and names.
-                            for k in 0..t.trades.len() * LOCALS_PER_TRADE {
-                                let trade = t.trades[k % t.trades.len()];
-                                let j = k / t.trades.len();
-                                let part = LOCAL_NAME_PARTS[j % LOCAL_NAME_PARTS.len()];
-                                let end = LOCAL_NAME_ENDINGS[j / LOCAL_NAME_PARTS.len()];
-                                let name = format!("{trade} {part}{end}");
-                                names.push(Box::leak(name.into_boxed_str()));
-                            }
+                            names.extend(locals.by_ref().take(t.trades.len() * LOCALS_PER_TRADE));
                         }
                         names
                     })

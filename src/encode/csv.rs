@@ -16,6 +16,37 @@ static SPECIAL: [bool; 256] = {
     t
 };
 
+/// Whether a field must be quoted: empty, or holding a byte of [`SPECIAL`]. Eight bytes at a
+/// time (a byte equal to c is a zero byte of `v ^ c…c`, found by the exact zero-byte test),
+/// the last eight overlapping the ones before; strings under eight bytes go byte by byte.
+#[inline]
+fn needs_quotes(s: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    #[inline]
+    fn special(v: u64) -> bool {
+        let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+        (zero(v ^ (LO * b',' as u64))
+            | zero(v ^ (LO * b'"' as u64))
+            | zero(v ^ (LO * b'\n' as u64))
+            | zero(v ^ (LO * b'\r' as u64)))
+            != 0
+    }
+    let n = s.len();
+    if n < 8 {
+        return n == 0 || s.iter().any(|&b| SPECIAL[b as usize]);
+    }
+    let word = |at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    let mut at = 0;
+    while at + 8 < n {
+        if special(word(at)) {
+            return true;
+        }
+        at += 8;
+    }
+    special(word(n - 8))
+}
+
 pub struct Csv {
     out: Vec<u8>,
     first: bool,
@@ -66,8 +97,7 @@ impl Encoder for Csv {
     #[inline]
     fn text(&mut self, s: &str) {
         self.sep();
-        let needs = s.is_empty() || s.bytes().any(|b| SPECIAL[b as usize]);
-        if !needs {
+        if !needs_quotes(s.as_bytes()) {
             self.out.extend_from_slice(s.as_bytes());
             return;
         }
@@ -110,5 +140,38 @@ impl Encoder for Csv {
     }
     fn take(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time test agrees with the byte table on every length and position.
+    #[test]
+    fn needs_quotes_matches_the_table() {
+        let slow = |s: &[u8]| s.is_empty() || s.iter().any(|&b| SPECIAL[b as usize]);
+        for n in 0..40 {
+            let plain: Vec<u8> = (0..n).map(|i| b'A' + (i % 26) as u8).collect();
+            assert_eq!(needs_quotes(&plain), slow(&plain));
+            for at in 0..n {
+                for b in [
+                    b',', b'"', b'\n', b'\r', b'+', b'-', b'!', 0x80, 0xff, 0x0b, 0x2d,
+                ] {
+                    let mut v = plain.clone();
+                    v[at] = b;
+                    assert_eq!(needs_quotes(&v), slow(&v), "{v:?}");
+                }
+            }
+        }
+        for s in [
+            "Mercado São Jorge & Filhos",
+            "a,b",
+            "\"quoted\"",
+            "éèàçÇ—€",
+            "",
+        ] {
+            assert_eq!(needs_quotes(s.as_bytes()), slow(s.as_bytes()), "{s}");
+        }
     }
 }

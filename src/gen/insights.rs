@@ -88,7 +88,8 @@ fn sort_key(group: u64, day: i32, id: u64) -> u128 {
 /// Indices into `txs` of the transactions that pass `keep`, ordered by (group, date, id). `txs`
 /// is in id order, so the index stands in for the id: when group (at most `group_max`), day
 /// (within `days`) and index fit in 64 bits together, the sort runs on packed `u64` keys,
-/// else on the 128-bit `wide` key; both give the same order.
+/// else on the 128-bit `wide` key; both give the same order. Written to `out`; `keys` is a
+/// buffer for the sort.
 fn sorted_by(
     txs: &[T],
     keep: impl Fn(&T) -> bool,
@@ -96,7 +97,9 @@ fn sorted_by(
     group_max: u64,
     days: (i32, i32),
     wide: impl Fn(&T) -> u128,
-) -> Vec<u32> {
+    (keys, out): (&mut Vec<u64>, &mut Vec<u32>),
+) {
+    out.clear();
     let bits = |max: u64| u64::BITS - max.leading_zeros();
     let (gb, db, ib) = (
         bits(group_max),
@@ -104,15 +107,16 @@ fn sorted_by(
         bits(txs.len() as u64),
     );
     if gb + db + ib <= 64 {
-        let mut keys: Vec<u64> = txs
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| keep(t))
-            .map(|(i, t)| group(t) << (db + ib) | ((t.day - days.0) as u64) << ib | i as u64)
-            .collect();
+        keys.clear();
+        keys.extend(
+            txs.iter()
+                .enumerate()
+                .filter(|(_, t)| keep(t))
+                .map(|(i, t)| group(t) << (db + ib) | ((t.day - days.0) as u64) << ib | i as u64),
+        );
         keys.sort_unstable();
         let mask = if ib == 0 { 0 } else { u64::MAX >> (64 - ib) };
-        keys.iter().map(|k| (k & mask) as u32).collect()
+        out.extend(keys.iter().map(|k| (k & mask) as u32));
     } else {
         let mut keys: Vec<(u128, u32)> = txs
             .iter()
@@ -121,8 +125,20 @@ fn sorted_by(
             .map(|(i, t)| (wide(t), i as u32))
             .collect();
         keys.sort_unstable();
-        keys.iter().map(|p| p.1).collect()
+        out.extend(keys.iter().map(|p| p.1));
     }
+}
+
+/// Buffers `candidates` reuses from one context to the next.
+#[derive(Default)]
+struct Scratch {
+    txs: Vec<T>,
+    keys: Vec<u64>,
+    by_cat: Vec<u32>,
+    by_merchant: Vec<u32>,
+    groups: Vec<Group>,
+    segs: Vec<(i32, usize, usize)>,
+    ranks: Ranks,
 }
 
 /// Round half up of a non-negative a / b.
@@ -138,13 +154,17 @@ struct T {
     day: i32,
     month: i32,
     cat: Option<u64>,
-    merchant: &'static str,
     /// Subcategory and merchant index: the same key means the same merchant name.
     mkey: u32,
     /// Absolute value, cents.
     amount: i64,
     created: i64,
     kind: Kind,
+}
+
+/// The merchant name of a transaction, from its key.
+fn merchant_of(w: &World, t: &T) -> &'static str {
+    w.merchant_name((t.mkey >> 16) as usize, (t.mkey & 0xffff) as usize)
 }
 
 /// Expense transactions of one category in one month: `by_cat[lo..hi]`.
@@ -234,15 +254,45 @@ struct Ranks {
     values: Vec<i64>,
     tree: Vec<u32>,
     len: usize,
+    /// `rank[j]`: index in `values` of the j-th value given to `reset`.
+    rank: Vec<u32>,
+    keys: Vec<u64>,
 }
 
 impl Ranks {
-    /// Empty, over the values `all` (in any order, duplicates allowed).
-    fn reset(&mut self, all: impl Iterator<Item = i64>) {
+    /// Empty, over the values `all` (in any order, duplicates allowed); `rank` tells where
+    /// each of them sits among the distinct values.
+    fn reset(&mut self, all: impl ExactSizeIterator<Item = i64> + Clone) {
+        let n = all.len();
         self.values.clear();
-        self.values.extend(all);
-        self.values.sort_unstable();
-        self.values.dedup();
+        self.rank.clear();
+        self.rank.resize(n, 0);
+        let max = all.clone().max().unwrap_or(0);
+        let pos_bits = (u64::BITS - (n as u64).leading_zeros()).max(1);
+        if max >= 0 && (max as u64) < 1 << (64 - pos_bits) {
+            // One sort of (value, position) keys orders the values and places each position.
+            self.keys.clear();
+            self.keys.extend(
+                all.enumerate()
+                    .map(|(j, v)| (v as u64) << pos_bits | j as u64),
+            );
+            self.keys.sort_unstable();
+            let mask = (1u64 << pos_bits) - 1;
+            for &k in &self.keys {
+                let v = (k >> pos_bits) as i64;
+                if self.values.last() != Some(&v) {
+                    self.values.push(v);
+                }
+                self.rank[(k & mask) as usize] = (self.values.len() - 1) as u32;
+            }
+        } else {
+            self.values.extend(all.clone());
+            self.values.sort_unstable();
+            self.values.dedup();
+            for (j, v) in all.enumerate() {
+                self.rank[j] = self.values.partition_point(|&x| x < v) as u32;
+            }
+        }
         self.tree.clear();
         self.tree.resize(self.values.len() + 1, 0);
         self.len = 0;
@@ -252,10 +302,9 @@ impl Ranks {
         self.len
     }
 
-    /// Count one more `v` (one of the values given to `reset`).
-    fn insert(&mut self, v: i64) {
-        let mut i = self.values.partition_point(|&x| x < v) + 1;
-        debug_assert!(self.values[i - 1] == v);
+    /// Count one more of the values given to `reset`: the `j`-th.
+    fn insert(&mut self, j: usize) {
+        let mut i = self.rank[j] as usize + 1;
         while i < self.tree.len() {
             self.tree[i] += 1;
             i += i & i.wrapping_neg();
@@ -285,7 +334,19 @@ impl Ranks {
 }
 
 /// Every true claim about context `c`, by type (indices of `vocab::INSIGHT_TYPES`).
-fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
+fn candidates(w: &World, c: &Ctx, scratch: &mut Scratch, out: &mut [Vec<Cand>; 6]) {
+    for list in out.iter_mut() {
+        list.clear();
+    }
+    let Scratch {
+        txs,
+        keys,
+        by_cat,
+        by_merchant,
+        groups,
+        segs,
+        ranks,
+    } = scratch;
     let end = (w.end_day as i64 + 1) * SECS_PER_DAY - 1;
     let end_month = civil::month_index(w.end_day);
     let last_day_of_end_month =
@@ -307,7 +368,8 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
         (t <= end).then_some(t)
     };
 
-    let mut txs: Vec<T> = Vec::with_capacity(c.tx_count as usize);
+    txs.clear();
+    txs.reserve(c.tx_count as usize);
     for id in c.tx_first..c.tx_first + c.tx_count {
         let core = w.tx_core(c, id);
         if core.status == Status::Cancelled {
@@ -318,9 +380,8 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             id,
             member: core.member,
             day: core.day,
-            month: civil::month_index(core.day),
+            month: w.month_of(core.day),
             cat: core.category_id,
-            merchant: w.merchant_name(core.sub, core.merchant),
             mkey: (core.sub as u32) << 16 | core.merchant as u32,
             amount: core.amount_cents.abs(),
             created: core.created_at,
@@ -341,16 +402,19 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
     };
     let day_lo = txs.iter().map(|t| t.day).min().unwrap_or(0);
     let day_hi = txs.iter().map(|t| t.day).max().unwrap_or(0);
+    let txs: &[T] = txs;
     let cat_max = w.system_categories + c.custom_count;
-    let by_cat = sorted_by(
-        &txs,
+    sorted_by(
+        txs,
         |t| t.kind == Kind::Expense && t.cat.is_some(),
         |t| cat_ord(t.cat.unwrap_or(0)),
         cat_max,
         (day_lo, day_hi),
         |t| sort_key(t.cat.unwrap_or(0), t.day, t.id),
+        (keys, by_cat),
     );
-    let mut groups: Vec<Group> = Vec::new();
+    let by_cat: &[u32] = by_cat;
+    groups.clear();
     for (k, &i) in by_cat.iter().enumerate() {
         let t = &txs[i as usize];
         let cat = t.cat.expect("categorised");
@@ -376,17 +440,24 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             .ok()
             .map(|k| &groups[k])
     };
-    let mut out: [Vec<Cand>; 6] = Default::default();
+    let groups: &[Group] = groups;
 
-    for g in &groups {
+    for (gi, g) in groups.iter().enumerate() {
         let (cat, month) = (g.cat, g.month);
         if month > last_complete {
             continue;
         }
         let salt = cat << 20 | month as u64;
-        let p1 = find(cat, month - 1);
-        let p2 = find(cat, month - 2);
-        let p3 = find(cat, month - 3);
+        // The group of `back` months before: groups of one category are consecutive, one per
+        // month in month order, so it is among the `back` groups just before this one.
+        let before = |back: usize| -> Option<&Group> {
+            groups[gi.saturating_sub(back)..gi]
+                .iter()
+                .find(|p| p.cat == cat && p.month == month - back as i32)
+        };
+        let p1 = before(1);
+        let p2 = before(2);
+        let p3 = before(3);
         // Spending spike: at least 1.5 times the mean of the three months before, each of
         // them with spending, and at least R$ 100.
         if let (Some(p1), Some(p2), Some(p3)) = (p1, p2, p3) {
@@ -496,14 +567,18 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
 
     // Recurring: the first expense with the same merchant in each of the two months before
     // at an amount within 10% of its own.
-    let by_merchant = sorted_by(
-        &txs,
+    sorted_by(
+        txs,
         |t| t.kind == Kind::Expense,
         |t| t.mkey as u64,
         (w.subs.len() as u64) << 16,
         (day_lo, day_hi),
         |t| sort_key(t.mkey as u64, t.day, t.id),
+        (keys, by_merchant),
     );
+    let by_merchant: &[u32] = by_merchant;
+    // A merchant's run in (date, id) order is in month order: `segs` holds each month's
+    // (month, start, end) within the run.
     let mut k = 0;
     while k < by_merchant.len() {
         let key = txs[by_merchant[k] as usize].mkey;
@@ -512,36 +587,54 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             e += 1;
         }
         let run = &by_merchant[k..e];
-        // The latest created_at of an expense in `month` within 10% of `amount`.
-        let near = |month: i32, amount: i64| -> Option<i64> {
-            let lo = run.partition_point(|&i| txs[i as usize].month < month);
-            let hi = run.partition_point(|&i| txs[i as usize].month <= month);
-            run[lo..hi]
+        segs.clear();
+        for (j, &i) in run.iter().enumerate() {
+            let m = txs[i as usize].month;
+            match segs.last_mut() {
+                Some(s) if s.0 == m => s.2 = j + 1,
+                _ => segs.push((m, j, j + 1)),
+            }
+        }
+        // The latest created_at of an expense of the month `seg` within 10% of `amount`.
+        let near = |seg: &(i32, usize, usize), amount: i64| -> Option<i64> {
+            run[seg.1..seg.2]
                 .iter()
                 .map(|&i| &txs[i as usize])
-                .filter(|x| x.month == month && (x.amount - amount).abs() * 10 <= amount)
+                .filter(|x| (x.amount - amount).abs() * 10 <= amount)
                 .map(|x| x.created)
                 .max()
         };
-        for &i in run {
-            let t = &txs[i as usize];
-            if let Some(c2) = near(t.month - 2, t.amount) {
-                if let Some(c1) = near(t.month - 1, t.amount) {
-                    let created = t.created.max(c1).max(c2) + 60 + jitter(t.id ^ 0x4ec, 6 * 3600);
-                    if created <= end {
-                        out[RECURRING].push(Cand {
-                            created,
-                            member: t.member,
-                            cat: t.cat,
-                            tx: Some(t.id),
-                            claim: Claim::Recurring {
-                                merchant: t.merchant,
-                                amount: t.amount,
-                                month: t.month,
-                            },
-                        });
+        'run: for (si, &(month, lo, hi)) in segs.iter().enumerate() {
+            // The months before are among the segments just before this one.
+            let before = |back: usize| {
+                segs[si.saturating_sub(back)..si]
+                    .iter()
+                    .find(|s| s.0 == month - back as i32)
+            };
+            let (Some(s2), Some(s1)) = (before(2), before(1)) else {
+                continue;
+            };
+            for &i in &run[lo..hi] {
+                let t = &txs[i as usize];
+                if let Some(c2) = near(s2, t.amount) {
+                    if let Some(c1) = near(s1, t.amount) {
+                        let created =
+                            t.created.max(c1).max(c2) + 60 + jitter(t.id ^ 0x4ec, 6 * 3600);
+                        if created <= end {
+                            out[RECURRING].push(Cand {
+                                created,
+                                member: t.member,
+                                cat: t.cat,
+                                tx: Some(t.id),
+                                claim: Claim::Recurring {
+                                    merchant: merchant_of(w, t),
+                                    amount: t.amount,
+                                    month: t.month,
+                                },
+                            });
+                        }
+                        break 'run;
                     }
-                    break;
                 }
             }
         }
@@ -552,12 +645,12 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
     // of the same category. The earlier amounts are counted in a Fenwick tree over the
     // category's distinct amounts, so the percentile is an O(log n) rank query rather than an
     // insertion into a sorted vector (quadratic on the busiest contexts).
-    let mut ranks = Ranks::default();
     let mut k = 0;
     while k < by_cat.len() {
         let cat = txs[by_cat[k] as usize].cat;
         let run_end = k + by_cat[k..].partition_point(|&i| txs[i as usize].cat == cat);
         ranks.reset(by_cat[k..run_end].iter().map(|&i| txs[i as usize].amount));
+        let run_start = k;
         let mut prior_created = 0i64;
         while k < run_end {
             let day = txs[by_cat[k] as usize].day;
@@ -582,7 +675,7 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
                                 cat: t.cat,
                                 tx: Some(t.id),
                                 claim: Claim::Unusual {
-                                    merchant: t.merchant,
+                                    merchant: merchant_of(w, t),
                                     cat: t.cat.expect("categorised"),
                                     amount: t.amount,
                                     p95,
@@ -592,8 +685,8 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
                     }
                 }
             }
-            for &i in &by_cat[k..e] {
-                ranks.insert(txs[i as usize].amount);
+            for (j, &i) in by_cat[k..e].iter().enumerate() {
+                ranks.insert(k - run_start + j);
                 prior_created = prior_created.max(txs[i as usize].created);
             }
             k = e;
@@ -602,13 +695,13 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
 
     // Monthly summary of a complete month with categorised spending.
     let Some(first) = txs.iter().map(|t| t.month).min() else {
-        return out;
+        return;
     };
     let last = txs.iter().map(|t| t.month).max().unwrap_or(first);
     // count, spent, income, latest created_at, (top category spend, category)
     let span = (last - first + 1) as usize;
     let mut months = vec![(0u64, 0i64, 0i64, 0i64, (0i64, std::cmp::Reverse(0u64))); span];
-    for t in &txs {
+    for t in txs {
         let m = &mut months[(t.month - first) as usize];
         m.0 += 1;
         match t.kind {
@@ -618,7 +711,7 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
         }
         m.3 = m.3.max(t.created);
     }
-    for g in &groups {
+    for g in groups {
         let m = &mut months[(g.month - first) as usize];
         m.4 = m.4.max((g.spend, std::cmp::Reverse(g.cat)));
     }
@@ -646,7 +739,6 @@ fn candidates(w: &World, c: &Ctx) -> [Vec<Cand>; 6] {
             });
         }
     }
-    out
 }
 
 fn render(w: &World, c: &Ctx, claim: &Claim, title: &mut String, body: &mut String) {
@@ -781,13 +873,15 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
     ];
     let end = (w.end_day as i64 + 1) * SECS_PER_DAY - 1;
     let (mut title, mut body) = (String::new(), String::new());
+    let mut scratch = Scratch::default();
+    let mut lists: [Vec<Cand>; 6] = Default::default();
     for ctx_id in super::Group::Insights.chunk_ids(w, chunk) {
         let (first_id, target) = w.insight_range(ctx_id);
         if target == 0 {
             continue;
         }
         let c = w.context(ctx_id);
-        let mut lists = candidates(w, &c);
+        candidates(w, &c, &mut scratch, &mut lists);
         // Which true claims to tell: types drawn by weight, a claim of the type drawn uniformly;
         // a type without claims left yields to the next one.
         let mut r = w.keyed.stream(Domain::Insight, ctx_id | 1 << 61);

@@ -71,63 +71,294 @@ pub fn statement_case(s: &str) -> String {
     folded
 }
 
+/// The ways a merchant's name is written in texts.
+trait NameForms {
+    /// As the merchant calls itself.
+    fn plain(&self, out: &mut String);
+    /// In [`statement_case`].
+    fn upper(&self, out: &mut String);
+    /// In statement case without spaces.
+    fn tight(&self, out: &mut String);
+}
+
+/// A name given whole.
+struct Whole<'a> {
+    plain: &'a str,
+    upper: String,
+}
+
+impl NameForms for Whole<'_> {
+    fn plain(&self, out: &mut String) {
+        out.push_str(self.plain);
+    }
+    fn upper(&self, out: &mut String) {
+        out.push_str(&self.upper);
+    }
+    fn tight(&self, out: &mut String) {
+        out.extend(self.upper.chars().filter(|&c| c != ' '));
+    }
+}
+
+/// A local business's name from its parts, `{trade} {part}{end}`, each part in its three
+/// forms (`statement_case` and dropping spaces both work character by character, so the
+/// forms of the whole are the forms of the parts put together).
+struct Parts([&'static [String; 3]; 3]);
+
+impl NameForms for Parts {
+    #[inline]
+    fn plain(&self, out: &mut String) {
+        let [t, p, e] = self.0;
+        out.push_str(&t[0]);
+        out.push(' ');
+        out.push_str(&p[0]);
+        out.push_str(&e[0]);
+    }
+    #[inline]
+    fn upper(&self, out: &mut String) {
+        let [t, p, e] = self.0;
+        out.push_str(&t[1]);
+        out.push(' ');
+        out.push_str(&p[1]);
+        out.push_str(&e[1]);
+    }
+    #[inline]
+    fn tight(&self, out: &mut String) {
+        let [t, p, e] = self.0;
+        out.push_str(&t[2]);
+        out.push_str(&p[2]);
+        out.push_str(&e[2]);
+    }
+}
+
+/// Open Finance statement lines of a subcategory: a prefix, then the name in statement case
+/// (or, after `PAG*`, in statement case without spaces).
+fn open_finance_prefixes(kind: Kind, recur: Recur) -> &'static [&'static str] {
+    match (kind, recur) {
+        (_, Recur::Salary) => &["CRED SALARIO ", "TED RECEBIDA "],
+        (Kind::Income, _) => &["PIX RECEBIDO ", "TED RECEBIDA ", "CRED "],
+        (Kind::Transfer, _) => &["PIX ENVIADO ", "TRANSF ENTRE CONTAS "],
+        (Kind::Expense, Recur::Monthly) => &["DEB AUTOMATICO ", "PAGTO BOLETO ", "PIX ENVIADO "],
+        (Kind::Expense, _) => &[
+            "COMPRA CARTAO DEB ",
+            "COMPRA CREDITO ",
+            "PIX ENVIADO ",
+            "PAG*",
+        ],
+    }
+}
+
+/// How many texts entry method `method` (1 open_finance, 2 csv_import, 3 receipt_ocr) has.
+fn text_count(kind: Kind, recur: Recur, method: usize) -> usize {
+    match method {
+        1 => open_finance_prefixes(kind, recur).len(),
+        2 if kind == Kind::Expense => 2,
+        _ => 1,
+    }
+}
+
+/// Text `v` (below `text_count`) of entry method `method` for a merchant named `name`.
+fn write_text(
+    kind: Kind,
+    recur: Recur,
+    method: usize,
+    v: usize,
+    name: &impl NameForms,
+    out: &mut String,
+) {
+    match method {
+        1 => {
+            let prefix = open_finance_prefixes(kind, recur)[v];
+            out.push_str(prefix);
+            if prefix == "PAG*" {
+                name.tight(out);
+            } else {
+                name.upper(out);
+            }
+        }
+        2 => match (kind, v) {
+            (Kind::Expense, 0) => {
+                out.push_str("Compra ");
+                name.plain(out);
+            }
+            (Kind::Expense, _) => {
+                name.plain(out);
+                out.push_str(" - cartão de crédito");
+            }
+            (Kind::Income, _) => {
+                out.push_str("Recebimento ");
+                name.plain(out);
+            }
+            (Kind::Transfer, _) => {
+                out.push_str("Transferência ");
+                name.plain(out);
+            }
+        },
+        _ => {
+            out.push_str("Cupom fiscal ");
+            name.upper(out);
+        }
+    }
+}
+
+/// The statement-style texts of merchant `m` (a name of `vocab::MERCHANTS[ti][si]`).
+fn merchant_texts(ti: usize, si: usize, m: &str) -> MerchantTexts {
+    let (kind, recur) = (TREE[ti].kind, TREE[ti].subs[si].recur);
+    let name = Whole {
+        plain: m,
+        upper: statement_case(m),
+    };
+    let texts = |method: usize| -> Vec<String> {
+        (0..text_count(kind, recur, method))
+            .map(|v| {
+                let mut s = String::new();
+                write_text(kind, recur, method, v, &name, &mut s);
+                s
+            })
+            .collect()
+    };
+    MerchantTexts {
+        open_finance: texts(1),
+        csv_import: texts(2),
+        receipt_ocr: texts(3).swap_remove(0),
+    }
+}
+
 /// `POOL[top][sub][merchant]`.
 pub static POOL: LazyLock<Vec<Vec<Vec<MerchantTexts>>>> = LazyLock::new(|| {
     TREE.iter()
         .enumerate()
         .map(|(ti, top)| {
-            top.subs
-                .iter()
-                .enumerate()
-                .map(|(si, sub)| {
+            (0..top.subs.len())
+                .map(|si| {
                     crate::vocab::MERCHANTS[ti][si]
                         .iter()
-                        .map(|m| {
-                            let u = statement_case(m);
-                            let open_finance = match (top.kind, sub.recur) {
-                                (_, Recur::Salary) => {
-                                    vec![format!("CRED SALARIO {u}"), format!("TED RECEBIDA {u}")]
-                                }
-                                (Kind::Income, _) => vec![
-                                    format!("PIX RECEBIDO {u}"),
-                                    format!("TED RECEBIDA {u}"),
-                                    format!("CRED {u}"),
-                                ],
-                                (Kind::Transfer, _) => vec![
-                                    format!("PIX ENVIADO {u}"),
-                                    format!("TRANSF ENTRE CONTAS {u}"),
-                                ],
-                                (Kind::Expense, Recur::Monthly) => vec![
-                                    format!("DEB AUTOMATICO {u}"),
-                                    format!("PAGTO BOLETO {u}"),
-                                    format!("PIX ENVIADO {u}"),
-                                ],
-                                (Kind::Expense, _) => vec![
-                                    format!("COMPRA CARTAO DEB {u}"),
-                                    format!("COMPRA CREDITO {u}"),
-                                    format!("PIX ENVIADO {u}"),
-                                    format!("PAG*{}", u.replace(' ', "")),
-                                ],
-                            };
-                            let csv_import = match top.kind {
-                                Kind::Expense => {
-                                    vec![format!("Compra {m}"), format!("{m} - cartão de crédito")]
-                                }
-                                Kind::Income => vec![format!("Recebimento {m}")],
-                                Kind::Transfer => vec![format!("Transferência {m}")],
-                            };
-                            MerchantTexts {
-                                open_finance,
-                                csv_import,
-                                receipt_ocr: format!("Cupom fiscal {u}"),
-                            }
-                        })
+                        .map(|m| merchant_texts(ti, si, m))
                         .collect()
                 })
                 .collect()
         })
         .collect()
 });
+
+/// The texts of one brand as the hot loop reads them: fixed-size, in one flat table, the
+/// strings of all brands packed in one block (a few hundred brands: they stay in cache).
+struct Texts {
+    open_finance: [&'static str; 4],
+    open_finance_n: usize,
+    csv_import: [&'static str; 2],
+    csv_import_n: usize,
+    receipt_ocr: &'static str,
+}
+
+/// The brands' texts, in `World::subs` order: brand m of subcategory `sub` is at
+/// `base[sub] + m`.
+struct BrandTexts {
+    base: Vec<usize>,
+    texts: Vec<Texts>,
+}
+
+static BRAND_TEXTS: LazyLock<BrandTexts> = LazyLock::new(|| {
+    let mut all: Vec<MerchantTexts> = Vec::new();
+    let mut base = Vec::new();
+    for (ti, top) in TREE.iter().enumerate() {
+        for (si, sub) in top.subs.iter().enumerate() {
+            base.push(all.len());
+            for m in sub.merchants {
+                all.push(merchant_texts(ti, si, m));
+            }
+        }
+    }
+    let mut block = String::new();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for t in &all {
+        for s in t.open_finance.iter().chain(&t.csv_import) {
+            spans.push((block.len(), s.len()));
+            block.push_str(s);
+        }
+        spans.push((block.len(), t.receipt_ocr.len()));
+        block.push_str(&t.receipt_ocr);
+    }
+    let block: &'static str = Box::leak(block.into_boxed_str());
+    let mut spans = spans.into_iter().map(|(at, len)| &block[at..at + len]);
+    let mut next = || spans.next().expect("a span per text");
+    let texts = all
+        .iter()
+        .map(|t| {
+            let mut x = Texts {
+                open_finance: [""; 4],
+                open_finance_n: t.open_finance.len(),
+                csv_import: [""; 2],
+                csv_import_n: t.csv_import.len(),
+                receipt_ocr: "",
+            };
+            for k in 0..x.open_finance_n {
+                x.open_finance[k] = next();
+            }
+            for k in 0..x.csv_import_n {
+                x.csv_import[k] = next();
+            }
+            x.receipt_ocr = next();
+            x
+        })
+        .collect();
+    BrandTexts { base, texts }
+});
+
+/// The three forms of each part of local business names.
+struct LocalForms {
+    /// By `SubInfo::local_slot`: the subcategory's trade words.
+    trades: Vec<Vec<[String; 3]>>,
+    parts: Vec<[String; 3]>,
+    endings: Vec<[String; 3]>,
+}
+
+fn forms(s: &str) -> [String; 3] {
+    let upper = statement_case(s);
+    let tight = upper.replace(' ', "");
+    [s.to_string(), upper, tight]
+}
+
+/// Built in `World::subs` order, as `SubInfo::local_slot` is.
+static LOCAL_FORMS: LazyLock<LocalForms> = LazyLock::new(|| LocalForms {
+    trades: TREE
+        .iter()
+        .flat_map(|top| top.subs.iter())
+        .filter_map(|sub| crate::vocab::local_trade(sub.name))
+        .map(|t| t.trades.iter().map(|w| forms(w)).collect())
+        .collect(),
+    parts: crate::vocab::LOCAL_NAME_PARTS
+        .iter()
+        .map(|s| forms(s))
+        .collect(),
+    endings: crate::vocab::LOCAL_NAME_ENDINGS
+        .iter()
+        .map(|s| forms(s))
+        .collect(),
+});
+
+/// The name of local business `merchant` (at least `brands`) of `sub`, by parts.
+#[inline]
+fn local_name(w: &World, sub: usize, merchant: usize) -> Parts {
+    let info = &w.subs[sub];
+    let f = &*LOCAL_FORMS;
+    let trades = &f.trades[info.local_slot];
+    let [t, p, e] = crate::vocab::local_parts(trades.len(), merchant - info.brands);
+    Parts([&trades[t], &f.parts[p], &f.endings[e]])
+}
+
+/// The merchant's name: a brand's from the vocabulary, a local business's put together in
+/// `buf` from its parts (31,000 local names would not stay in cache; their parts do).
+#[inline]
+fn merchant_name<'a>(w: &World, core: &TxCore, buf: &'a mut String) -> &'a str {
+    let info = &w.subs[core.sub];
+    if core.merchant < info.brands {
+        w.merchant_name(core.sub, core.merchant)
+    } else {
+        buf.clear();
+        local_name(w, core.sub, core.merchant).plain(buf);
+        buf
+    }
+}
 
 pub const METHODS: [&str; 5] = ["manual", "open_finance", "csv_import", "receipt_ocr", "api"];
 
@@ -174,20 +405,42 @@ fn extra<R: Draw>(r: &mut R, core: &TxCore) -> Extra {
     }
 }
 
-fn description<'a>(core: &TxCore, w: &World, x: &Extra) -> &'a str {
+/// The transaction's description: typed by hand, a statement line, an imported line, a
+/// receipt or the merchant's name, by entry method; local businesses' texts are put together
+/// in `buf`.
+#[inline]
+fn description<'a>(core: &TxCore, w: &World, x: &Extra, buf: &'a mut String) -> &'a str {
     let info = &w.subs[core.sub];
-    let texts = &POOL[info.top][info.sub][core.merchant];
     let v = x.variant as usize;
-    match x.method {
-        0 => {
-            let phrases = TREE[info.top].subs[info.sub].phrases;
-            phrases[v % phrases.len()]
-        }
-        1 => &texts.open_finance[v % texts.open_finance.len()],
-        2 => &texts.csv_import[v % texts.csv_import.len()],
-        3 => &texts.receipt_ocr,
-        _ => w.merchant_name(core.sub, core.merchant),
+    let method = x.method;
+    if method == 0 {
+        let phrases = TREE[info.top].subs[info.sub].phrases;
+        return phrases[v % phrases.len()];
     }
+    if method >= 4 {
+        return merchant_name(w, core, buf);
+    }
+    if core.merchant < info.brands {
+        let b = &*BRAND_TEXTS;
+        let t = &b.texts[b.base[core.sub] + core.merchant];
+        return match method {
+            1 => t.open_finance[v % t.open_finance_n],
+            2 => t.csv_import[v % t.csv_import_n],
+            _ => t.receipt_ocr,
+        };
+    }
+    let recur = TREE[info.top].subs[info.sub].recur;
+    let n = text_count(info.kind, recur, method);
+    buf.clear();
+    write_text(
+        info.kind,
+        recur,
+        method,
+        v % n,
+        &local_name(w, core.sub, core.merchant),
+        buf,
+    );
+    buf
 }
 
 fn kind_str(core: &TxCore, w: &World) -> &'static str {
@@ -268,6 +521,7 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
     let split_pm = w.profile.shape.split_percent * 10;
     let (tx_out, rest) = outs.split_at_mut(1);
     let split_out = &mut rest[0];
+    let (mut desc_buf, mut name_buf) = (String::new(), String::new());
     for id in ids {
         while id >= c.tx_first + c.tx_count {
             ctx_id += 1;
@@ -284,8 +538,8 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
             e.opt_int(core.category_id.map(|v| v as i64));
             e.money(core.amount_cents);
             e.text(c.currency);
-            e.text(description(&core, w, &x));
-            e.text(w.merchant_name(core.sub, core.merchant));
+            e.text(description(&core, w, &x, &mut desc_buf));
+            e.text(merchant_name(w, &core, &mut name_buf));
             e.date(core.day);
             e.timestamp(x.created_at);
             e.text(kind_str(&core, w));
@@ -305,5 +559,63 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
         if splittable && p > 0 && c.members.len() > 1 && r.chance(p) {
             splits(w, &mut r, &c, &core, x.created_at, split_out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+
+    /// Local businesses' texts put together from parts equal the pooled ones, for every
+    /// merchant, entry method and variant.
+    #[test]
+    fn texts_from_parts_match_the_pool() {
+        let w = World::new(Profile::load("ci").unwrap());
+        let mut buf = String::new();
+        let mut checked = 0;
+        for (sub, info) in w.subs.iter().enumerate() {
+            let pool = &POOL[info.top][info.sub];
+            for (m, texts) in pool.iter().enumerate() {
+                let core = TxCore {
+                    id: 1,
+                    member: 0,
+                    day: 0,
+                    sub,
+                    category_id: None,
+                    merchant: m,
+                    amount_cents: 0,
+                    recurring: false,
+                    method: 0,
+                    created_at: 0,
+                    status: crate::model::Status::Posted,
+                };
+                for variant in 0..12u64 {
+                    let want = |method: usize| -> &str {
+                        let v = variant as usize;
+                        match method {
+                            1 => &texts.open_finance[v % texts.open_finance.len()],
+                            2 => &texts.csv_import[v % texts.csv_import.len()],
+                            3 => &texts.receipt_ocr,
+                            _ => w.merchant_name(sub, m),
+                        }
+                    };
+                    for method in 1..5 {
+                        let x = Extra {
+                            method,
+                            created_at: 0,
+                            status: "posted",
+                            source: "none",
+                            confidence: None,
+                            variant,
+                        };
+                        assert_eq!(description(&core, &w, &x, &mut buf), want(method));
+                        checked += 1;
+                    }
+                }
+                assert_eq!(merchant_name(&w, &core, &mut buf), w.merchant_name(sub, m));
+            }
+        }
+        assert!(checked > 100_000, "{checked}");
     }
 }
