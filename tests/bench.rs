@@ -63,7 +63,7 @@ fn report_has_every_field_in_every_format() {
     assert_eq!(r["schema_version"], 1);
     assert_eq!(r["settings"]["concurrency"], 2);
     let queries = r["queries"].as_array().unwrap();
-    assert_eq!(queries.len(), 12);
+    assert_eq!(queries.len(), 14);
     for q in queries {
         let name = q["name"].as_str().unwrap();
         assert_eq!(q["count"], 12, "{name}");
