@@ -593,6 +593,24 @@ impl Target {
         }
     }
 
+    /// Whether the search path resolves `table` (a control round trip).
+    pub async fn has_table(
+        &self,
+        c: &impl tokio_postgres::GenericClient,
+        table: &str,
+    ) -> Result<bool> {
+        Ok(self
+            .ask(
+                "cannot inspect tables",
+                c.query_typed_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[(&table, tokio_postgres::types::Type::TEXT)],
+                ),
+            )
+            .await?
+            .get(0))
+    }
+
     /// The error of a control round trip that got no answer within the stall limit.
     pub fn silent(&self, what: &str) -> Error {
         Error::Db(format!(

@@ -953,16 +953,7 @@ async fn table_reports(cfg: &SeedConfig) -> Result<Vec<TableReport>> {
     let c = connect(target).await?;
     let mut out = Vec::new();
     for t in all_tables() {
-        let exists: bool = target
-            .ask(
-                "cannot inspect tables",
-                c.query_typed_one(
-                    "SELECT to_regclass($1) IS NOT NULL",
-                    &[(&t.name, Type::TEXT)],
-                ),
-            )
-            .await?
-            .get(0);
+        let exists = target.has_table(&c, t.name).await?;
         if !exists {
             continue;
         }

@@ -72,13 +72,7 @@ async fn rollups(
 ) -> Result<Vec<RollupCheck>> {
     let mut out = Vec::new();
     for name in crate::schema::DERIVED_TABLES {
-        let built: bool = target
-            .ask(
-                "cannot inspect tables",
-                c.query_typed_one("SELECT to_regclass($1) IS NOT NULL", &[(&name, Type::TEXT)]),
-            )
-            .await?
-            .get(0);
+        let built = target.has_table(c, name).await?;
         if !built {
             out.push(RollupCheck {
                 table: name.into(),
@@ -231,13 +225,7 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
         let mut tables = Vec::new();
         for (name, d) in &want {
             let spec = crate::gen::all_tables().find(|t| t.name == *name).expect("known table");
-            let exists: bool = target
-                .ask(
-                    "cannot inspect tables",
-                    c.query_typed_one("SELECT to_regclass($1) IS NOT NULL", &[(name, Type::TEXT)]),
-                )
-                .await?
-                .get(0);
+            let exists = target.has_table(&c, name).await?;
             if !exists {
                 tables.push(TableCheck {
                     table: name.to_string(),

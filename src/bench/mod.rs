@@ -846,14 +846,7 @@ pub(crate) async fn missing_table(
     tables: &[String],
 ) -> Result<Option<String>> {
     for t in tables {
-        let there: bool = target
-            .ask(
-                "cannot inspect tables",
-                c.query_typed_one("SELECT to_regclass($1) IS NOT NULL", &[(t, Type::TEXT)]),
-            )
-            .await?
-            .get(0);
-        if !there {
+        if !target.has_table(c, t).await? {
             return Ok(Some(t.clone()));
         }
     }
