@@ -160,10 +160,7 @@ fn collect(world: &World, chunk: u64) -> Vec<Val> {
         .tables()
         .iter()
         .enumerate()
-        .map(|(i, t)| Out {
-            enc: (i == 0).then(|| Collect::new(t, Vec::new())),
-            rows: 0,
-        })
+        .map(|(i, t)| Out::new(t, (i == 0).then(|| Collect::new(t, Vec::new()))))
         .collect();
     group.fill(world, chunk, &mut outs);
     outs.swap_remove(0).enc.map(|e| e.vals).unwrap_or_default()

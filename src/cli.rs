@@ -26,6 +26,10 @@ pub struct ProfileArgs {
     /// Multiply the profile's volumes (like TPC-H's scale factor).
     #[arg(long)]
     pub scale: Option<f64>,
+    /// Table layout in PostgreSQL: `plain`, or `partitioned` (transactions and splits by
+    /// month); default: the profile's `layout`, else plain. For seed, run, plan and scales.
+    #[arg(long)]
+    pub layout: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -429,6 +433,14 @@ impl ProfileArgs {
         }
         if let Some(f) = self.scale {
             p = p.scaled(f)?;
+        }
+        if let Some(l) = &self.layout {
+            p.layout = crate::table::Layout::parse(l).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--layout: `{l}` is not a layout\n  fix: use --layout {}",
+                    crate::table::Layout::NAMES.join(" or --layout ")
+                ))
+            })?;
         }
         Ok(p)
     }

@@ -20,6 +20,11 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
     // Every flag is checked before any work; the output directory, created last, is the only
     // thing a refused command may leave behind (empty).
     let format = Format::parse(&args.format)?;
+    if args.profile.layout.is_some() {
+        return Err(Error::Usage(
+            "--layout: a PostgreSQL table layout, for seed, run, plan and scales; fixture files are always one file per table\n  fix: leave out --layout".into(),
+        ));
+    }
     let compression = match args.compression.as_deref() {
         Some(c) => Compression::parse(c)?,
         None if format == Format::Parquet => Compression::Zstd(DEFAULT_ZSTD_LEVEL),
@@ -40,8 +45,11 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
         }
     };
     let quiet = args.quiet;
+    let mut profile = args.profile.resolve()?;
+    // A profile's layout is PostgreSQL's; fixture files always hold the plain tables.
+    profile.layout = crate::table::Layout::Plain;
     let cfg = GenerateConfig {
-        profile: args.profile.resolve()?,
+        profile,
         out: args.out,
         format,
         compression,
@@ -268,6 +276,18 @@ impl SeedPlan {
             stall: crate::seed::stall::parse(a.load.stall_timeout)?,
         };
         let plan = crate::seed::finish::check_flags(a, plan)?;
+        if plan.profile.layout == crate::table::Layout::Partitioned {
+            if plan.unlogged {
+                return Err(Error::Usage(
+                    "--unlogged: not with the partitioned layout (PostgreSQL cannot make a partitioned table UNLOGGED; on finseed's own cluster the partitioned layout loads without WAL anyway)\n  fix: leave out --unlogged, or use --layout plain".into(),
+                ));
+            }
+            if plan.map.is_some() {
+                return Err(Error::Usage(
+                    "--layout partitioned: finseed's own layout, but --map loads the team's tables as they are\n  fix: leave out --layout (and the profile's layout) with --map".into(),
+                ));
+            }
+        }
         if plan.defer_constraints && plan.map.is_none() {
             return Err(Error::Usage(
                 "--defer-constraints: only for a load through --map (finseed's own tables get their keys and indexes after the load anyway)\n  fix: add --map FILE, or leave out --defer-constraints".into(),

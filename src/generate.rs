@@ -379,9 +379,8 @@ impl Run<'_> {
                 let mut outs: Vec<Out<Parquet>> = tables
                     .iter()
                     .zip(wanted)
-                    .map(|(t, &want)| Out {
-                        enc: want.then(|| Parquet::with_options(t, opts.clone())),
-                        rows: 0,
+                    .map(|(t, &want)| {
+                        Out::new(t, want.then(|| Parquet::with_options(t, opts.clone())))
                     })
                     .collect();
                 group.fill(world, c, &mut outs);

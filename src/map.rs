@@ -327,7 +327,13 @@ pub type ForeignKey = (String, String, Vec<String>, String, Vec<String>);
 
 /// finseed's own foreign keys (schemas/post_load.sql).
 pub fn finseed_fks() -> Vec<ForeignKey> {
-    crate::schema::post_load_step("foreign_keys")
+    finseed_fks_in(crate::table::Layout::Plain, &[])
+}
+
+/// finseed's foreign keys in a layout (the partitioned one's reference `transactions` by
+/// `(id, transaction_date)`).
+pub fn finseed_fks_in(layout: crate::table::Layout, months: &[String]) -> Vec<ForeignKey> {
+    crate::schema::post_load_step_in("foreign_keys", layout, months)
         .iter()
         .filter_map(|s| {
             let w: Vec<&str> = s.split_whitespace().collect();

@@ -89,14 +89,13 @@ pub fn produce_with<E: Encoder>(
     bufs: &Buffers,
     make: impl Fn(&'static crate::table::TableSpec, Vec<u8>) -> E,
 ) -> Produced {
+    // The layout decides the tables' columns (the partitioned one's splits and insights carry
+    // their transaction's date).
     let mut outs: Vec<Out<E>> = group
-        .tables()
+        .tables_in(w.profile.layout)
         .iter()
         .zip(wanted)
-        .map(|(t, &want)| Out {
-            enc: want.then(|| make(t, bufs.get(t.name))),
-            rows: 0,
-        })
+        .map(|(t, &want)| Out::new(t, want.then(|| make(t, bufs.get(t.name)))))
         .collect();
     group.fill(w, chunk, &mut outs);
     Produced {

@@ -38,6 +38,9 @@ struct RawProfile {
     /// Benchmark p95 thresholds in ms, by query name or scenario, overriding the queries' own.
     #[serde(default)]
     thresholds: std::collections::BTreeMap<String, Spanned<f64>>,
+    /// `plain` (default) or `partitioned`: how `seed` lays the tables out.
+    #[serde(default)]
+    layout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -153,6 +156,8 @@ pub struct Profile {
     pub scale: f64,
     /// Benchmark threshold overrides (ms), by query name or scenario.
     pub thresholds: std::collections::BTreeMap<String, f64>,
+    /// The table layout `seed` uses unless `--layout` says otherwise.
+    pub layout: crate::table::Layout,
 }
 
 /// Line (1-based) of a byte offset.
@@ -458,8 +463,20 @@ impl Profile {
             }
             thresholds.insert(k.clone(), *v.get_ref());
         }
+        let layout = match &raw.layout {
+            None => crate::table::Layout::Plain,
+            Some(l) => crate::table::Layout::parse(l.get_ref()).ok_or_else(|| {
+                ctx.err(
+                    l.span(),
+                    "layout",
+                    format!("is `{}`, not a layout finseed knows", l.get_ref()),
+                    "use \"plain\" (one table each) or \"partitioned\" (transactions by month)",
+                )
+            })?,
+        };
         let p = Profile {
             thresholds,
+            layout,
             name: raw.name.get_ref().clone(),
             description: raw.description,
             source: file.to_string(),

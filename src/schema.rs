@@ -4,6 +4,63 @@
 pub const TABLES: &str = include_str!("../schemas/tables.sql");
 pub const POST_LOAD: &str = include_str!("../schemas/post_load.sql");
 pub const ROLLUPS: &str = include_str!("../schemas/rollups.sql");
+/// The partitioned layout's tables and keys, which replace the plain ones of the same name.
+pub const PARTITIONED: &str = include_str!("../schemas/partitioned.sql");
+pub const PARTITIONED_POST_LOAD: &str = include_str!("../schemas/partitioned_post_load.sql");
+
+use crate::table::Layout;
+
+/// What a DDL statement makes: the table of a CREATE TABLE, the constraint of an ADD
+/// CONSTRAINT, the index of a CREATE INDEX.
+fn made_by(stmt: &str) -> Option<&str> {
+    let words: Vec<&str> = stmt.split_whitespace().collect();
+    match words.as_slice() {
+        ["CREATE", "TABLE", "IF", "NOT", "EXISTS", name, ..] => Some(name),
+        ["CREATE", "TABLE", name, ..] | ["CREATE", "INDEX", name, ..] => Some(name),
+        _ => words
+            .iter()
+            .position(|w| *w == "CONSTRAINT")
+            .and_then(|i| words.get(i + 1).copied()),
+    }
+}
+
+/// `base`'s statements, each replaced by the statements of `over` that make the same object: one,
+/// or one per month for a statement with `{month}` (made for each of `months`).
+fn overlay(base: Vec<String>, over: &[String], months: &[String]) -> Vec<String> {
+    base.into_iter()
+        .flat_map(|b| {
+            let same = |o: &&String| {
+                made_by(o).map(|m| m.replace("_{month}", "")) == made_by(&b).map(str::to_string)
+            };
+            match over.iter().find(same) {
+                None => vec![b],
+                Some(o) if o.contains("{month}") => {
+                    months.iter().map(|m| o.replace("{month}", m)).collect()
+                }
+                Some(o) => vec![o.clone()],
+            }
+        })
+        .collect()
+}
+
+/// The CREATE TABLE statements of a layout, in tables.sql's order.
+pub fn table_statements(layout: Layout) -> Vec<String> {
+    let plain = statements(TABLES);
+    match layout {
+        Layout::Plain => plain,
+        Layout::Partitioned => overlay(plain, &statements(PARTITIONED), &[]),
+    }
+}
+
+/// The statements of one post-load step in a layout; `months` are the partitions' suffixes
+/// (`p2024_01`, see `seed::partition::months`).
+pub fn post_load_step_in(name: &str, layout: Layout, months: &[String]) -> Vec<String> {
+    let plain = post_load_step(name);
+    match layout {
+        Layout::Plain => plain,
+        Layout::Partitioned => overlay(plain, &section(PARTITIONED_POST_LOAD, name), months),
+    }
+}
 
 /// Tables finseed derives from the loaded ones after the load (the `rollups` step), in
 /// `rollups.sql`. Like the data tables they are finseed's own (recorded in `finseed_owned`),
@@ -22,11 +79,15 @@ pub fn rollup_statements(name: &str) -> Vec<String> {
 
 /// The statements of one `-- step: NAME` section of `post_load.sql`.
 pub fn post_load_step(name: &str) -> Vec<String> {
-    let marker = format!("-- step: {name}");
-    let Some(start) = POST_LOAD.find(&marker) else {
+    section(POST_LOAD, name)
+}
+
+fn section(sql: &str, name: &str) -> Vec<String> {
+    let marker = format!("-- step: {name}\n");
+    let Some(start) = sql.find(&marker) else {
         return Vec::new();
     };
-    let body = &POST_LOAD[start + marker.len()..];
+    let body = &sql[start + marker.len()..];
     let body = body.split("-- step:").next().unwrap_or("");
     statements(body)
 }
@@ -57,29 +118,70 @@ mod tests {
 
     #[test]
     fn ddl_matches_the_generators_columns() {
-        for t in all_tables() {
-            let head = format!("CREATE TABLE IF NOT EXISTS {} (", t.name);
-            let start = TABLES
-                .find(&head)
-                .unwrap_or_else(|| panic!("no DDL for {}", t.name));
-            let body = &TABLES[start + head.len()..];
-            let body = &body[..body.find(");").unwrap()];
-            let names: Vec<&str> = body
-                .lines()
-                .filter_map(|l| l.split_whitespace().next())
-                .collect();
-            let want: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
-            assert_eq!(names, want, "{}", t.name);
-            for (line, c) in body.lines().filter(|l| !l.trim().is_empty()).zip(t.columns) {
-                assert_eq!(
-                    line.contains("NOT NULL"),
-                    !c.nullable,
-                    "{}.{}",
-                    t.name,
-                    c.name
-                );
+        for layout in [Layout::Plain, Layout::Partitioned] {
+            let ddl = table_statements(layout);
+            for t in crate::gen::Group::ALL
+                .iter()
+                .flat_map(|g| g.tables_in(layout).iter())
+            {
+                let head = format!("CREATE TABLE IF NOT EXISTS {} (", t.name);
+                let stmt = ddl
+                    .iter()
+                    .find(|s| s.starts_with(&head))
+                    .unwrap_or_else(|| panic!("no DDL for {}", t.name));
+                let body = &stmt[head.len()..stmt.find("\n)").unwrap()];
+                let names: Vec<&str> = body
+                    .lines()
+                    .filter_map(|l| l.split_whitespace().next())
+                    .collect();
+                let want: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+                assert_eq!(names, want, "{layout:?} {}", t.name);
+                for (line, c) in body.lines().filter(|l| !l.trim().is_empty()).zip(t.columns) {
+                    assert_eq!(
+                        line.contains("NOT NULL"),
+                        !c.nullable,
+                        "{layout:?} {}.{}",
+                        t.name,
+                        c.name
+                    );
+                }
             }
+            assert_eq!(ddl.len(), all_tables().count(), "{layout:?}");
         }
+        let parted = table_statements(Layout::Partitioned);
+        assert_eq!(
+            parted
+                .iter()
+                .filter(|s| s.contains("PARTITION BY RANGE (transaction_date)"))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn the_partitioned_keys_replace_the_plain_ones() {
+        let months = ["p2024_01".to_string(), "p2024_02".to_string()];
+        let per_month = statements(PARTITIONED_POST_LOAD)
+            .iter()
+            .filter(|s| s.contains("{month}"))
+            .count();
+        for step in ["primary_keys", "foreign_keys", "indexes"] {
+            let (plain, parted) = (
+                post_load_step_in(step, Layout::Plain, &months),
+                post_load_step_in(step, Layout::Partitioned, &months),
+            );
+            let extra = if step == "foreign_keys" { per_month } else { 0 };
+            assert_eq!(plain.len() + extra, parted.len(), "{step}");
+        }
+        let all: Vec<String> = ["primary_keys", "foreign_keys"]
+            .iter()
+            .flat_map(|s| post_load_step_in(s, Layout::Partitioned, &months))
+            .collect();
+        for o in statements(PARTITIONED_POST_LOAD) {
+            let o = o.replace("{month}", "p2024_02");
+            assert!(all.contains(&o), "{o} replaces nothing");
+        }
+        assert!(!all.iter().any(|s| s.contains("transaction_splits_tx_fk ")));
     }
 
     #[test]

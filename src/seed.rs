@@ -22,6 +22,7 @@ mod interrupt;
 pub mod lock;
 mod mapped;
 mod own;
+pub mod partition;
 mod rollup;
 pub mod stall;
 use bytes::Buf;
@@ -104,6 +105,11 @@ pub fn fingerprint(p: &Profile, map: Option<&crate::map::MapFile>) -> String {
         "gen=1;seed={};volume={:?};months={};end={};shape={:?};scale={};password={};cost={}",
         p.seed, p.volume, p.months, p.end_day, p.shape, p.scale, p.password, p.bcrypt_cost
     );
+    // The plain layout adds nothing, so databases seeded before layouts existed still resume.
+    if p.layout != crate::table::Layout::Plain {
+        text.push_str(";layout=");
+        text.push_str(p.layout.name());
+    }
     if let Some(m) = map {
         text.push_str(";map=");
         text.push_str(&m.canonical());
@@ -118,6 +124,13 @@ fn wanted(cfg: &SeedConfig, t: &TableSpec) -> bool {
 /// Whether a name from the SQL refers to a table being loaded; names that are not finseed
 /// tables (an index name in `CREATE INDEX x ON t`) never exclude a statement.
 fn wanted_name(cfg: &SeedConfig, name: &str) -> bool {
+    // A partition (transactions_p2024_01) is wanted with its table.
+    let name = match name.rsplit_once("_p") {
+        Some((table, month)) if month.len() == 7 && partition::PARTITIONED.contains(&table) => {
+            table
+        }
+        _ => name,
+    };
     let known = all_tables().any(|t| t.name == name);
     cfg.tables
         .as_ref()
@@ -211,7 +224,7 @@ async fn step_create(cfg: &SeedConfig, c: &mut Client) -> Result<String> {
     let t = &cfg.target;
     let made = match cfg.map {
         Some(_) => 0,
-        None => own::create_tables(c, t, cfg.unlogged).await?,
+        None => own::create_tables(c, t, cfg.unlogged, cfg.profile.layout).await?,
     };
     let p = &cfg.profile;
     t.ask(
@@ -234,9 +247,13 @@ async fn step_create(cfg: &SeedConfig, c: &mut Client) -> Result<String> {
         return Ok("with --map: no tables created (the map's targets are the team's)".into());
     }
     Ok(format!(
-        "{made} of {} tables created{}",
+        "{made} of {} tables created{}{}",
         all_tables().count(),
-        if cfg.unlogged { ", UNLOGGED" } else { "" }
+        if cfg.unlogged { ", UNLOGGED" } else { "" },
+        match cfg.profile.layout {
+            crate::table::Layout::Plain => "",
+            crate::table::Layout::Partitioned => ", transactions and splits partitioned by month",
+        }
     ))
 }
 
@@ -431,10 +448,34 @@ async fn step_load(
     let target = &cfg.target;
     let mut loaded = 0u64;
     let mut skipped = 0u64;
+    // The partitioned layout loads transactions frozen where it can (see seed::partition).
+    let mut frozen = false;
+    let mut notes = Vec::new();
     for group in Group::ALL {
         let wanted: Vec<bool> = group.tables().iter().map(|t| wanted(cfg, t)).collect();
         if !wanted.iter().any(|&w| w) {
             continue;
+        }
+        if group == Group::Transactions && world.profile.layout == crate::table::Layout::Partitioned
+        {
+            let c = connect(target).await?;
+            let path = partition::choose(cfg, &c).await?;
+            drop(c);
+            match path {
+                partition::Path::Frozen => {
+                    let (n, note) = partition::load_frozen(cfg, world.clone(), progress).await?;
+                    loaded += n;
+                    notes.push(note);
+                    frozen = true;
+                    continue;
+                }
+                partition::Path::Routed(why) => {
+                    let made = partition::attach_all(cfg).await?;
+                    notes.push(format!(
+                        "partitions loaded chunk by chunk ({made} attached now): {why}"
+                    ));
+                }
+            }
         }
         let done = done_chunks(target, group, &wanted).await?;
         let todo: Vec<u64> = shard_chunks(group.chunks(&world), cfg.shard)
@@ -456,7 +497,7 @@ async fn step_load(
         let next = Arc::new(AtomicUsize::new(0));
         let wanted = Arc::new(wanted);
         let bufs = Arc::new(Buffers::default());
-        let copy = Arc::new(mapped::copy_statements(group, plans));
+        let copy = Arc::new(mapped::copy_statements(group, world.profile.layout, plans));
         let mut tasks = Vec::new();
         for _ in 0..cfg.jobs.min(todo.len()) {
             let schema = schema.to_string();
@@ -586,7 +627,7 @@ async fn step_load(
     let mut missing = Vec::new();
     for group in Group::ALL {
         let want: Vec<bool> = group.tables().iter().map(|t| wanted(cfg, t)).collect();
-        if !want.iter().any(|&w| w) {
+        if !want.iter().any(|&w| w) || (frozen && group == Group::Transactions) {
             continue;
         }
         let done = done_chunks(target, group, &want).await?;
@@ -603,10 +644,8 @@ async fn step_load(
             missing.join(", ")
         )));
     }
-    Ok((
-        loaded,
-        format!("{skipped} chunks already loaded were skipped"),
-    ))
+    notes.insert(0, format!("{skipped} chunks already loaded were skipped"));
+    Ok((loaded, notes.join("; ")))
 }
 
 /// One statement of post_load.sql, as far as the idempotence checks need it.
@@ -760,12 +799,14 @@ async fn apply(
                         bool,
                         String,
                     ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
-                    if kind != "i" || !on_ours {
+                    // "I": the partitioned index of a partitioned table.
+                    let index = kind == "i" || kind == "I";
+                    if !index || !on_ours {
                         return Ok(Err(Error::Usage(format!(
                             "{}: finseed's index name {qualified} is taken by {} that finseed did not create\n  fix: rename or drop it yourself if you no longer need it: {}",
                             target.shown,
-                            if kind == "i" { "an index on another table" } else { "a relation" },
-                            if kind == "i" { format!("DROP INDEX {qualified};") } else { format!("DROP TABLE {qualified};") }
+                            if index { "an index on another table" } else { "a relation" },
+                            if index { format!("DROP INDEX {qualified};") } else { format!("DROP TABLE {qualified};") }
                         ))));
                     }
                     if valid {
@@ -805,7 +846,11 @@ async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
     let check_interval = version >= 140000;
     drop(c);
     let mut todo = Vec::new();
-    for stmt in schema::post_load_step(name) {
+    let months: Vec<String> = partition::months(&cfg.profile)
+        .into_iter()
+        .map(|m| m.suffix)
+        .collect();
+    for stmt in schema::post_load_step_in(name, cfg.profile.layout, &months) {
         let Some(item) = Item::parse(&stmt) else {
             return Err(Error::Failed(format!(
                 "unreadable post-load statement: {stmt}"
@@ -962,7 +1007,7 @@ async fn table_reports(cfg: &SeedConfig) -> Result<Vec<TableReport>> {
                 "cannot read table sizes",
                 c.query_typed_one(
                     "SELECT coalesce((SELECT sum(rows) FROM finseed_ledger WHERE table_name = $1), 0)::bigint,
-                            pg_total_relation_size($1::regclass)",
+                            coalesce((SELECT sum(pg_total_relation_size(relid))::bigint FROM pg_partition_tree($1::regclass)), pg_total_relation_size($1::regclass))",
                     &[(&t.name, Type::TEXT)],
                 ),
             )

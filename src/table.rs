@@ -101,3 +101,34 @@ pub trait Encoder: Send {
         self.decimal(cents, 2)
     }
 }
+
+/// How finseed's tables are laid out in PostgreSQL (`--layout`, or the profile's `layout`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// One table each (`schemas/tables.sql`).
+    #[default]
+    Plain,
+    /// `transactions` and `transaction_splits` range-partitioned by month of the transaction's
+    /// date (`schemas/partitioned.sql`); splits and insights carry that date for their keys.
+    Partitioned,
+}
+
+impl Layout {
+    pub const NAMES: [&'static str; 2] = ["plain", "partitioned"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Plain => "plain",
+            Layout::Partitioned => "partitioned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Layout> {
+        match s {
+            "plain" => Some(Layout::Plain),
+            "partitioned" => Some(Layout::Partitioned),
+            _ => None,
+        }
+    }
+}

@@ -115,7 +115,7 @@ pub fn expected(world: &World, threads: usize) -> Result<Vec<(&'static str, Tabl
     let pool = thread_pool(threads)?;
     let mut out = Vec::new();
     for group in Group::ALL {
-        let tables = group.tables();
+        let tables = group.tables_in(world.profile.layout);
         let mut sums: Vec<TableDigest> = tables
             .iter()
             .map(|t| TableDigest::new(t.columns.len()))
@@ -165,8 +165,12 @@ fn compare(
 
 /// finseed's foreign keys with their column lists joined for SQL: (constraint, table, columns,
 /// referenced table, referenced columns).
-fn foreign_keys() -> Vec<(String, String, String, String, String)> {
-    crate::map::finseed_fks()
+fn foreign_keys(p: &Profile) -> Vec<(String, String, String, String, String)> {
+    let months: Vec<String> = crate::seed::partition::months(p)
+        .into_iter()
+        .map(|m| m.suffix)
+        .collect();
+    crate::map::finseed_fks_in(p.layout, &months)
         .into_iter()
         .map(|(con, t, cols, rt, rcols)| (con, t, cols.join(", "), rt, rcols.join(", ")))
         .collect()
@@ -215,16 +219,26 @@ async fn orphans(
     }
 }
 
-pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<VerifyReport> {
+pub fn verify(mut profile: Profile, target: &Target, threads: usize) -> Result<VerifyReport> {
+    let rt = crate::db::runtime()?;
+    // The layout is the database's: it decides the columns (and keys) that are checked.
+    let layout = rt.block_on(async {
+        let c = target.connect().await?;
+        crate::seed::partition::layout_of(&c, target).await
+    })?;
+    profile.layout = layout;
     let world = World::new(profile);
     let want = expected(&world, threads)?;
-    let rt = crate::db::runtime()?;
     rt.block_on(async {
         let c = target.connect().await?;
         let pid = Probe::for_connection(&c, target, "cannot start verify").await?;
         let mut tables = Vec::new();
         for (name, d) in &want {
-            let spec = crate::gen::all_tables().find(|t| t.name == *name).expect("known table");
+            let spec = Group::ALL
+                .iter()
+                .flat_map(|g| g.tables_in(layout).iter())
+                .find(|t| t.name == *name)
+                .expect("known table");
             let exists = target.has_table(&c, name).await?;
             if !exists {
                 tables.push(TableCheck {
@@ -251,7 +265,7 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
             ));
         }
         let mut keys = Vec::new();
-        for (con, table, cols, rt, rcols) in foreign_keys() {
+        for (con, table, cols, rt, rcols) in foreign_keys(&world.profile) {
             let validated: bool = target
                 .ask(
                     "cannot inspect constraints",
@@ -287,7 +301,7 @@ pub fn verify(profile: Profile, target: &Target, threads: usize) -> Result<Verif
 /// conversion; the foreign keys checked are the target's own (validated, or counted orphans
 /// when not valid).
 pub fn verify_mapped(
-    profile: Profile,
+    mut profile: Profile,
     target: &Target,
     threads: usize,
     map: &crate::map::MapFile,
@@ -297,6 +311,7 @@ pub fn verify_mapped(
     let c = rt.block_on(target.connect())?;
     let pid = rt.block_on(Probe::for_connection(&c, target, "cannot start verify"))?;
     let plans = rt.block_on(crate::map::compile(map, &c, target))?;
+    profile.layout = crate::table::Layout::Plain;
     let world = World::new(profile);
     let pool = thread_pool(threads)?;
     let mut want = Vec::new();

@@ -7,7 +7,9 @@
 use super::{ColType, Encoder};
 use crate::table::TableSpec;
 
-const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+pub const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+/// The end of a binary COPY stream.
+pub const TRAILER: [u8; 2] = (-1i16).to_be_bytes();
 /// Days from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
 pub const PG_EPOCH_DAYS: i32 = 10_957;
 
@@ -18,6 +20,12 @@ pub struct Binary {
 }
 
 impl Binary {
+    /// The bytes written so far, to move finished rows elsewhere (see `encode::monthly`).
+    #[inline]
+    pub fn bytes_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
     #[inline]
     fn ty(&mut self) -> ColType {
         let t = self.table.columns[self.field].ty;
@@ -147,7 +155,7 @@ impl Encoder for Binary {
         debug_assert_eq!(self.field, self.table.columns.len());
     }
     fn take(&mut self) -> Vec<u8> {
-        self.out.extend_from_slice(&(-1i16).to_be_bytes());
+        self.out.extend_from_slice(&TRAILER);
         std::mem::take(&mut self.out)
     }
 }

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod digest;
 pub mod json;
 pub mod mapped;
+pub mod monthly;
 pub mod parquet;
 
 pub use crate::table::{col, null_col, ColType, Column, Encoder};

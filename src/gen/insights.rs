@@ -33,6 +33,29 @@ pub static AI_INSIGHTS: TableSpec = TableSpec {
     ],
 };
 
+/// `ai_insights` in the partitioned layout: also the linked transaction's date, for the
+/// composite key to the partitioned `transactions (id, transaction_date)`.
+pub static AI_INSIGHTS_DATED: TableSpec = TableSpec {
+    name: "ai_insights",
+    columns: &[
+        col("id", BigInt),
+        col("user_id", BigInt),
+        col("context_id", BigInt),
+        col("type", Text),
+        col("title", Text),
+        col("body", Text),
+        col("confidence", Numeric(4, 3)),
+        col("model_version", Text),
+        null_col("related_category_id", BigInt),
+        null_col("related_transaction_id", BigInt),
+        col("created_at", Timestamptz),
+        col("is_read", Bool),
+        null_col("read_at", Timestamptz),
+        col("is_dismissed", Bool),
+        null_col("related_transaction_date", Date),
+    ],
+};
+
 const MONTHS: [&str; 12] = [
     "janeiro",
     "fevereiro",
@@ -914,6 +937,7 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
                 read.then(|| (created + 60 + r.below(5 * SECS_PER_DAY as u64) as i64).min(end));
             let dismissed = r.chance(150);
             let confidence = 600 + r.below(391) as i64;
+            let dated = outs[0].dated;
             let Some(e) = outs[0].row() else { continue };
             title.clear();
             body.clear();
@@ -933,6 +957,12 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
             e.boolean(read);
             e.opt_timestamp(read_at);
             e.boolean(dismissed);
+            if dated {
+                match cand.tx {
+                    Some(tx) => e.date(w.tx_core(&c, tx).day),
+                    None => e.null(),
+                }
+            }
             e.end();
         }
     }

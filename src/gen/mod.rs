@@ -12,16 +12,29 @@ pub mod users;
 use crate::error::{Error, Result};
 use crate::model::World;
 use crate::table::Encoder;
-use crate::table::TableSpec;
+use crate::table::{Layout, TableSpec};
 
 /// One table's output for one chunk: the encoder (absent when the table is not wanted) and
 /// how many rows the chunk holds.
 pub struct Out<E> {
     pub enc: Option<E>,
     pub rows: u64,
+    /// The encoder's table is the partitioned layout's version, which also carries the linked
+    /// transaction's date as its last column (see [`Group::tables_in`]).
+    pub dated: bool,
 }
 
 impl<E: Encoder> Out<E> {
+    /// The output of table `t` of a group, encoded by `enc` when the table is wanted.
+    pub fn new(t: &TableSpec, enc: Option<E>) -> Self {
+        Out {
+            enc,
+            rows: 0,
+            dated: std::ptr::eq(t, &transactions::SPLITS_DATED)
+                || std::ptr::eq(t, &insights::AI_INSIGHTS_DATED),
+        }
+    }
+
     /// Counts a row and hands out the encoder when the table is being written.
     #[inline]
     pub fn row(&mut self) -> Option<&mut E> {
@@ -48,6 +61,9 @@ static CATEGORIES_T: [&TableSpec; 1] = [&categories::CATEGORIES];
 static BUDGETS_T: [&TableSpec; 1] = [&budgets::BUDGETS];
 static TRANSACTIONS_T: [&TableSpec; 2] = [&transactions::TRANSACTIONS, &transactions::SPLITS];
 static INSIGHTS_T: [&TableSpec; 1] = [&insights::AI_INSIGHTS];
+static TRANSACTIONS_DATED_T: [&TableSpec; 2] =
+    [&transactions::TRANSACTIONS, &transactions::SPLITS_DATED];
+static INSIGHTS_DATED_T: [&TableSpec; 1] = [&insights::AI_INSIGHTS_DATED];
 
 impl Group {
     pub const ALL: [Group; 6] = [
@@ -67,6 +83,16 @@ impl Group {
             Group::Budgets => &BUDGETS_T,
             Group::Transactions => &TRANSACTIONS_T,
             Group::Insights => &INSIGHTS_T,
+        }
+    }
+
+    /// The group's tables as a layout stores them: the partitioned layout's splits and
+    /// insights also carry their transaction's date (the partition key their keys need).
+    pub fn tables_in(self, layout: Layout) -> &'static [&'static TableSpec] {
+        match (layout, self) {
+            (Layout::Partitioned, Group::Transactions) => &TRANSACTIONS_DATED_T,
+            (Layout::Partitioned, Group::Insights) => &INSIGHTS_DATED_T,
+            _ => self.tables(),
         }
     }
 

@@ -45,6 +45,22 @@ pub static SPLITS: TableSpec = TableSpec {
     ],
 };
 
+/// `transaction_splits` in the partitioned layout: also the split transaction's date, which the
+/// composite key to the partitioned `transactions (id, transaction_date)` needs (and which
+/// routes the split to its month's partition).
+pub static SPLITS_DATED: TableSpec = TableSpec {
+    name: "transaction_splits",
+    columns: &[
+        col("transaction_id", BigInt),
+        col("user_id", BigInt),
+        col("amount", Numeric(14, 2)),
+        col("status", Text),
+        null_col("approved_by", BigInt),
+        null_col("approved_at", Timestamptz),
+        col("transaction_date", Date),
+    ],
+};
+
 /// Statement-style texts for one merchant.
 pub struct MerchantTexts {
     pub open_finance: Vec<String>,
@@ -497,6 +513,7 @@ fn splits<E: Encoder, R: Draw>(
                 ("pending", None, None)
             }
         };
+        let dated = out.dated;
         if let Some(e) = out.row() {
             e.begin();
             e.int(core.id as i64);
@@ -505,6 +522,9 @@ fn splits<E: Encoder, R: Draw>(
             e.text(status);
             e.opt_int(approver.map(|a| a as i64));
             e.opt_timestamp(at);
+            if dated {
+                e.date(core.day);
+            }
             e.end();
         }
     }

@@ -31,9 +31,13 @@ pub(super) fn refuse_flags(cfg: &SeedConfig) -> Result<()> {
 }
 
 /// The COPY statement of each table of `group`: the map's, or finseed's own.
-pub(super) fn copy_statements(group: Group, plans: Option<&Arc<Compiled>>) -> Vec<String> {
+pub(super) fn copy_statements(
+    group: Group,
+    layout: crate::table::Layout,
+    plans: Option<&Arc<Compiled>>,
+) -> Vec<String> {
     group
-        .tables()
+        .tables_in(layout)
         .iter()
         .map(|t| match plans.and_then(|p| p.plan(t.name)) {
             Some(p) => p.copy_sql(),

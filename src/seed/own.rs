@@ -213,7 +213,8 @@ pub async fn inspect<C: GenericClient>(c: &C, target: &Target) -> Result<Inspect
     for name in data.chain(crate::schema::DERIVED_TABLES) {
         let Some(r) = rels.get(name) else { continue };
         match records.get(name) {
-            Some(&oid) if oid == r.oid && r.kind == "r" => {
+            // A partitioned table's partitions are its own: they go with it.
+            Some(&oid) if oid == r.oid && (r.kind == "r" || r.kind == "p") => {
                 ins.owned.insert(name.to_string(), oid);
             }
             Some(_) => ins.blockers.push(Blocker {
@@ -311,8 +312,8 @@ pub async fn ensure_state(c: &mut tokio_postgres::Client, target: &Target) -> Re
 
 /// The tables DDL, one `(name, CREATE TABLE ...)` per table, without IF NOT EXISTS: creating a
 /// table that appeared meanwhile must fail rather than adopt it.
-fn table_ddl(unlogged: bool) -> Vec<(String, String)> {
-    crate::schema::statements(crate::schema::TABLES)
+fn table_ddl(unlogged: bool, layout: crate::table::Layout) -> Vec<(String, String)> {
+    crate::schema::table_statements(layout)
         .into_iter()
         .filter_map(|s| {
             let name = s.split_whitespace().nth(5)?.to_string();
@@ -331,13 +332,14 @@ pub async fn create_tables(
     c: &mut tokio_postgres::Client,
     target: &Target,
     unlogged: bool,
+    layout: crate::table::Layout,
 ) -> Result<usize> {
     let q = "cannot create the tables";
     let tx = target.ask(q, c.transaction()).await?;
     let ins = inspect(&tx, target).await?;
     refuse_blockers(&ins, target)?;
     let mut made = 0;
-    for (name, ddl) in table_ddl(unlogged) {
+    for (name, ddl) in table_ddl(unlogged, layout) {
         if ins.owned.contains_key(&name) {
             continue;
         }
