@@ -1,0 +1,276 @@
+//! The partitioned layout on a real PostgreSQL: the frozen path where the server's wal_level is
+//! minimal (the tests' own cluster, like finseed's), the chunk-by-chunk path on a cluster of
+//! its own at wal_level = replica; on both, a kill -9 in the middle of the load, the rerun that
+//! completes it, verify, and the built-in queries.
+
+mod common;
+
+use common::{finseed, fresh_database, ok, psql, text};
+use std::path::PathBuf;
+
+fn spawn(args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_finseed"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("CI", "1")
+        .env("FINSEED_HOME", common::finseed_home())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Start `args` and kill -9 it as soon as one of its COPYs runs; bounded in time.
+fn kill_during_copy(url: &str, args: &[&str]) {
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let mut child = spawn(args);
+    let start = std::time::Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(180),
+            "no COPY seen within 180 s"
+        );
+        if let Some(st) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "finseed ended ({st}) before a COPY was seen: {}",
+                text(&out)
+            );
+        }
+        let copying: u64 = psql(
+            url,
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' \
+                 AND state = 'active' AND query LIKE 'COPY transaction%'"
+            ),
+        )
+        .trim()
+        .parse()
+        .unwrap();
+        if copying > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+fn count(url: &str, sql: &str) -> u64 {
+    psql(url, sql).trim().parse().unwrap()
+}
+
+fn partitions(url: &str, table: &str) -> u64 {
+    count(
+        url,
+        &format!("SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('{table}')"),
+    )
+}
+
+/// Every built-in query runs on the database without an error (a threshold breach, exit 1, is
+/// not an error of the query).
+fn bench_runs(url: &str) {
+    let json = std::env::temp_dir().join(format!(
+        "finseed-parted-bench-{}-{}.json",
+        std::process::id(),
+        url.rsplit('/').next().unwrap()
+    ));
+    let out = finseed(&[
+        "bench",
+        "--database-url",
+        url,
+        "--iterations",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "bench failed: {}",
+        text(&out)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    let queries = report["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), 14, "{}", text(&out));
+    for q in queries {
+        assert_eq!(q["errors"], 0, "{}: {}", q["name"], q["first_error"]);
+    }
+}
+
+#[test]
+fn frozen_load_resumes_by_partition_and_verifies() {
+    let url = fresh_database("parted_frozen");
+    if psql(&url, "SHOW wal_level").trim() != "minimal" {
+        eprintln!("skipped: this server's wal_level is not minimal (DATABASE_URL?)");
+        return;
+    }
+    let args = [
+        "seed",
+        "-p",
+        "small",
+        "--layout",
+        "partitioned",
+        "--jobs",
+        "2",
+        "--database-url",
+        &url,
+    ];
+    kill_during_copy(&url, &args);
+    // Nothing half-loaded: every attached partition is complete and in the ledger, and no
+    // partition table was left outside its parent.
+    let ledgered = count(
+        &url,
+        "SELECT count(*) FROM finseed_ledger WHERE table_name = 'transactions' AND chunk < 0",
+    );
+    assert_eq!(partitions(&url, "transactions"), ledgered);
+    assert_eq!(
+        count(
+            &url,
+            "SELECT count(*) FROM pg_class c WHERE c.relname ~ '^transaction(s|_splits)_p' \
+             AND c.relkind = 'r' AND NOT c.relispartition"
+        ),
+        0
+    );
+    // The rerun loads what is missing, frozen.
+    let out = ok(&finseed(&args[..]));
+    assert!(
+        out.contains("loaded with COPY FREEZE and attached"),
+        "{out}"
+    );
+    assert_eq!(partitions(&url, "transactions"), 24);
+    assert_eq!(partitions(&url, "transaction_splits"), 24);
+    assert_eq!(
+        count(
+            &url,
+            "SELECT count(*) FROM finseed_ledger WHERE table_name IN ('transactions', 'transaction_splits') AND chunk < 0"
+        ),
+        48
+    );
+    ok(&finseed(&["verify", "-p", "small", "--database-url", &url]));
+    bench_runs(&url);
+}
+
+/// Loaded frozen, the pages are all-visible without a vacuum: ANALYZE alone (which only reads
+/// the visibility map) finds every page all-visible.
+#[test]
+fn frozen_partitions_need_no_vacuum() {
+    let url = fresh_database("parted_vm");
+    if psql(&url, "SHOW wal_level").trim() != "minimal" {
+        eprintln!("skipped: this server's wal_level is not minimal (DATABASE_URL?)");
+        return;
+    }
+    ok(&finseed(&[
+        "seed",
+        "-q",
+        "-p",
+        "ci",
+        "--layout",
+        "partitioned",
+        "--steps",
+        "create,load",
+        "--database-url",
+        &url,
+    ]));
+    psql(&url, "ANALYZE transactions");
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT bool_and(c.relallvisible = c.relpages) AND sum(c.relpages) > 0 FROM pg_inherits i \
+             JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'transactions'::regclass"
+        )
+        .trim(),
+        "t"
+    );
+}
+
+/// A cluster of its own at wal_level = replica; stopped and removed when dropped.
+struct ReplicaCluster {
+    root: PathBuf,
+}
+
+impl Drop for ReplicaCluster {
+    fn drop(&mut self) {
+        let _ = finseed::pgctl::stop(&self.root);
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+#[test]
+fn chunk_by_chunk_where_the_wal_is_needed() {
+    let root = std::env::temp_dir().join(format!("finseed-test-replica-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let guard = ReplicaCluster { root: root.clone() };
+    let cluster = finseed::pgctl::ensure_running(&root).expect("start a throwaway cluster");
+    psql(&cluster.url(), "ALTER SYSTEM SET wal_level = 'replica'");
+    finseed::pgctl::stop(&root).expect("stop");
+    let cluster = finseed::pgctl::ensure_running(&root).expect("restart");
+    let admin = cluster.url();
+    assert_eq!(psql(&admin, "SHOW wal_level").trim(), "replica");
+    psql(&admin, "CREATE DATABASE parted");
+    let url = common::with_database(&admin, "parted");
+    let args = [
+        "seed",
+        "-p",
+        "small",
+        "--layout",
+        "partitioned",
+        "--jobs",
+        "2",
+        "--database-url",
+        &url,
+    ];
+    kill_during_copy(&url, &args);
+    let out = ok(&finseed(&args[..]));
+    assert!(
+        out.contains("partitions loaded chunk by chunk") && out.contains("wal_level is replica"),
+        "{out}"
+    );
+    assert_eq!(partitions(&url, "transactions"), 24);
+    assert_eq!(
+        count(
+            &url,
+            "SELECT count(*) FROM finseed_ledger WHERE table_name = 'transactions' AND chunk < 0"
+        ),
+        0
+    );
+    ok(&finseed(&["verify", "-p", "small", "--database-url", &url]));
+    bench_runs(&url);
+    drop(guard);
+}
+
+/// The layout is refused where it cannot apply, with exit 2.
+#[test]
+fn the_layout_flag_is_checked() {
+    for (args, needle) in [
+        (
+            vec!["seed", "-p", "ci", "--layout", "sideways"],
+            "--layout: `sideways` is not a layout",
+        ),
+        (
+            vec!["seed", "-p", "ci", "--layout", "partitioned", "--unlogged"],
+            "--unlogged: not with the partitioned layout",
+        ),
+        (
+            vec![
+                "generate",
+                "-p",
+                "ci",
+                "--layout",
+                "partitioned",
+                "--out",
+                "-",
+                "--tables",
+                "users",
+            ],
+            "--layout: a PostgreSQL table layout",
+        ),
+    ] {
+        let out = finseed(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(needle), "{args:?}: {}", text(&out));
+    }
+}
