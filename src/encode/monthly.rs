@@ -2,7 +2,7 @@
 //! the month of its first date value (`transaction_date` of a transaction, the split's
 //! transaction's date), so a chunk arrives as one run of rows per partition.
 
-use super::binary::Binary;
+use super::binary::{Binary, HEADER};
 use super::Encoder;
 use crate::table::TableSpec;
 
@@ -38,13 +38,18 @@ impl Window {
     }
 }
 
-/// Encodes rows with [`Binary`], then moves each finished row to its month's run. The runs hold
-/// tuples only: whoever sends them adds the COPY header and trailer.
+/// Encodes rows with [`Binary`] and sorts them into one run per month. A row starts in a scratch
+/// buffer; at its first date, the part written so far moves to the end of its month's run and
+/// the rest is written there directly (the run is swapped in as the encoder's buffer), so most
+/// of each row is written once. Each run starts with the COPY header; whoever sends it adds the
+/// trailer.
 pub struct Monthly {
     row: Binary,
     window: std::sync::Arc<Window>,
-    /// Tuples per month slot, and their row counts.
+    /// Tuples per month slot (after the COPY header), and their row counts.
     pub runs: Vec<(Vec<u8>, u64)>,
+    /// The scratch buffer while a run is swapped into `row`.
+    scratch: Vec<u8>,
     start: usize,
     slot: Option<usize>,
     /// Rows whose date fell outside the window (a bug in the generator if ever non-zero).
@@ -52,12 +57,24 @@ pub struct Monthly {
 }
 
 impl Monthly {
-    pub fn with_window(table: &'static TableSpec, window: std::sync::Arc<Window>) -> Monthly {
-        let runs = vec![(Vec::new(), 0); window.months];
+    /// `capacity`: bytes to reserve per month (a guess that saves regrowing the runs).
+    pub fn with_window(
+        table: &'static TableSpec,
+        window: std::sync::Arc<Window>,
+        capacity: usize,
+    ) -> Monthly {
+        let runs = (0..window.months)
+            .map(|_| {
+                let mut v = Vec::with_capacity(capacity);
+                v.extend_from_slice(HEADER);
+                (v, 0)
+            })
+            .collect();
         Monthly {
             row: Binary::new(table, Vec::with_capacity(4096)),
             window,
             runs,
+            scratch: Vec::new(),
             start: 0,
             slot: None,
             outside: 0,
@@ -94,7 +111,19 @@ impl Encoder for Monthly {
     #[inline]
     fn date(&mut self, days: i32) {
         if self.slot.is_none() {
-            self.slot = Some(self.window.slot(days).unwrap_or(usize::MAX));
+            match self.window.slot(days) {
+                Some(s) => {
+                    // Move the row's beginning to its run and write the rest there.
+                    let start = self.start;
+                    let run = &mut self.runs[s].0;
+                    run.extend_from_slice(&self.row.bytes_mut()[start..]);
+                    self.row.bytes_mut().truncate(start);
+                    std::mem::swap(self.row.bytes_mut(), run);
+                    std::mem::swap(&mut self.scratch, run);
+                    self.slot = Some(s);
+                }
+                None => self.slot = Some(usize::MAX),
+            }
         }
         self.row.date(days)
     }
@@ -109,16 +138,20 @@ impl Encoder for Monthly {
     #[inline]
     fn end(&mut self) {
         self.row.end();
-        let start = self.start;
-        let buf = self.row.bytes_mut();
-        match self.slot.and_then(|s| self.runs.get_mut(s)) {
-            Some((run, n)) => {
-                run.extend_from_slice(&buf[start..]);
-                *n += 1;
+        match self.slot {
+            Some(s) if s < self.runs.len() => {
+                // Hand the run back and take the scratch buffer again.
+                let run = &mut self.runs[s];
+                std::mem::swap(&mut self.scratch, &mut run.0);
+                std::mem::swap(self.row.bytes_mut(), &mut run.0);
+                run.1 += 1;
             }
-            None => self.outside += 1,
+            _ => {
+                self.outside += 1;
+                let start = self.start;
+                self.row.bytes_mut().truncate(start);
+            }
         }
-        buf.truncate(start);
     }
     fn take(&mut self) -> Vec<u8> {
         Vec::new()
@@ -129,6 +162,49 @@ impl Encoder for Monthly {
 mod tests {
     use super::*;
     use crate::civil::days_from_civil;
+
+    /// Rows sorted by month are byte for byte the rows Binary writes, in order.
+    #[test]
+    fn rows_go_to_their_month_whole() {
+        use crate::table::{col, ColType::*};
+        static T: TableSpec = TableSpec {
+            name: "t",
+            columns: &[col("id", BigInt), col("d", Date), col("s", Text)],
+        };
+        let w = std::sync::Arc::new(Window::new(days_from_civil(2024, 1, 1), 2));
+        let mut m = Monthly::with_window(&T, w, 0);
+        let mut plain: [Binary; 2] = [Binary::new(&T, Vec::new()), Binary::new(&T, Vec::new())];
+        let days = [
+            days_from_civil(2024, 2, 3),
+            days_from_civil(2024, 1, 9),
+            days_from_civil(2023, 12, 31),
+            days_from_civil(2024, 2, 29),
+        ];
+        for (i, &d) in days.iter().enumerate() {
+            for e in [&mut m as &mut dyn Encoder] {
+                e.begin();
+                e.int(i as i64);
+                e.date(d);
+                e.text("x");
+                e.end();
+            }
+            if let Some(s) = Window::new(days_from_civil(2024, 1, 1), 2).slot(d) {
+                let b = &mut plain[s];
+                b.begin();
+                b.int(i as i64);
+                b.date(d);
+                b.text("x");
+                b.end();
+            }
+        }
+        assert_eq!(m.outside, 1);
+        for (s, b) in plain.iter_mut().enumerate() {
+            let mut want = b.take();
+            want.truncate(want.len() - 2);
+            assert_eq!(m.runs[s].0, want, "month {s}");
+        }
+        assert_eq!((m.runs[0].1, m.runs[1].1), (1, 2));
+    }
 
     #[test]
     fn days_fall_in_their_month() {

@@ -34,9 +34,10 @@ use tokio_postgres::Client;
 /// finseed's partitioned tables, in load order.
 pub const PARTITIONED: [&str; 2] = ["transactions", "transaction_splits"];
 
-/// Bytes of one partition's rows gathered before they are sent as one COPY: fewer, larger
-/// statements, while at most jobs × months × 2 of these are held at once.
-const FLUSH: usize = 1 << 20;
+/// Bytes of one partition's rows gathered before they are sent as one COPY. A month's rows of one
+/// chunk of transactions (about 0.5 MB on 36 months) go as they are, without a copy; the smaller
+/// runs (splits, short windows, small profiles) gather into fewer, larger statements.
+const FLUSH: usize = 256 << 10;
 
 /// One month of the window.
 #[derive(Clone, Debug)]
@@ -462,6 +463,13 @@ pub async fn load_frozen(
         v
     };
     let window = Arc::new(Window::new(months[0].first_day, months.len()));
+    // Bytes to reserve per month and chunk: a chunk's rows spread over the months, at about
+    // 200 bytes a transaction and 60 a split (splits are rarer), with room to spare.
+    let per_chunk = group.chunk_rows() as usize;
+    let per_month = [
+        per_chunk * 240 / months.len(),
+        per_chunk * 20 / months.len(),
+    ];
     let dispatch = tokio::task::spawn_blocking(move || -> Result<()> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
@@ -493,7 +501,13 @@ pub async fn load_frozen(
                 let mut outs: Vec<Out<Monthly>> = tables
                     .iter()
                     .zip(&want2)
-                    .map(|(t, &w)| Out::new(t, w.then(|| Monthly::with_window(t, window.clone()))))
+                    .enumerate()
+                    .map(|(k, (t, &w))| {
+                        Out::new(
+                            t,
+                            w.then(|| Monthly::with_window(t, window.clone(), per_month[k])),
+                        )
+                    })
                     .collect();
                 group.fill(&world, chunk, &mut outs);
                 (chunk, outs)
@@ -507,15 +521,16 @@ pub async fn load_frozen(
                             tables[t].name, e.outside
                         )));
                     }
-                    for (slot, (run, _)) in e.runs.into_iter().enumerate() {
-                        if run.is_empty() || !slots_wanted[slot][t] {
+                    for (slot, (run, n)) in e.runs.into_iter().enumerate() {
+                        if n == 0 || !slots_wanted[slot][t] {
                             continue;
                         }
                         let buf = &mut acc[slot][t];
                         if buf.is_empty() {
-                            buf.extend_from_slice(HEADER);
+                            *buf = run;
+                        } else {
+                            buf.extend_from_slice(&run[HEADER.len()..]);
                         }
-                        buf.extend_from_slice(&run);
                         if buf.len() >= FLUSH {
                             send(slot, t, buf)?;
                         }
