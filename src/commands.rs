@@ -476,6 +476,7 @@ pub fn plan(
         crate::plan::duration(p.index_seconds),
         crate::plan::duration(p.total_seconds),
     );
+    println!("load: {}", p.load_path);
     match shares {
         Some((busiest, top1)) => println!(
             "activity: the busiest context holds {:.2}% of transactions, the busiest 1% of contexts {:.1}%",

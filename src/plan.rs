@@ -95,6 +95,9 @@ pub struct Plan {
     /// With `--map` and a database to read the targets from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub map: Option<MapEstimate>,
+    pub layout: crate::table::Layout,
+    /// How the layout's large tables load, and when.
+    pub load_path: String,
 }
 
 /// Parent rows of each group for a profile, from its volumes alone.
@@ -316,7 +319,23 @@ pub fn plan(profile: &Profile, jobs: usize) -> Result<Plan> {
         sample_rows: sample_total,
         tables,
         map: None,
+        layout: profile.layout,
+        load_path: load_path(profile),
     })
+}
+
+/// How `seed` will load the layout's transactions and splits.
+pub fn load_path(p: &Profile) -> String {
+    match p.layout {
+        crate::table::Layout::Plain => {
+            "plain layout: chunk by chunk over binary COPY, each chunk one transaction (resumable per chunk)".into()
+        }
+        crate::table::Layout::Partitioned => format!(
+            "partitioned layout ({} months, {} partitions): frozen (each month created, loaded with COPY FREEZE and attached in one transaction, no WAL; resumable per partition) when the server's wal_level is minimal, as on finseed's own cluster, and without --shard; otherwise chunk by chunk into attached partitions (resumable per chunk); times above are estimated as for the plain layout",
+            p.months,
+            2 * p.months
+        ),
+    }
 }
 
 /// Distinct `aggregated_analytics` keys (context, category, day, type) among the transactions
