@@ -8,7 +8,7 @@ use crate::db::Target;
 use crate::error::{Error, Result};
 use crate::gen::all_tables;
 use crate::schema;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
@@ -52,6 +52,31 @@ impl Item {
         })
     }
 
+    /// The table locks the statement takes (`apply` takes them first, in this order).
+    fn locks(&self) -> Vec<(&str, Mode)> {
+        match self {
+            Item::Constraint {
+                table,
+                primary: true,
+                ..
+            } => vec![(table, Mode::AccessExclusive)],
+            Item::Constraint {
+                table, referenced, ..
+            } => std::iter::once(table.as_str())
+                .chain(referenced.as_deref())
+                .map(|t| (t, Mode::ShareRowExclusive))
+                .collect(),
+            Item::Index { table, .. } => vec![(table, Mode::Share)],
+        }
+    }
+
+    /// Whether the two statements would wait for each other's table locks.
+    fn conflicts(&self, other: &Item) -> bool {
+        self.locks()
+            .iter()
+            .any(|(t, m)| other.locks().iter().any(|(u, n)| t == u && m.conflicts(*n)))
+    }
+
     fn tables(&self) -> Vec<&str> {
         match self {
             Item::Constraint {
@@ -62,6 +87,106 @@ impl Item {
             Item::Index { table, .. } => vec![table],
         }
     }
+}
+
+/// PostgreSQL's table lock modes, as far as the post-load statements take them: ADD PRIMARY
+/// KEY / UNIQUE takes ACCESS EXCLUSIVE on its table, ADD FOREIGN KEY SHARE ROW EXCLUSIVE on
+/// both tables (while it validates every row), CREATE INDEX SHARE on its table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Share,
+    ShareRowExclusive,
+    AccessExclusive,
+}
+
+impl Mode {
+    /// PostgreSQL's conflict table for these three: SHARE admits SHARE (two index builds on
+    /// one table run together), everything else conflicts (SHARE ROW EXCLUSIVE with itself:
+    /// two foreign keys touching one table validate one after the other).
+    fn conflicts(self, other: Mode) -> bool {
+        !(self == Mode::Share && other == Mode::Share)
+    }
+}
+
+/// The order a step's statements are handed to its connections, pg_restore-style: the
+/// largest first (by the bytes of the tables each reads), so the connections finish together
+/// instead of one starting the `transactions` build last while the others sit idle; and a
+/// connection takes the first statement whose table locks do not conflict with a running
+/// one's, instead of queueing behind a lock (the second foreign key of `transactions` would
+/// wait for the first while the small tables' keys could be checked).
+///
+/// Statements of different steps are never mixed, so each step stays one named, timed unit
+/// whose rerun (`--steps`) finishes what a kill left. Starting the next step's statements
+/// early bought little here: the statements that take long all lock `transactions` in
+/// conflicting modes (its primary key ACCESS EXCLUSIVE, its foreign keys SHARE ROW EXCLUSIVE,
+/// its indexes SHARE), so only the small tables' statements could move, and the index builds
+/// already keep both cores busy (two builds with parallel workers on `transaction-flow`:
+/// 9-11 s, without: 12.3 s).
+struct Queue {
+    items: Vec<Item>,
+    /// Indices into `items` not started yet, in the order to start them.
+    pending: Vec<usize>,
+    running: Vec<usize>,
+}
+
+enum Next {
+    Run(usize),
+    /// Every statement left conflicts with a running one: wait for one to finish.
+    Wait,
+    Done,
+}
+
+impl Queue {
+    /// `weights[i]`: the bytes statement i reads; ties keep the file's order.
+    fn new(items: Vec<Item>, weights: &[i64]) -> Queue {
+        let mut pending: Vec<usize> = (0..items.len()).collect();
+        pending.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
+        Queue {
+            items,
+            pending,
+            running: Vec::new(),
+        }
+    }
+
+    fn next(&mut self) -> Next {
+        if self.pending.is_empty() {
+            return Next::Done;
+        }
+        let free = self.pending.iter().position(|&i| {
+            self.running
+                .iter()
+                .all(|&r| !self.items[i].conflicts(&self.items[r]))
+        });
+        match free {
+            Some(k) => {
+                let i = self.pending.remove(k);
+                self.running.push(i);
+                Next::Run(i)
+            }
+            None => Next::Wait,
+        }
+    }
+
+    fn finish(&mut self, i: usize) {
+        self.running.retain(|&r| r != i);
+    }
+}
+
+/// `maintenance_work_mem` for each post-load statement, in kB. It was a fixed 1 GB per
+/// connection, `--jobs` GB in all, whatever the server's memory. Now: `shared_buffers`
+/// (which a server's operator sizes to its memory, commonly a quarter of it) shared among the
+/// `jobs` connections, at most 1 GB each and at least 32 MB per participant of a parallel
+/// build (below that PostgreSQL plans fewer workers), and never below what the server is
+/// configured with. finseed's embedded cluster (2 GB shared_buffers on this 24 GiB machine,
+/// 2 jobs) still gets 1 GB. Measured on `transaction-flow` (10M transactions), the memory
+/// hardly matters once the parallel workers have theirs: `transactions (category_id)` built
+/// in 5.5-6.6 s with 64 MB, 256 MB or 1 GB, the three-column index in 5.0-5.7 s; what does
+/// matter is the workers (9.6 s without them), which this keeps.
+fn maintenance_kb(server_kb: i64, shared_buffers_kb: i64, workers: i64, jobs: usize) -> i64 {
+    const MB: i64 = 1024;
+    let floor = 32 * MB * (1 + workers.max(0));
+    let share = shared_buffers_kb / jobs.max(1) as i64;
+    share.max(floor).min(1024 * MB).max(server_kb)
 }
 
 /// What applying one statement did.
@@ -86,14 +211,17 @@ async fn apply(
     stmt: &str,
     item: &Item,
     check_interval: bool,
+    maintenance_kb: i64,
     backend: &std::sync::atomic::AtomicI32,
 ) -> std::result::Result<Result<Applied>, tokio_postgres::Error> {
     let tx = c.transaction().await?;
     // For the stall watchdog: the server process to look at while the statement runs.
     let pid: i32 = tx.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
     backend.store(pid, Ordering::SeqCst);
-    tx.batch_execute("SET LOCAL maintenance_work_mem = '1GB'")
-        .await?;
+    tx.batch_execute(&format!(
+        "SET LOCAL maintenance_work_mem = '{maintenance_kb}kB'"
+    ))
+    .await?;
     if check_interval {
         // PostgreSQL 14+: stop the statement within a second if finseed goes away.
         tx.batch_execute("SET LOCAL client_connection_check_interval = '1s'")
@@ -194,8 +322,66 @@ async fn apply(
     Ok(Ok(done))
 }
 
+/// `apply` under the stall watchdog, retried on a new connection (up to 4 attempts) when the
+/// failure is transient.
+#[allow(clippy::too_many_arguments)]
+async fn apply_retrying(
+    client: &mut Client,
+    target: &Target,
+    name: &str,
+    stmt: &str,
+    item: &Item,
+    check_interval: bool,
+    maintenance: i64,
+    limit: std::time::Duration,
+) -> Result<Applied> {
+    let mut attempt = 0;
+    loop {
+        let pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let probe = stall::Probe::Backend(pid.clone());
+        let applied = stall::watch(
+            target,
+            limit,
+            &probe,
+            || format!("waiting for the server to finish: {stmt}"),
+            async {
+                apply(
+                    client,
+                    target,
+                    stmt,
+                    item,
+                    check_interval,
+                    maintenance,
+                    &pid,
+                )
+                .await
+                .map_err(LoadError::Pg)
+            },
+        )
+        .await;
+        match applied {
+            Ok(r) => return r,
+            Err(e) if attempt < 3 && e.transient() => {
+                attempt += 1;
+                eprintln!(
+                    "finseed: {name} step: attempt {attempt} of 4 failed: {e}; waiting {:.1} s, then reconnecting to retry: {stmt}",
+                    (500u64 << attempt) as f64 / 1000.0
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
+                *client = connect(target).await.map_err(|c| {
+                    Error::Db(format!(
+                        "{name} step ({}): {e}; then reconnecting to retry it failed: {c}",
+                        target.shown
+                    ))
+                })?;
+            }
+            Err(e) => return Err(e.into_error(target, &format!("failed: {stmt}"))),
+        }
+    }
+}
+
 /// Run a step's statements over `jobs` connections, each in its own transaction, keeping what
-/// an earlier attempt finished.
+/// an earlier attempt finished; the order is `Queue`'s.
 pub async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
     let target = &cfg.target;
     let c = connect(target).await?;
@@ -207,7 +393,6 @@ pub async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
         .await?
         .get(0);
     let check_interval = version >= 140000;
-    drop(c);
     let mut todo = Vec::new();
     for stmt in schema::post_load_step(name) {
         let Some(item) = Item::parse(&stmt) else {
@@ -221,56 +406,101 @@ pub async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
         todo.push((stmt, item));
     }
     let n = todo.len();
-    let todo = Arc::new(todo);
-    let next = Arc::new(AtomicUsize::new(0));
+    // The tables' sizes now (pg_relation_size: pg_class.relpages is 0 until something
+    // analyzes the table), for the longest-first order, and the settings for the memory.
+    let q = "cannot read the tables' sizes";
+    let sizes: std::collections::HashMap<String, i64> = target
+        .ask(
+            q,
+            c.query(
+                "SELECT c.relname::text, pg_relation_size(c.oid) FROM pg_class c
+                 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')",
+                &[],
+            ),
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let weights: Vec<i64> = todo
+        .iter()
+        .map(|(_, item)| {
+            let mut t = item.tables();
+            t.dedup();
+            t.iter().map(|t| sizes.get(*t).copied().unwrap_or(0)).sum()
+        })
+        .collect();
+    let settings = c
+        .query_one(
+            "SELECT pg_size_bytes(current_setting('maintenance_work_mem')) / 1024,
+                    pg_size_bytes(current_setting('shared_buffers')) / 1024,
+                    coalesce(current_setting('max_parallel_maintenance_workers', true), '0')::bigint",
+            &[],
+        )
+        .await;
+    let maintenance = match settings {
+        Ok(r) => maintenance_kb(r.get(0), r.get(1), r.get(2), cfg.jobs.min(n)),
+        // A server that does not answer this (a PostgreSQL-compatible one): as before.
+        Err(_) => 1024 * 1024,
+    };
+    drop(c);
+    let stmts: Vec<String> = todo.iter().map(|(s, _)| s.clone()).collect();
+    let queue = Arc::new((
+        std::sync::Mutex::new(Queue::new(
+            todo.into_iter().map(|(_, i)| i).collect(),
+            &weights,
+        )),
+        tokio::sync::Notify::new(),
+    ));
+    let stmts = Arc::new(stmts);
     let mut tasks = Vec::new();
     for _ in 0..cfg.jobs.min(n) {
-        let (todo, next, target) = (todo.clone(), next.clone(), target.clone());
+        let (queue, stmts, target) = (queue.clone(), stmts.clone(), target.clone());
         let limit = cfg.stall;
         let name = name.to_string();
         tasks.push(tokio::spawn(async move {
             let mut client = connect(&target).await?;
             let mut outcomes = Vec::new();
-            while let Some((stmt, item)) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
-                let mut attempt = 0;
-                loop {
-                    let pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
-                    let probe = stall::Probe::Backend(pid.clone());
-                    let applied = stall::watch(
-                        &target,
-                        limit,
-                        &probe,
-                        || format!("waiting for the server to finish: {stmt}"),
-                        async {
-                            apply(&mut client, &target, stmt, item, check_interval, &pid)
-                                .await
-                                .map_err(LoadError::Pg)
-                        },
-                    )
-                    .await;
-                    match applied {
-                        Ok(r) => {
-                            outcomes.push(r?);
-                            break;
+            loop {
+                let (i, item) = {
+                    let (lock, notify) = &*queue;
+                    // Registered before the queue is looked at, so a statement finishing
+                    // between the look and the wait still wakes this connection.
+                    let finished = notify.notified();
+                    let next = {
+                        let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
+                        match q.next() {
+                            Next::Run(i) => Some((i, q.items[i].clone())),
+                            Next::Wait => None,
+                            Next::Done => break,
                         }
-                        Err(e) if attempt < 3 && e.transient() => {
-                            attempt += 1;
-                            eprintln!(
-                                "finseed: {name} step: attempt {attempt} of 4 failed: {e}; waiting {:.1} s, then reconnecting to retry: {stmt}",
-                                (500u64 << attempt) as f64 / 1000.0
-                            );
-                            tokio::time::sleep(std::time::Duration::from_millis(500 << attempt))
-                                .await;
-                            client = connect(&target).await.map_err(|c| {
-                                Error::Db(format!(
-                                    "{name} step ({}): {e}; then reconnecting to retry it failed: {c}",
-                                    target.shown
-                                ))
-                            })?;
+                    };
+                    match next {
+                        Some(x) => x,
+                        None => {
+                            finished.await;
+                            continue;
                         }
-                        Err(e) => return Err(e.into_error(&target, &format!("failed: {stmt}"))),
                     }
+                };
+                let stmt = &stmts[i];
+                let done = apply_retrying(
+                    &mut client,
+                    &target,
+                    &name,
+                    stmt,
+                    &item,
+                    check_interval,
+                    maintenance,
+                    limit,
+                )
+                .await;
+                {
+                    let (lock, notify) = &*queue;
+                    lock.lock().unwrap_or_else(|e| e.into_inner()).finish(i);
+                    notify.notify_waiters();
                 }
+                outcomes.push(done?);
             }
             Ok::<Vec<Applied>, Error>(outcomes)
         }));
@@ -306,7 +536,7 @@ pub async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
 pub async fn step_analyze(cfg: &SeedConfig) -> Result<String> {
     let target = &cfg.target;
     let c = connect(target).await?;
-    let mut n = 0;
+    let (mut n, mut vacuumed) = (0, 0);
     let limit = cfg.stall;
     // Each statement runs while a watchdog checks that the server is still working on it.
     let run = |sql: String, what: &'static str| {
@@ -343,11 +573,132 @@ pub async fn step_analyze(cfg: &SeedConfig) -> Result<String> {
             )
             .await?;
         }
-        run(format!("VACUUM (ANALYZE) {}", t.name), "cannot analyze").await?;
+        // Statistics first: ANALYZE also refreshes pg_class.relpages and relallvisible (the
+        // pages the visibility map marks all-visible), whatever ran before it. A VACUUM then
+        // only where pages are not all-visible: it sets the visibility map, which index-only
+        // scans need, and the hint bits. A table loaded with COPY FREEZE into a partition
+        // created in the same transaction (the lead's fast path) has every page all-visible and
+        // frozen already, and so does one this step vacuumed before (a rerun): ANALYZE alone.
+        // Without pg_visibility (an extension finseed cannot assume) this count is what the
+        // server offers; an all-visible page with rows inserted later is not counted, so a
+        // table extended after its vacuum is vacuumed again.
+        run(format!("ANALYZE {}", t.name), "cannot analyze").await?;
+        let (pages, visible): (i32, i32) = within(
+            limit,
+            || "inspecting tables".into(),
+            c.query_typed_one(
+                "SELECT relpages, relallvisible FROM pg_class WHERE oid = $1::text::regclass",
+                &[(&t.name, Type::TEXT)],
+            ),
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .map_err(|e| e.into_error(target, "cannot inspect tables"))?;
+        if needs_vacuum(pages, visible) {
+            run(format!("VACUUM {}", t.name), "cannot vacuum").await?;
+            vacuumed += 1;
+        }
         n += 1;
     }
     Ok(format!(
-        "{n} tables vacuumed and analyzed{}",
+        "{n} tables analyzed, {vacuumed} vacuumed ({} all-visible already){}",
+        n - vacuumed,
         if cfg.unlogged { ", set LOGGED" } else { "" }
     ))
+}
+
+/// Whether a table whose pg_class (just refreshed by ANALYZE) says `pages` pages, `visible`
+/// of them all-visible, needs a VACUUM to set the rest.
+fn needs_vacuum(pages: i32, visible: i32) -> bool {
+    visible < pages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(stmt: &str) -> Item {
+        Item::parse(stmt).expect(stmt)
+    }
+
+    #[test]
+    fn lock_conflicts_follow_postgresql() {
+        let pk =
+            parse("ALTER TABLE transactions ADD CONSTRAINT transactions_pkey PRIMARY KEY (id)");
+        let fk = parse("ALTER TABLE transactions ADD CONSTRAINT transactions_category_fk FOREIGN KEY (category_id) REFERENCES categories (id)");
+        let fk2 = parse("ALTER TABLE ai_insights ADD CONSTRAINT ai_insights_category_fk FOREIGN KEY (related_category_id) REFERENCES categories (id)");
+        let fk3 = parse("ALTER TABLE ai_insights ADD CONSTRAINT ai_insights_user_fk FOREIGN KEY (user_id) REFERENCES users (id)");
+        let ix = parse("CREATE INDEX transactions_user_idx ON transactions (user_id)");
+        let ix2 = parse("CREATE INDEX transactions_category_idx ON transactions (category_id)");
+        let other = parse("CREATE INDEX contexts_owner_idx ON contexts (owner_id)");
+        // Two index builds on one table share SHARE; anything else on that table conflicts.
+        assert!(!ix.conflicts(&ix2));
+        assert!(ix.conflicts(&fk) && fk.conflicts(&ix));
+        assert!(ix.conflicts(&pk) && pk.conflicts(&pk));
+        // Foreign keys conflict through either table, the referenced one too.
+        assert!(fk.conflicts(&fk2));
+        assert!(!fk.conflicts(&fk3));
+        assert!(!ix.conflicts(&other) && !fk.conflicts(&other));
+    }
+
+    #[test]
+    fn queue_starts_the_largest_first_and_never_two_conflicting() {
+        let items: Vec<Item> = [
+            "ALTER TABLE users ADD CONSTRAINT users_pkey PRIMARY KEY (id)",
+            "ALTER TABLE transactions ADD CONSTRAINT transactions_member_fk FOREIGN KEY (context_id, user_id) REFERENCES context_members (context_id, user_id)",
+            "ALTER TABLE transactions ADD CONSTRAINT transactions_category_fk FOREIGN KEY (category_id) REFERENCES categories (id)",
+            "ALTER TABLE transaction_splits ADD CONSTRAINT transaction_splits_tx_fk FOREIGN KEY (transaction_id) REFERENCES transactions (id)",
+            "ALTER TABLE budgets ADD CONSTRAINT budgets_context_fk FOREIGN KEY (context_id) REFERENCES contexts (id)",
+        ]
+        .iter()
+        .map(|s| parse(s))
+        .collect();
+        let mut q = Queue::new(items, &[1, 1000, 900, 950, 10]);
+        let run = |n: Next| match n {
+            Next::Run(i) => i,
+            Next::Wait => panic!("waits"),
+            Next::Done => panic!("done"),
+        };
+        // The member key (largest) first; the next two lock transactions too, so the second
+        // connection takes the budgets key, then users.
+        assert_eq!(run(q.next()), 1);
+        assert_eq!(run(q.next()), 4);
+        assert_eq!(run(q.next()), 0);
+        assert!(matches!(q.next(), Next::Wait));
+        q.finish(4);
+        assert!(matches!(q.next(), Next::Wait));
+        q.finish(1);
+        // Ties broken by size: the splits key (950) before the category key (900).
+        assert_eq!(run(q.next()), 3);
+        assert!(matches!(q.next(), Next::Wait));
+        q.finish(3);
+        assert_eq!(run(q.next()), 2);
+        q.finish(2);
+        q.finish(0);
+        assert!(matches!(q.next(), Next::Done));
+    }
+
+    #[test]
+    fn maintenance_memory() {
+        const MB: i64 = 1024;
+        // The embedded cluster: 2 GB shared_buffers, 1 GB configured, 2 jobs: 1 GB.
+        assert_eq!(maintenance_kb(1024 * MB, 2048 * MB, 2, 2), 1024 * MB);
+        // A small server (128 MB shared_buffers, PostgreSQL's 64 MB): 32 MB per participant of
+        // a build with 2 workers.
+        assert_eq!(maintenance_kb(64 * MB, 128 * MB, 2, 2), 96 * MB);
+        // 8 GB of shared_buffers over 4 jobs: capped at 1 GB each.
+        assert_eq!(maintenance_kb(64 * MB, 8192 * MB, 2, 4), 1024 * MB);
+        // 1 GB over 4 jobs: 256 MB each.
+        assert_eq!(maintenance_kb(64 * MB, 1024 * MB, 2, 4), 256 * MB);
+        // The operator's own larger setting is kept.
+        assert_eq!(maintenance_kb(2048 * MB, 1024 * MB, 2, 4), 2048 * MB);
+    }
+
+    #[test]
+    fn vacuum_only_where_pages_are_not_all_visible() {
+        assert!(needs_vacuum(100, 0));
+        assert!(needs_vacuum(100, 99));
+        assert!(!needs_vacuum(100, 100));
+        assert!(!needs_vacuum(0, 0));
+    }
 }
