@@ -1,0 +1,715 @@
+//! The post-load steps of `finseed seed` on finseed's own tables: primary_keys, foreign_keys
+//! and indexes (the statements of `schemas/post_load.sql`, each applied idempotently so a rerun
+//! after a kill finishes what was left), and analyze.
+
+use super::stall::{self, within, LoadError};
+use super::{connect, wanted, wanted_name, SeedConfig};
+use crate::db::Target;
+use crate::error::{Error, Result};
+use crate::gen::all_tables;
+use crate::schema;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio_postgres::types::Type;
+use tokio_postgres::Client;
+
+/// One statement of post_load.sql, as far as the idempotence checks need it.
+#[derive(Debug, Clone)]
+enum Item {
+    Constraint {
+        table: String,
+        name: String,
+        referenced: Option<String>,
+        primary: bool,
+    },
+    Index {
+        table: String,
+        name: String,
+    },
+}
+
+impl Item {
+    fn parse(stmt: &str) -> Option<Item> {
+        let w: Vec<&str> = stmt.split_whitespace().collect();
+        if stmt.starts_with("CREATE INDEX ") {
+            let on = w.iter().position(|x| *x == "ON")?;
+            return Some(Item::Index {
+                name: w.get(2)?.to_string(),
+                table: w.get(on + 1)?.to_string(),
+            });
+        }
+        let pos = w.iter().position(|x| *x == "CONSTRAINT")?;
+        let referenced = stmt
+            .split("REFERENCES ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .map(str::to_string);
+        Some(Item::Constraint {
+            table: w.get(2)?.to_string(),
+            name: w.get(pos + 1)?.to_string(),
+            primary: referenced.is_none(),
+            referenced,
+        })
+    }
+
+    /// The table locks the statement takes (`apply` takes them first, in this order).
+    fn locks(&self) -> Vec<(&str, Mode)> {
+        match self {
+            Item::Constraint {
+                table,
+                primary: true,
+                ..
+            } => vec![(table, Mode::AccessExclusive)],
+            Item::Constraint {
+                table, referenced, ..
+            } => std::iter::once(table.as_str())
+                .chain(referenced.as_deref())
+                .map(|t| (t, Mode::ShareRowExclusive))
+                .collect(),
+            Item::Index { table, .. } => vec![(table, Mode::Share)],
+        }
+    }
+
+    /// Whether the two statements would wait for each other's table locks.
+    fn conflicts(&self, other: &Item) -> bool {
+        self.locks()
+            .iter()
+            .any(|(t, m)| other.locks().iter().any(|(u, n)| t == u && m.conflicts(*n)))
+    }
+
+    fn tables(&self) -> Vec<&str> {
+        match self {
+            Item::Constraint {
+                table, referenced, ..
+            } => std::iter::once(table.as_str())
+                .chain(referenced.as_deref())
+                .collect(),
+            Item::Index { table, .. } => vec![table],
+        }
+    }
+}
+
+/// PostgreSQL's table lock modes, as far as the post-load statements take them: ADD PRIMARY
+/// KEY / UNIQUE takes ACCESS EXCLUSIVE on its table, ADD FOREIGN KEY SHARE ROW EXCLUSIVE on
+/// both tables (while it validates every row), CREATE INDEX SHARE on its table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Share,
+    ShareRowExclusive,
+    AccessExclusive,
+}
+
+impl Mode {
+    /// PostgreSQL's conflict table for these three: SHARE admits SHARE (two index builds on
+    /// one table run together), everything else conflicts (SHARE ROW EXCLUSIVE with itself:
+    /// two foreign keys touching one table validate one after the other).
+    fn conflicts(self, other: Mode) -> bool {
+        !(self == Mode::Share && other == Mode::Share)
+    }
+}
+
+/// The order a step's statements are handed to its connections, pg_restore-style: the
+/// largest first (by the bytes of the tables each reads), so the connections finish together
+/// instead of one starting the `transactions` build last while the others sit idle; and a
+/// connection takes the first statement whose table locks do not conflict with a running
+/// one's, instead of queueing behind a lock (the second foreign key of `transactions` would
+/// wait for the first while the small tables' keys could be checked).
+///
+/// Statements of different steps are never mixed, so each step stays one named, timed unit
+/// whose rerun (`--steps`) finishes what a kill left. Starting the next step's statements
+/// early bought little here: the statements that take long all lock `transactions` in
+/// conflicting modes (its primary key ACCESS EXCLUSIVE, its foreign keys SHARE ROW EXCLUSIVE,
+/// its indexes SHARE), so only the small tables' statements could move, and the index builds
+/// already keep both cores busy (two builds with parallel workers on `transaction-flow`:
+/// 9-11 s, without: 12.3 s).
+struct Queue {
+    items: Vec<Item>,
+    /// Indices into `items` not started yet, in the order to start them.
+    pending: Vec<usize>,
+    running: Vec<usize>,
+}
+
+enum Next {
+    Run(usize),
+    /// Every statement left conflicts with a running one: wait for one to finish.
+    Wait,
+    Done,
+}
+
+impl Queue {
+    /// `weights[i]`: the bytes statement i reads; ties keep the file's order.
+    fn new(items: Vec<Item>, weights: &[i64]) -> Queue {
+        let mut pending: Vec<usize> = (0..items.len()).collect();
+        pending.sort_by_key(|&i| std::cmp::Reverse(weights[i]));
+        Queue {
+            items,
+            pending,
+            running: Vec::new(),
+        }
+    }
+
+    fn next(&mut self) -> Next {
+        if self.pending.is_empty() {
+            return Next::Done;
+        }
+        let free = self.pending.iter().position(|&i| {
+            self.running
+                .iter()
+                .all(|&r| !self.items[i].conflicts(&self.items[r]))
+        });
+        match free {
+            Some(k) => {
+                let i = self.pending.remove(k);
+                self.running.push(i);
+                Next::Run(i)
+            }
+            None => Next::Wait,
+        }
+    }
+
+    fn finish(&mut self, i: usize) {
+        self.running.retain(|&r| r != i);
+    }
+}
+
+/// `maintenance_work_mem` for each post-load statement, in kB. It was a fixed 1 GB per
+/// connection, `--jobs` GB in all, whatever the server's memory. Now: `shared_buffers`
+/// (which a server's operator sizes to its memory, commonly a quarter of it) shared among the
+/// `jobs` connections, at most 1 GB each and at least 32 MB per participant of a parallel
+/// build (below that PostgreSQL plans fewer workers), and never below what the server is
+/// configured with. finseed's embedded cluster (2 GB shared_buffers on this 24 GiB machine,
+/// 2 jobs) still gets 1 GB. Measured on `transaction-flow` (10M transactions), the memory
+/// hardly matters once the parallel workers have theirs: `transactions (category_id)` built
+/// in 5.5-6.6 s with 64 MB, 256 MB or 1 GB, the three-column index in 5.0-5.7 s; what does
+/// matter is the workers (9.6 s without them), which this keeps.
+fn maintenance_kb(server_kb: i64, shared_buffers_kb: i64, workers: i64, jobs: usize) -> i64 {
+    const MB: i64 = 1024;
+    let floor = 32 * MB * (1 + workers.max(0));
+    let share = shared_buffers_kb / jobs.max(1) as i64;
+    share.max(floor).min(1024 * MB).max(server_kb)
+}
+
+/// What applying one statement did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Applied {
+    Created,
+    Present,
+    /// A NOT VALID constraint left by someone, validated.
+    Validated,
+    /// An INVALID index finseed had made, dropped and built again.
+    Rebuilt,
+}
+
+/// Apply one statement in its own transaction, tolerating whatever an interrupted earlier
+/// attempt left: the table is locked first (so a statement still running for a finseed that was
+/// killed finishes, or rolls back, before the check), then the constraint or index is looked
+/// up on finseed's table. The outer error is the server's (worth retrying when transient), the
+/// inner one a refusal.
+async fn apply(
+    c: &mut Client,
+    target: &Target,
+    stmt: &str,
+    item: &Item,
+    check_interval: bool,
+    maintenance_kb: i64,
+    backend: &std::sync::atomic::AtomicI32,
+) -> std::result::Result<Result<Applied>, tokio_postgres::Error> {
+    let tx = c.transaction().await?;
+    // For the stall watchdog: the server process to look at while the statement runs.
+    let pid: i32 = tx.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+    backend.store(pid, Ordering::SeqCst);
+    tx.batch_execute(&format!(
+        "SET LOCAL maintenance_work_mem = '{maintenance_kb}kB'"
+    ))
+    .await?;
+    if check_interval {
+        // PostgreSQL 14+: stop the statement within a second if finseed goes away.
+        tx.batch_execute("SET LOCAL client_connection_check_interval = '1s'")
+            .await?;
+    }
+    let done = match item {
+        Item::Constraint {
+            table,
+            name,
+            primary,
+            ..
+        } => {
+            let mode = if *primary {
+                "ACCESS EXCLUSIVE"
+            } else {
+                "SHARE ROW EXCLUSIVE"
+            };
+            tx.batch_execute(&format!("LOCK TABLE ONLY {table} IN {mode} MODE"))
+                .await?;
+            let valid: Option<bool> = tx
+                .query_opt(
+                    "SELECT convalidated FROM pg_constraint WHERE conrelid = $1::text::regclass AND conname = $2",
+                    &[table, name],
+                )
+                .await?
+                .map(|r| r.get(0));
+            match valid {
+                Some(true) => Applied::Present,
+                Some(false) => {
+                    tx.batch_execute(&format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"))
+                        .await?;
+                    Applied::Validated
+                }
+                None => {
+                    tx.batch_execute(stmt).await?;
+                    Applied::Created
+                }
+            }
+        }
+        Item::Index { table, name } => {
+            tx.batch_execute(&format!("LOCK TABLE ONLY {table} IN SHARE MODE"))
+                .await?;
+            let found = tx
+                .query_opt(
+                    "SELECT c.relkind::text, coalesce(i.indisvalid, false),
+                            coalesce(i.indrelid = $2::text::regclass, false),
+                            EXISTS (SELECT 1 FROM finseed_owned o WHERE o.rel_name = $1 AND o.relid = c.oid),
+                            quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     LEFT JOIN pg_index i ON i.indexrelid = c.oid
+                     WHERE n.nspname = current_schema() AND c.relname = $1",
+                    &[name, table],
+                )
+                .await?;
+            let record = "INSERT INTO finseed_owned (rel_name, relid, kind) VALUES ($1::text, $1::text::regclass, 'index')
+                 ON CONFLICT (rel_name) DO UPDATE SET relid = excluded.relid, kind = excluded.kind, created_at = now()";
+            match found {
+                None => {
+                    tx.batch_execute(stmt).await?;
+                    tx.execute(record, &[name]).await?;
+                    Applied::Created
+                }
+                Some(r) => {
+                    let (kind, valid, on_ours, ours, qualified): (
+                        String,
+                        bool,
+                        bool,
+                        bool,
+                        String,
+                    ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+                    // "I": the partitioned index of a partitioned table.
+                    let index = kind == "i" || kind == "I";
+                    if !index || !on_ours {
+                        return Ok(Err(Error::Usage(format!(
+                            "{}: finseed's index name {qualified} is taken by {} that finseed did not create\n  fix: rename or drop it yourself if you no longer need it: {}",
+                            target.shown,
+                            if index { "an index on another table" } else { "a relation" },
+                            if index { format!("DROP INDEX {qualified};") } else { format!("DROP TABLE {qualified};") }
+                        ))));
+                    }
+                    if valid {
+                        Applied::Present
+                    } else if ours {
+                        // Left INVALID by an interrupted build: finseed's own, so rebuild it.
+                        tx.batch_execute(&format!("DROP INDEX {qualified}")).await?;
+                        tx.batch_execute(stmt).await?;
+                        tx.execute(record, &[name]).await?;
+                        Applied::Rebuilt
+                    } else {
+                        return Ok(Err(Error::Usage(format!(
+                            "{}: index {qualified} on finseed's table {table} is INVALID (an interrupted CREATE INDEX CONCURRENTLY or REINDEX) and finseed did not create it, so it will not drop it\n  fix: drop it yourself, then rerun: DROP INDEX {qualified};",
+                            target.shown
+                        ))));
+                    }
+                }
+            }
+        }
+    };
+    tx.commit().await?;
+    Ok(Ok(done))
+}
+
+/// `apply` under the stall watchdog, retried on a new connection (up to 4 attempts) when the
+/// failure is transient.
+#[allow(clippy::too_many_arguments)]
+async fn apply_retrying(
+    client: &mut Client,
+    target: &Target,
+    name: &str,
+    stmt: &str,
+    item: &Item,
+    check_interval: bool,
+    maintenance: i64,
+    limit: std::time::Duration,
+) -> Result<Applied> {
+    let mut attempt = 0;
+    loop {
+        let pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let probe = stall::Probe::Backend(pid.clone());
+        let applied = stall::watch(
+            target,
+            limit,
+            &probe,
+            || format!("waiting for the server to finish: {stmt}"),
+            async {
+                apply(
+                    client,
+                    target,
+                    stmt,
+                    item,
+                    check_interval,
+                    maintenance,
+                    &pid,
+                )
+                .await
+                .map_err(LoadError::Pg)
+            },
+        )
+        .await;
+        match applied {
+            Ok(r) => return r,
+            Err(e) if attempt < 3 && e.transient() => {
+                attempt += 1;
+                eprintln!(
+                    "finseed: {name} step: attempt {attempt} of 4 failed: {e}; waiting {:.1} s, then reconnecting to retry: {stmt}",
+                    (500u64 << attempt) as f64 / 1000.0
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
+                *client = connect(target).await.map_err(|c| {
+                    Error::Db(format!(
+                        "{name} step ({}): {e}; then reconnecting to retry it failed: {c}",
+                        target.shown
+                    ))
+                })?;
+            }
+            Err(e) => return Err(e.into_error(target, &format!("failed: {stmt}"))),
+        }
+    }
+}
+
+/// Run a step's statements over `jobs` connections, each in its own transaction, keeping what
+/// an earlier attempt finished; the order is `Queue`'s.
+pub async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
+    let target = &cfg.target;
+    let c = connect(target).await?;
+    let version: i32 = target
+        .ask(
+            "cannot read the server version",
+            c.query_typed_one("SELECT current_setting('server_version_num')::int", &[]),
+        )
+        .await?
+        .get(0);
+    let check_interval = version >= 140000;
+    let mut todo = Vec::new();
+    let months: Vec<String> = super::partition::months(&cfg.profile)
+        .into_iter()
+        .map(|m| m.suffix)
+        .collect();
+    for stmt in schema::post_load_step_in(name, cfg.profile.layout, &months) {
+        let Some(item) = Item::parse(&stmt) else {
+            return Err(Error::Failed(format!(
+                "unreadable post-load statement: {stmt}"
+            )));
+        };
+        if !item.tables().iter().all(|t| wanted_name(cfg, t)) {
+            continue;
+        }
+        todo.push((stmt, item));
+    }
+    let n = todo.len();
+    // The tables' sizes now (pg_relation_size: pg_class.relpages is 0 until something
+    // analyzes the table), for the longest-first order, and the settings for the memory.
+    let q = "cannot read the tables' sizes";
+    let sizes: std::collections::HashMap<String, i64> = target
+        .ask(
+            q,
+            c.query(
+                "SELECT c.relname::text, CASE WHEN c.relkind = 'p'
+                     THEN coalesce((SELECT sum(pg_relation_size(t.relid))::bigint FROM pg_partition_tree(c.oid) t), 0)
+                     ELSE pg_relation_size(c.oid) END FROM pg_class c
+                 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')",
+                &[],
+            ),
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let weights: Vec<i64> = todo
+        .iter()
+        .map(|(_, item)| {
+            let mut t = item.tables();
+            t.dedup();
+            t.iter().map(|t| sizes.get(*t).copied().unwrap_or(0)).sum()
+        })
+        .collect();
+    let settings = c
+        .query_one(
+            "SELECT pg_size_bytes(current_setting('maintenance_work_mem')) / 1024,
+                    pg_size_bytes(current_setting('shared_buffers')) / 1024,
+                    coalesce(current_setting('max_parallel_maintenance_workers', true), '0')::bigint",
+            &[],
+        )
+        .await;
+    let maintenance = match settings {
+        Ok(r) => maintenance_kb(r.get(0), r.get(1), r.get(2), cfg.jobs.min(n)),
+        // A server that does not answer this (a PostgreSQL-compatible one): as before.
+        Err(_) => 1024 * 1024,
+    };
+    drop(c);
+    let stmts: Vec<String> = todo.iter().map(|(s, _)| s.clone()).collect();
+    let queue = Arc::new((
+        std::sync::Mutex::new(Queue::new(
+            todo.into_iter().map(|(_, i)| i).collect(),
+            &weights,
+        )),
+        tokio::sync::Notify::new(),
+    ));
+    let stmts = Arc::new(stmts);
+    let mut tasks = Vec::new();
+    for _ in 0..cfg.jobs.min(n) {
+        let (queue, stmts, target) = (queue.clone(), stmts.clone(), target.clone());
+        let limit = cfg.stall;
+        let name = name.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut client = connect(&target).await?;
+            let mut outcomes = Vec::new();
+            loop {
+                let (i, item) = {
+                    let (lock, notify) = &*queue;
+                    // Registered before the queue is looked at, so a statement finishing
+                    // between the look and the wait still wakes this connection.
+                    let finished = notify.notified();
+                    let next = {
+                        let mut q = lock.lock().unwrap_or_else(|e| e.into_inner());
+                        match q.next() {
+                            Next::Run(i) => Some((i, q.items[i].clone())),
+                            Next::Wait => None,
+                            Next::Done => break,
+                        }
+                    };
+                    match next {
+                        Some(x) => x,
+                        None => {
+                            finished.await;
+                            continue;
+                        }
+                    }
+                };
+                let stmt = &stmts[i];
+                let done = apply_retrying(
+                    &mut client,
+                    &target,
+                    &name,
+                    stmt,
+                    &item,
+                    check_interval,
+                    maintenance,
+                    limit,
+                )
+                .await;
+                {
+                    let (lock, notify) = &*queue;
+                    lock.lock().unwrap_or_else(|e| e.into_inner()).finish(i);
+                    notify.notify_waiters();
+                }
+                outcomes.push(done?);
+            }
+            Ok::<Vec<Applied>, Error>(outcomes)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(
+            t.await
+                .map_err(|e| Error::Failed(format!("task failed: {e}")))??,
+        );
+    }
+    let count = |a| all.iter().filter(|&&x| x == a).count();
+    let mut detail = format!(
+        "{} statements, {} already present",
+        count(Applied::Created),
+        count(Applied::Present)
+    );
+    if count(Applied::Validated) > 0 {
+        detail.push_str(&format!(
+            ", {} NOT VALID validated",
+            count(Applied::Validated)
+        ));
+    }
+    if count(Applied::Rebuilt) > 0 {
+        detail.push_str(&format!(
+            ", {} invalid indexes rebuilt",
+            count(Applied::Rebuilt)
+        ));
+    }
+    Ok(detail)
+}
+
+pub async fn step_analyze(cfg: &SeedConfig) -> Result<String> {
+    let target = &cfg.target;
+    let c = connect(target).await?;
+    let (mut n, mut vacuumed) = (0, 0);
+    let limit = cfg.stall;
+    // Each statement runs while a watchdog checks that the server is still working on it.
+    let run = |sql: String, what: &'static str| {
+        let c = &c;
+        async move {
+            let probe = stall::Probe::Statement(sql.clone());
+            stall::watch(
+                target,
+                limit,
+                &probe,
+                || format!("waiting for the server to finish: {sql}"),
+                async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
+            )
+            .await
+            .map_err(|e| e.into_error(target, what))
+        }
+    };
+    for t in all_tables().filter(|t| wanted(cfg, t)) {
+        let unlogged: bool = within(
+            limit,
+            || "inspecting tables".into(),
+            c.query_typed_one(
+                "SELECT relpersistence = 'u' FROM pg_class WHERE oid = $1::text::regclass",
+                &[(&t.name, Type::TEXT)],
+            ),
+        )
+        .await
+        .map_err(|e| e.into_error(target, "cannot inspect tables"))?
+        .get(0);
+        if unlogged {
+            run(
+                format!("ALTER TABLE {} SET LOGGED", t.name),
+                "cannot set the table LOGGED",
+            )
+            .await?;
+        }
+        // Statistics first: ANALYZE also refreshes pg_class.relpages and relallvisible (the
+        // pages the visibility map marks all-visible), whatever ran before it. A VACUUM then
+        // only where pages are not all-visible: it sets the visibility map, which index-only
+        // scans need, and the hint bits. A table loaded with COPY FREEZE into a partition
+        // created in the same transaction (the lead's fast path) has every page all-visible and
+        // frozen already, and so does one this step vacuumed before (a rerun): ANALYZE alone.
+        // Without pg_visibility (an extension finseed cannot assume) this count is what the
+        // server offers; an all-visible page with rows inserted later is not counted, so a
+        // table extended after its vacuum is vacuumed again.
+        run(format!("ANALYZE {}", t.name), "cannot analyze").await?;
+        let (pages, visible): (i32, i32) = within(
+            limit,
+            || "inspecting tables".into(),
+            c.query_typed_one(
+                // A partitioned table's pages are its partitions'.
+                "SELECT coalesce(sum(relpages), 0)::int, coalesce(sum(relallvisible), 0)::int FROM pg_class
+                 WHERE relkind = 'r' AND (oid = $1::text::regclass
+                    OR oid IN (SELECT relid FROM pg_partition_tree($1::text::regclass)))",
+                &[(&t.name, Type::TEXT)],
+            ),
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .map_err(|e| e.into_error(target, "cannot inspect tables"))?;
+        if needs_vacuum(pages, visible) {
+            run(format!("VACUUM {}", t.name), "cannot vacuum").await?;
+            vacuumed += 1;
+        }
+        n += 1;
+    }
+    Ok(format!(
+        "{n} tables analyzed, {vacuumed} vacuumed ({} all-visible already){}",
+        n - vacuumed,
+        if cfg.unlogged { ", set LOGGED" } else { "" }
+    ))
+}
+
+/// Whether a table whose pg_class (just refreshed by ANALYZE) says `pages` pages, `visible`
+/// of them all-visible, needs a VACUUM to set the rest.
+fn needs_vacuum(pages: i32, visible: i32) -> bool {
+    visible < pages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(stmt: &str) -> Item {
+        Item::parse(stmt).expect(stmt)
+    }
+
+    #[test]
+    fn lock_conflicts_follow_postgresql() {
+        let pk =
+            parse("ALTER TABLE transactions ADD CONSTRAINT transactions_pkey PRIMARY KEY (id)");
+        let fk = parse("ALTER TABLE transactions ADD CONSTRAINT transactions_category_fk FOREIGN KEY (category_id) REFERENCES categories (id)");
+        let fk2 = parse("ALTER TABLE ai_insights ADD CONSTRAINT ai_insights_category_fk FOREIGN KEY (related_category_id) REFERENCES categories (id)");
+        let fk3 = parse("ALTER TABLE ai_insights ADD CONSTRAINT ai_insights_user_fk FOREIGN KEY (user_id) REFERENCES users (id)");
+        let ix = parse("CREATE INDEX transactions_user_idx ON transactions (user_id)");
+        let ix2 = parse("CREATE INDEX transactions_category_idx ON transactions (category_id)");
+        let other = parse("CREATE INDEX contexts_owner_idx ON contexts (owner_id)");
+        // Two index builds on one table share SHARE; anything else on that table conflicts.
+        assert!(!ix.conflicts(&ix2));
+        assert!(ix.conflicts(&fk) && fk.conflicts(&ix));
+        assert!(ix.conflicts(&pk) && pk.conflicts(&pk));
+        // Foreign keys conflict through either table, the referenced one too.
+        assert!(fk.conflicts(&fk2));
+        assert!(!fk.conflicts(&fk3));
+        assert!(!ix.conflicts(&other) && !fk.conflicts(&other));
+    }
+
+    #[test]
+    fn queue_starts_the_largest_first_and_never_two_conflicting() {
+        let items: Vec<Item> = [
+            "ALTER TABLE users ADD CONSTRAINT users_pkey PRIMARY KEY (id)",
+            "ALTER TABLE transactions ADD CONSTRAINT transactions_member_fk FOREIGN KEY (context_id, user_id) REFERENCES context_members (context_id, user_id)",
+            "ALTER TABLE transactions ADD CONSTRAINT transactions_category_fk FOREIGN KEY (category_id) REFERENCES categories (id)",
+            "ALTER TABLE transaction_splits ADD CONSTRAINT transaction_splits_tx_fk FOREIGN KEY (transaction_id) REFERENCES transactions (id)",
+            "ALTER TABLE budgets ADD CONSTRAINT budgets_context_fk FOREIGN KEY (context_id) REFERENCES contexts (id)",
+        ]
+        .iter()
+        .map(|s| parse(s))
+        .collect();
+        let mut q = Queue::new(items, &[1, 1000, 900, 950, 10]);
+        let run = |n: Next| match n {
+            Next::Run(i) => i,
+            Next::Wait => panic!("waits"),
+            Next::Done => panic!("done"),
+        };
+        // The member key (largest) first; the next two lock transactions too, so the second
+        // connection takes the budgets key, then users.
+        assert_eq!(run(q.next()), 1);
+        assert_eq!(run(q.next()), 4);
+        assert_eq!(run(q.next()), 0);
+        assert!(matches!(q.next(), Next::Wait));
+        q.finish(4);
+        assert!(matches!(q.next(), Next::Wait));
+        q.finish(1);
+        // Ties broken by size: the splits key (950) before the category key (900).
+        assert_eq!(run(q.next()), 3);
+        assert!(matches!(q.next(), Next::Wait));
+        q.finish(3);
+        assert_eq!(run(q.next()), 2);
+        q.finish(2);
+        q.finish(0);
+        assert!(matches!(q.next(), Next::Done));
+    }
+
+    #[test]
+    fn maintenance_memory() {
+        const MB: i64 = 1024;
+        // The embedded cluster: 2 GB shared_buffers, 1 GB configured, 2 jobs: 1 GB.
+        assert_eq!(maintenance_kb(1024 * MB, 2048 * MB, 2, 2), 1024 * MB);
+        // A small server (128 MB shared_buffers, PostgreSQL's 64 MB): 32 MB per participant of
+        // a build with 2 workers.
+        assert_eq!(maintenance_kb(64 * MB, 128 * MB, 2, 2), 96 * MB);
+        // 8 GB of shared_buffers over 4 jobs: capped at 1 GB each.
+        assert_eq!(maintenance_kb(64 * MB, 8192 * MB, 2, 4), 1024 * MB);
+        // 1 GB over 4 jobs: 256 MB each.
+        assert_eq!(maintenance_kb(64 * MB, 1024 * MB, 2, 4), 256 * MB);
+        // The operator's own larger setting is kept.
+        assert_eq!(maintenance_kb(2048 * MB, 1024 * MB, 2, 4), 2048 * MB);
+    }
+
+    #[test]
+    fn vacuum_only_where_pages_are_not_all_visible() {
+        assert!(needs_vacuum(100, 0));
+        assert!(needs_vacuum(100, 99));
+        assert!(!needs_vacuum(100, 100));
+        assert!(!needs_vacuum(0, 0));
+    }
+}
