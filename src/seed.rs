@@ -438,6 +438,25 @@ async fn load_chunk(
     Ok(rows)
 }
 
+/// Wait for every load task (so none is left running), then the rows they loaded, or the first
+/// error any of them met.
+async fn join_loads(tasks: Vec<tokio::task::JoinHandle<Result<u64>>>) -> Result<u64> {
+    let mut loaded = 0;
+    let mut first_err = None;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(n)) => loaded += n,
+            Ok(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => {
+                first_err.get_or_insert(Error::Failed(format!("load task failed: {e}")));
+            }
+        }
+    }
+    first_err.map_or(Ok(loaded), Err)
+}
+
 async fn step_load(
     cfg: &SeedConfig,
     world: Arc<World>,
@@ -606,22 +625,9 @@ async fn step_load(
                 Ok::<u64, Error>(rows)
             }));
         }
-        let mut first_err = None;
-        for t in tasks {
-            match t.await {
-                Ok(Ok(n)) => loaded += n,
-                Ok(Err(e)) => {
-                    first_err.get_or_insert(e);
-                }
-                Err(e) => {
-                    first_err.get_or_insert(Error::Failed(format!("load task failed: {e}")));
-                }
-            }
-        }
+        let joined = join_loads(tasks).await;
         bar.finish_and_clear();
-        if let Some(e) = first_err {
-            return Err(e);
-        }
+        loaded += joined?;
     }
     // Nothing half-loaded is passed off as complete: every chunk of the shard must be there.
     let mut missing = Vec::new();

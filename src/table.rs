@@ -46,6 +46,22 @@ pub const fn null_col(name: &'static str, ty: ColType) -> Column {
     }
 }
 
+/// `cols` followed by `last` (`M` must be `N + 1`): a table's columns with one more, so a
+/// variant of a table (the partitioned layout's) is written once.
+pub const fn append<const N: usize, const M: usize>(
+    cols: [Column; N],
+    last: Column,
+) -> [Column; M] {
+    assert!(M == N + 1, "append: M must be N + 1");
+    let mut out = [last; M];
+    let mut i = 0;
+    while i < N {
+        out[i] = cols[i];
+        i += 1;
+    }
+    out
+}
+
 /// One output format. Values are written in column order between `begin` and `end`.
 pub trait Encoder: Send {
     /// An encoder writing into `buf` (cleared first): callers pass a recycled buffer so that a

@@ -101,14 +101,9 @@ fn bench_runs(url: &str) {
     }
 }
 
-#[test]
-fn frozen_load_resumes_by_partition_and_verifies() {
-    let url = fresh_database("parted_frozen");
-    if psql(&url, "SHOW wal_level").trim() != "minimal" {
-        eprintln!("skipped: this server's wal_level is not minimal (DATABASE_URL?)");
-        return;
-    }
-    let args = [
+/// `seed` of the `small` profile in the partitioned layout over 2 connections.
+fn seed_small(url: &str) -> [&str; 9] {
+    [
         "seed",
         "-p",
         "small",
@@ -117,8 +112,26 @@ fn frozen_load_resumes_by_partition_and_verifies() {
         "--jobs",
         "2",
         "--database-url",
-        &url,
-    ];
+        url,
+    ]
+}
+
+/// Whether the server loads frozen (wal_level minimal); says so when a test is skipped.
+fn minimal_wal(url: &str) -> bool {
+    let minimal = psql(url, "SHOW wal_level").trim() == "minimal";
+    if !minimal {
+        eprintln!("skipped: this server's wal_level is not minimal (DATABASE_URL?)");
+    }
+    minimal
+}
+
+#[test]
+fn frozen_load_resumes_by_partition_and_verifies() {
+    let url = fresh_database("parted_frozen");
+    if !minimal_wal(&url) {
+        return;
+    }
+    let args = seed_small(&url);
     kill_during_copy(&url, &args);
     // Nothing half-loaded: every attached partition is complete and in the ledger, and no
     // partition table was left outside its parent.
@@ -159,8 +172,7 @@ fn frozen_load_resumes_by_partition_and_verifies() {
 #[test]
 fn frozen_partitions_need_no_vacuum() {
     let url = fresh_database("parted_vm");
-    if psql(&url, "SHOW wal_level").trim() != "minimal" {
-        eprintln!("skipped: this server's wal_level is not minimal (DATABASE_URL?)");
+    if !minimal_wal(&url) {
         return;
     }
     ok(&finseed(&[
@@ -212,17 +224,7 @@ fn chunk_by_chunk_where_the_wal_is_needed() {
     assert_eq!(psql(&admin, "SHOW wal_level").trim(), "replica");
     psql(&admin, "CREATE DATABASE parted");
     let url = common::with_database(&admin, "parted");
-    let args = [
-        "seed",
-        "-p",
-        "small",
-        "--layout",
-        "partitioned",
-        "--jobs",
-        "2",
-        "--database-url",
-        &url,
-    ];
+    let args = seed_small(&url);
     kill_during_copy(&url, &args);
     let out = ok(&finseed(&args[..]));
     assert!(

@@ -9,52 +9,40 @@ use super::{Out, TableSpec};
 use crate::civil;
 use crate::model::{vocab_sub, Ctx, Status, World, SECS_PER_DAY};
 use crate::rng::{cdf, Domain, Draw};
-use crate::table::{col, null_col, ColType::*, Encoder};
+use crate::table::{append, col, null_col, ColType::*, Column, Encoder};
 use crate::vocab::{self, Kind, TREE};
 use std::fmt::Write as _;
 
+const INSIGHT_COLUMNS: [Column; 14] = [
+    col("id", BigInt),
+    col("user_id", BigInt),
+    col("context_id", BigInt),
+    col("type", Text),
+    col("title", Text),
+    col("body", Text),
+    col("confidence", Numeric(4, 3)),
+    col("model_version", Text),
+    null_col("related_category_id", BigInt),
+    null_col("related_transaction_id", BigInt),
+    col("created_at", Timestamptz),
+    col("is_read", Bool),
+    null_col("read_at", Timestamptz),
+    col("is_dismissed", Bool),
+];
+
 pub static AI_INSIGHTS: TableSpec = TableSpec {
     name: "ai_insights",
-    columns: &[
-        col("id", BigInt),
-        col("user_id", BigInt),
-        col("context_id", BigInt),
-        col("type", Text),
-        col("title", Text),
-        col("body", Text),
-        col("confidence", Numeric(4, 3)),
-        col("model_version", Text),
-        null_col("related_category_id", BigInt),
-        null_col("related_transaction_id", BigInt),
-        col("created_at", Timestamptz),
-        col("is_read", Bool),
-        null_col("read_at", Timestamptz),
-        col("is_dismissed", Bool),
-    ],
+    columns: &INSIGHT_COLUMNS,
 };
 
 /// `ai_insights` in the partitioned layout: also the linked transaction's date, for the
 /// composite key to the partitioned `transactions (id, transaction_date)`.
 pub static AI_INSIGHTS_DATED: TableSpec = TableSpec {
     name: "ai_insights",
-    columns: &[
-        col("id", BigInt),
-        col("user_id", BigInt),
-        col("context_id", BigInt),
-        col("type", Text),
-        col("title", Text),
-        col("body", Text),
-        col("confidence", Numeric(4, 3)),
-        col("model_version", Text),
-        null_col("related_category_id", BigInt),
-        null_col("related_transaction_id", BigInt),
-        col("created_at", Timestamptz),
-        col("is_read", Bool),
-        null_col("read_at", Timestamptz),
-        col("is_dismissed", Bool),
-        null_col("related_transaction_date", Date),
-    ],
+    columns: &INSIGHT_DATED_COLUMNS,
 };
+static INSIGHT_DATED_COLUMNS: [Column; 15] =
+    append(INSIGHT_COLUMNS, null_col("related_transaction_date", Date));
 
 const MONTHS: [&str; 12] = [
     "janeiro",

@@ -7,7 +7,7 @@
 use super::{Out, TableSpec};
 use crate::model::{Ctx, CtxKind, TxCore, World, SECS_PER_DAY};
 use crate::rng::{chunk_rng, Draw};
-use crate::table::{col, null_col, ColType::*, Encoder};
+use crate::table::{append, col, null_col, ColType::*, Column, Encoder};
 use crate::vocab::{Kind, Recur, TREE};
 use std::sync::LazyLock;
 
@@ -33,16 +33,18 @@ pub static TRANSACTIONS: TableSpec = TableSpec {
     ],
 };
 
+const SPLIT_COLUMNS: [Column; 6] = [
+    col("transaction_id", BigInt),
+    col("user_id", BigInt),
+    col("amount", Numeric(14, 2)),
+    col("status", Text),
+    null_col("approved_by", BigInt),
+    null_col("approved_at", Timestamptz),
+];
+
 pub static SPLITS: TableSpec = TableSpec {
     name: "transaction_splits",
-    columns: &[
-        col("transaction_id", BigInt),
-        col("user_id", BigInt),
-        col("amount", Numeric(14, 2)),
-        col("status", Text),
-        null_col("approved_by", BigInt),
-        null_col("approved_at", Timestamptz),
-    ],
+    columns: &SPLIT_COLUMNS,
 };
 
 /// `transaction_splits` in the partitioned layout: also the split transaction's date, which the
@@ -50,16 +52,9 @@ pub static SPLITS: TableSpec = TableSpec {
 /// routes the split to its month's partition).
 pub static SPLITS_DATED: TableSpec = TableSpec {
     name: "transaction_splits",
-    columns: &[
-        col("transaction_id", BigInt),
-        col("user_id", BigInt),
-        col("amount", Numeric(14, 2)),
-        col("status", Text),
-        null_col("approved_by", BigInt),
-        null_col("approved_at", Timestamptz),
-        col("transaction_date", Date),
-    ],
+    columns: &SPLIT_DATED_COLUMNS,
 };
+static SPLIT_DATED_COLUMNS: [Column; 7] = append(SPLIT_COLUMNS, col("transaction_date", Date));
 
 /// Statement-style texts for one merchant.
 pub struct MerchantTexts {

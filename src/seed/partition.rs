@@ -330,12 +330,7 @@ async fn load_months(
                 *count += n;
                 rows += n;
             }
-            Some(Msg::Done) => {
-                if std::env::var_os("FINSEED_TRACE").is_some() {
-                    eprintln!("trace: done received at {:?}", std::time::SystemTime::now());
-                }
-                break;
-            }
+            Some(Msg::Done) => break,
             None => return Err(Error::Failed(
                 "the load of the partitions stopped before its end; nothing of it was committed"
                     .into(),
@@ -377,15 +372,9 @@ async fn load_months(
             .map_err(|e| fail(e, "cannot write the ledger"))?;
         }
     }
-    if std::env::var_os("FINSEED_TRACE").is_some() {
-        eprintln!("trace: attached at {:?}", std::time::SystemTime::now());
-    }
     within(limit, || "committing the partitions".into(), tx.commit())
         .await
         .map_err(|e| fail(e, "cannot commit the partitions"))?;
-    if std::env::var_os("FINSEED_TRACE").is_some() {
-        eprintln!("trace: committed at {:?}", std::time::SystemTime::now());
-    }
     Ok(rows)
 }
 
@@ -555,24 +544,10 @@ pub async fn load_frozen(
     let dispatched = dispatch
         .await
         .map_err(|e| Error::Failed(format!("generator task failed: {e}")))?;
-    let mut loaded = 0;
-    let mut first_err = None;
-    for t in tasks {
-        match t.await {
-            Ok(Ok(n)) => loaded += n,
-            Ok(Err(e)) => {
-                first_err.get_or_insert(e);
-            }
-            Err(e) => {
-                first_err.get_or_insert(Error::Failed(format!("load task failed: {e}")));
-            }
-        }
-    }
+    let joined = super::join_loads(tasks).await;
     bar.finish_and_clear();
     // A connection's own error explains a dispatcher's "ended early".
-    if let Some(e) = first_err {
-        return Err(e);
-    }
+    let loaded = joined?;
     dispatched?;
     Ok((
         loaded,
