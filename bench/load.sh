@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Load benchmark: finseed's create+load steps vs `psql \copy` of the same rows from a CSV file
-# (one connection, the usual way), into a fresh local cluster, in the same run.
+# Load benchmark: finseed's create+load steps against `psql \copy` of the same rows from a CSV file
+# (one connection, the usual way) and against the server's own ceilings, into a fresh local
+# cluster (finseed's embedded one: wal_level = minimal), in the same run.
 #
 #   bash bench/load.sh                       # transaction-flow's 10M transactions
 #   PROFILE=small bash bench/load.sh
-#   FULL=1 bash bench/load.sh                # then also a full seed (all tables, all steps)
 #
-# Each method runs REPS times (default 3), alternating, so the machine's drift hits all alike.
-# Prints median seconds, rows/s, finseed's peak memory, and the ratio finseed / psql
-# (target <= 0.4), beside the server's own ceiling for the same rows.
+# Each method runs REPS times (default 3), alternating, so the machine's drift hits all alike:
+#   psql      \copy CSV into the plain table, one connection
+#   ceiling   binary COPY of the same rows from files, 2 psql sessions, 1 transaction each
+#   finseed   finseed seed --steps create,load, plain layout (chunk by chunk, resumable)
+#   fceiling  the partitioned layout's server ceiling: per month, CREATE TABLE + binary
+#             COPY … FREEZE from a file + ATTACH, 2 psql sessions (months alternating),
+#             1 transaction each, as finseed's frozen path does
+#   frozen    finseed seed --layout partitioned --steps create,load (the frozen path)
+# Prints median seconds, rows/s, finseed's peak memory, and the targets of issue 13:
+# finseed plain <= 1.05 x ceiling, finseed partitioned <= 0.35 x psql.
 #   REPS=5 bash bench/load.sh
+#   FULL=1 bash bench/load.sh                # then also a full seed (all tables, all steps)
+#   PROFILE=volume FULL_ONLY=1 bash bench/load.sh   # only the full seed: volume < 7 min, < 300 MB
+#   LAYOUT=plain FULL_ONLY=1 bash bench/load.sh     # the full seed's layout (partitioned by default)
 #   MAP=1 bash bench/load.sh                 # then also mapped vs native (below)
 #   MAP_ONLY=1 bash bench/load.sh            # only mapped vs native, per step
 #   FINSEED_BIN=/path/to/finseed bash bench/load.sh   # measure another build
@@ -88,8 +98,36 @@ for kind in ("native", "mapped"):
     print(f"  {kind} totals: " + " ".join(f"{r['total_seconds']:.2f}" for r in runs[kind]))
 PY
 }
+# A full seed (all tables, all steps) of $PROFILE in $LAYOUT, with each step's time and the peak
+# memory; on `volume` beside issue 13's targets (under 7 minutes, under 300 MB).
+full_seed() {
+    local layout=${LAYOUT:-partitioned}
+    echo
+    echo "full seed of $PROFILE, $layout layout (all tables, all steps, $JOBS connections):"
+    /usr/bin/time -f "%M" -o "$WORK/rss" "$FINSEED" seed --profile "$PROFILE" --layout "$layout" \
+        --database-url "$URL" --jobs "$JOBS" --fresh --quiet --json "$WORK/report.json" 2>&1 | sed 's/^/  /'
+    python3 - "$WORK/report.json" "$WORK/rss" "$PROFILE" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+rss_mb = int(open(sys.argv[2]).read().split()[-1]) / 1024
+for s in r["steps"]:
+    rate = f'{s["rows_per_second"]:>12,.0f} rows/s' if s["rows_per_second"] else ""
+    print(f'  step {s["step"]:<13} {s["seconds"]:>8.2f} s {rate}')
+    if s.get("detail"):
+        print(f'       {s["detail"]}')
+t = r["total_seconds"]
+print(f'  total {t:.2f} s ({t / 60:.1f} min), peak memory {rss_mb:.1f} MB')
+if sys.argv[3] == "volume":
+    print(f'  targets: total {t:.0f} s vs 420 s ({"met" if t < 420 else "NOT met"}), '
+          f'peak memory {rss_mb:.0f} MB vs 300 MB ({"met" if rss_mb < 300 else "NOT met"})')
+PY
+}
 if [ "${MAP_ONLY:-0}" = 1 ]; then
     map_compare
+    exit 0
+fi
+if [ "${FULL_ONLY:-0}" = 1 ]; then
+    full_seed
     exit 0
 fi
 # Generation shares the cores with the server: what it costs alone, before any loading.
@@ -99,10 +137,11 @@ echo "generating the CSV for psql..."
 CSV="$WORK/csv/transactions.csv"
 chmod -R a+rX "$WORK/csv"
 ROWS=$(( $(wc -l < "$CSV") - 1 ))
-DDL=$(awk '/CREATE TABLE IF NOT EXISTS transactions \(/,/\);/' "$OLDPWD/schemas/tables.sql")
+DDL=$(awk '/CREATE TABLE IF NOT EXISTS transactions \(/,/\);/' "$ROOT/schemas/tables.sql")
+PDDL=$(awk '/CREATE TABLE IF NOT EXISTS transactions \(/,/\);/' "$ROOT/schemas/partitioned.sql")
 
 fresh_table() {
-    psql -q "$URL" -c "DROP TABLE IF EXISTS transactions CASCADE" ${1:+-c "$DDL"} -c "CHECKPOINT"
+    psql -q "$URL" -c "DROP TABLE IF EXISTS transactions CASCADE" ${1:+-c "$1"} -c "CHECKPOINT"
 }
 
 # The server's own ceiling for these rows: binary COPY of the same rows from files, two psql
@@ -114,71 +153,107 @@ echo "seeding once to make the binary COPY files for the server-ceiling runs..."
 HALF=$(( ROWS / 2 ))
 psql -q "$URL" -c "\\copy (SELECT * FROM transactions WHERE id <= $HALF ORDER BY id) TO '$WORK/a.bin' (FORMAT binary)"
 psql -q "$URL" -c "\\copy (SELECT * FROM transactions WHERE id > $HALF ORDER BY id) TO '$WORK/b.bin' (FORMAT binary)"
+# The partitioned ceiling's files: one per month, and two psql scripts that each create, fill
+# (COPY FREEZE) and attach every other month in one transaction.
+psql -At "$URL" -c "SELECT to_char(m, 'YYYY_MM'), m::date, (m + interval '1 month')::date
+    FROM (SELECT DISTINCT date_trunc('month', transaction_date) AS m FROM transactions) s ORDER BY 1" > "$WORK/months"
+printf 'BEGIN;\n' > "$WORK/f0.sql"
+printf 'BEGIN;\n' > "$WORK/f1.sql"
+: > "$WORK/attach0.sql"
+: > "$WORK/attach1.sql"
+k=0
+while IFS='|' read -r sfx lo hi; do
+    part="transactions_p$sfx"
+    psql -q "$URL" -c "\\copy (SELECT * FROM transactions WHERE transaction_date >= '$lo' AND transaction_date < '$hi' ORDER BY id) TO '$WORK/m_$sfx.bin' (FORMAT binary)"
+    cat >> "$WORK/f$((k % 2)).sql" <<SQL
+CREATE TABLE $part (LIKE transactions INCLUDING DEFAULTS);
+ALTER TABLE $part ADD CONSTRAINT ${part}_month CHECK (transaction_date >= '$lo' AND transaction_date < '$hi');
+\\copy $part FROM '$WORK/m_$sfx.bin' (FORMAT binary, FREEZE)
+SQL
+    cat >> "$WORK/attach$((k % 2)).sql" <<SQL
+ALTER TABLE transactions ATTACH PARTITION $part FOR VALUES FROM ('$lo') TO ('$hi');
+ALTER TABLE $part DROP CONSTRAINT ${part}_month;
+SQL
+    k=$((k + 1))
+done < "$WORK/months"
+for j in 0 1; do
+    cat "$WORK/attach$j.sql" >> "$WORK/f$j.sql"
+    printf 'COMMIT;\n' >> "$WORK/f$j.sql"
+done
 
 REPS=${REPS:-3}
 : > "$WORK/times"
 RSS_KB=0
+FROZEN_RSS_KB=0
+took() { echo "$1 $(awk -v a="$2" -v b="$(now)" 'BEGIN {print b - a}')" >> "$WORK/times"; }
 for rep in $(seq 1 "$REPS"); do
-    fresh_table ddl
+    fresh_table "$DDL"
     t0=$(now)
     psql -q "$URL" -c "\\copy transactions FROM '$CSV' WITH (FORMAT csv, HEADER true)"
-    echo "psql $(awk -v a="$t0" -v b="$(now)" 'BEGIN {print b - a}')" >> "$WORK/times"
+    took psql "$t0"
 
-    fresh_table ddl
+    fresh_table "$DDL"
     t0=$(now)
     psql -q "$URL" -c "\\copy transactions FROM '$WORK/a.bin' (FORMAT binary)" &
     psql -q "$URL" -c "\\copy transactions FROM '$WORK/b.bin' (FORMAT binary)"
     wait
-    echo "ceiling $(awk -v a="$t0" -v b="$(now)" 'BEGIN {print b - a}')" >> "$WORK/times"
+    took ceiling "$t0"
 
     fresh_table
     t0=$(now)
     /usr/bin/time -f "%M" -o "$WORK/rss" "$FINSEED" seed --profile "$PROFILE" --database-url "$URL" \
         --tables transactions --steps create,load --jobs "$JOBS" --fresh --quiet >/dev/null
-    echo "finseed $(awk -v a="$t0" -v b="$(now)" 'BEGIN {print b - a}')" >> "$WORK/times"
+    took finseed "$t0"
     RSS_KB=$(awk -v a="$RSS_KB" '{print ($1 > a) ? $1 : a}' "$WORK/rss")
-    echo "  run $rep of $REPS: $(tail -3 "$WORK/times" | tr '\n' ' ')"
+
+    fresh_table "$PDDL"
+    t0=$(now)
+    psql -q -v ON_ERROR_STOP=1 "$URL" -f "$WORK/f0.sql" &
+    psql -q -v ON_ERROR_STOP=1 "$URL" -f "$WORK/f1.sql"
+    wait
+    took fceiling "$t0"
+
+    fresh_table
+    t0=$(now)
+    /usr/bin/time -f "%M" -o "$WORK/rss" "$FINSEED" seed --profile "$PROFILE" --layout partitioned \
+        --database-url "$URL" --tables transactions --steps create,load --jobs "$JOBS" --fresh --quiet >/dev/null
+    took frozen "$t0"
+    FROZEN_RSS_KB=$(awk -v a="$FROZEN_RSS_KB" '{print ($1 > a) ? $1 : a}' "$WORK/rss")
+    echo "  run $rep of $REPS: $(tail -5 "$WORK/times" | tr '\n' ' ')"
 done
 
-python3 - "$WORK/times" "$ROWS" "$PROFILE" "$JOBS" "$RSS_KB" "$REPS" <<'PY'
+python3 - "$WORK/times" "$ROWS" "$PROFILE" "$JOBS" "$RSS_KB" "$FROZEN_RSS_KB" "$REPS" <<'PY'
 import statistics, sys
-path, rows, profile, jobs, rss_kb, reps = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
+path, rows, profile, jobs, rss_kb, frozen_kb, reps = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 runs = {}
 for line in open(path):
     k, v = line.split()
     runs.setdefault(k, []).append(float(v))
 med = {k: statistics.median(v) for k, v in runs.items()}
 label = {
-    "psql": "psql \\copy CSV, 1 connection",
-    "ceiling": "binary COPY from files, 2 psql, 1 tx each",
-    "finseed": f"finseed seed create+load, {jobs} connections",
+    "psql": "psql \\copy CSV, 1 connection (plain)",
+    "ceiling": "binary COPY from files, 2 psql (plain)",
+    "finseed": f"finseed create+load, {jobs} conn. (plain)",
+    "fceiling": "COPY FREEZE per month, 2 psql (partitioned)",
+    "frozen": f"finseed create+load, {jobs} conn. (frozen)",
 }
+peak = {"finseed": rss_kb, "frozen": frozen_kb}
 print(f"\nload of {rows} transactions ({profile}), median of {reps} alternating runs")
-print(f"{'':<44} {'median s':>9} {'min s':>7} {'max s':>7} {'rows/s':>10} {'peak MB':>8}")
-for k in ("psql", "ceiling", "finseed"):
+print(f"{'':<46} {'median s':>9} {'min s':>7} {'max s':>7} {'rows/s':>10} {'/ psql':>7} {'peak MB':>8}")
+for k in ("psql", "ceiling", "finseed", "fceiling", "frozen"):
     v = runs[k]
-    peak = f"{rss_kb / 1024:.1f}" if k == "finseed" else "-"
-    print(f"{label[k]:<44} {med[k]:>9.2f} {min(v):>7.2f} {max(v):>7.2f} {rows / med[k]:>10.0f} {peak:>8}")
-print(f"finseed / psql time = {med['finseed'] / med['psql']:.2f} (target <= 0.40)")
-print(f"server ceiling / psql time = {med['ceiling'] / med['psql']:.2f} (the best any client could reach)")
-print(f"finseed / server ceiling = {med['finseed'] / med['ceiling']:.2f}")
+    mb = f"{peak[k] / 1024:.1f}" if k in peak else "-"
+    print(f"{label[k]:<46} {med[k]:>9.2f} {min(v):>7.2f} {max(v):>7.2f} {rows / med[k]:>10.0f} {med[k] / med['psql']:>7.2f} {mb:>8}")
+r1 = med["finseed"] / med["ceiling"]
+r2 = med["frozen"] / med["psql"]
+print(f"plain: finseed / server ceiling = {r1:.2f} (target <= 1.05: {'met' if r1 <= 1.05 else 'NOT met'})")
+print(f"partitioned: finseed frozen / psql = {r2:.2f} (target <= 0.35: {'met' if r2 <= 0.35 else 'NOT met'}); "
+      f"its server ceiling / psql = {med['fceiling'] / med['psql']:.2f}, finseed frozen / that ceiling = {med['frozen'] / med['fceiling']:.2f}")
 PY
 echo "$ENCODE"
 
 if [ "${FULL:-0}" = 1 ]; then
-    echo
-    echo "full seed of $PROFILE (all tables, all steps):"
-    /usr/bin/time -f "%M" -o "$WORK/rss" "$FINSEED" seed --profile "$PROFILE" --database-url "$URL" \
-        --jobs "$JOBS" --fresh --quiet --json "$WORK/report.json" 2>&1 | sed 's/^/  /'
-    python3 - "$WORK/report.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-for s in r["steps"]:
-    rate = f'{s["rows_per_second"]:>12,.0f} rows/s' if s["rows_per_second"] else ""
-    print(f'  step {s["step"]:<13} {s["seconds"]:>8.2f} s {rate}')
-print(f'  total {r["total_seconds"]:.2f} s')
-PY
-    echo "  peak memory: $(awk '{printf "%.1f", $1/1024}' "$WORK/rss") MB"
+    full_seed
 fi
 
 if [ "${MAP:-0}" = 1 ]; then

@@ -7,6 +7,7 @@ pub const ROLLUPS: &str = include_str!("../schemas/rollups.sql");
 /// The partitioned layout's tables and keys, which replace the plain ones of the same name.
 pub const PARTITIONED: &str = include_str!("../schemas/partitioned.sql");
 pub const PARTITIONED_POST_LOAD: &str = include_str!("../schemas/partitioned_post_load.sql");
+pub const PARTITIONED_ROLLUPS: &str = include_str!("../schemas/partitioned_rollups.sql");
 
 use crate::table::Layout;
 
@@ -77,6 +78,34 @@ pub fn rollup_statements(name: &str) -> Vec<String> {
     statements(body.split("-- table:").next().unwrap_or(""))
 }
 
+/// The partitioned layout's build of one derived table (`partitioned_rollups.sql`): the
+/// parent, the statements of one month (with `{month}`, `{from}` and `{to}` to fill in), and
+/// the parent's indexes once every month is attached.
+pub struct MonthlyRollup {
+    pub parent: Vec<String>,
+    pub month: Vec<String>,
+    pub index: Vec<String>,
+}
+
+pub fn partitioned_rollup(name: &str) -> Option<MonthlyRollup> {
+    let part = |kind: &str| -> Option<Vec<String>> {
+        let marker = format!("-- {kind}: {name}\n");
+        let start = PARTITIONED_ROLLUPS.find(&marker)? + marker.len();
+        let body = &PARTITIONED_ROLLUPS[start..];
+        let end = ["-- table:", "-- month:", "-- index:"]
+            .iter()
+            .filter_map(|m| body.find(m))
+            .min()
+            .unwrap_or(body.len());
+        Some(statements(&body[..end]))
+    };
+    Some(MonthlyRollup {
+        parent: part("table")?,
+        month: part("month")?,
+        index: part("index")?,
+    })
+}
+
 /// The statements of one `-- step: NAME` section of `post_load.sql`.
 pub fn post_load_step(name: &str) -> Vec<String> {
     section(POST_LOAD, name)
@@ -115,6 +144,24 @@ pub fn statements(sql: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::gen::all_tables;
+
+    #[test]
+    fn partitioned_rollup_months_aggregate_as_the_plain_rollup() {
+        let r = partitioned_rollup("aggregated_analytics").expect("in partitioned_rollups.sql");
+        assert_eq!((r.parent.len(), r.month.len(), r.index.len()), (1, 5, 1));
+        let plain = rollup_statements("aggregated_analytics");
+        // The month's aggregation is the plain one's, on the month's partitions.
+        let month = r.month[0]
+            .replace("aggregated_analytics_{month}", "aggregated_analytics")
+            .replace("transactions_{month}", "transactions");
+        assert_eq!(month, plain[0]);
+        assert!(r.month[3].contains("ATTACH PARTITION aggregated_analytics_{month}"));
+        assert_eq!(
+            r.index[0].replace(" ", ""),
+            plain[2].replace(" ", ""),
+            "the parent's index is the plain table's"
+        );
+    }
 
     #[test]
     fn ddl_matches_the_generators_columns() {

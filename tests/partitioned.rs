@@ -22,18 +22,23 @@ fn spawn(args: &[&str]) -> std::process::Child {
 
 /// Start `args` and kill -9 it as soon as one of its COPYs runs; bounded in time.
 fn kill_during_copy(url: &str, args: &[&str]) {
+    kill_during(url, args, "COPY transaction%")
+}
+
+/// Start `args` and kill -9 it as soon as a statement LIKE `pattern` runs; bounded in time.
+fn kill_during(url: &str, args: &[&str], pattern: &str) {
     let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
     let mut child = spawn(args);
     let start = std::time::Instant::now();
     loop {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(180),
-            "no COPY seen within 180 s"
+            "no {pattern} seen within 180 s"
         );
         if let Some(st) = child.try_wait().unwrap() {
             let out = child.wait_with_output().unwrap();
             panic!(
-                "finseed ended ({st}) before a COPY was seen: {}",
+                "finseed ended ({st}) before {pattern} was seen: {}",
                 text(&out)
             );
         }
@@ -41,7 +46,7 @@ fn kill_during_copy(url: &str, args: &[&str]) {
             url,
             &format!(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' \
-                 AND state = 'active' AND query LIKE 'COPY transaction%'"
+                 AND state = 'active' AND query LIKE '{pattern}'"
             ),
         )
         .trim()
@@ -163,8 +168,41 @@ fn frozen_load_resumes_by_partition_and_verifies() {
         ),
         48
     );
+    // The rollups too are by month.
+    assert_eq!(partitions(&url, "aggregated_analytics"), 24);
     ok(&finseed(&["verify", "-p", "small", "--database-url", &url]));
     bench_runs(&url);
+}
+
+/// The monthly rollups build resumes after a kill -9: the months attached before it are whole
+/// (verify recomputes every row), the rerun builds the others, and nothing is left outside the
+/// parent.
+#[test]
+fn monthly_rollups_resume_after_a_kill() {
+    let url = fresh_database("parted_rollups");
+    let mut args = seed_small(&url).to_vec();
+    args.extend(["--steps", "create,load,primary_keys,foreign_keys,indexes"]);
+    ok(&finseed(&args));
+    let mut args = seed_small(&url).to_vec();
+    args.extend(["--steps", "rollups"]);
+    kill_during(&url, &args, "CREATE TABLE aggregated_analytics_p%");
+    let attached = partitions(&url, "aggregated_analytics");
+    assert!(attached < 24, "{attached} months attached before the kill");
+    let out = ok(&finseed(&args));
+    assert!(out.contains("by month"), "{out}");
+    assert_eq!(partitions(&url, "aggregated_analytics"), 24);
+    assert_eq!(
+        count(
+            &url,
+            "SELECT count(*) FROM pg_class c WHERE c.relname ~ '^aggregated_analytics_p' \
+             AND c.relkind = 'r' AND NOT c.relispartition"
+        ),
+        0
+    );
+    let mut args = seed_small(&url).to_vec();
+    args.extend(["--steps", "analyze"]);
+    ok(&finseed(&args));
+    ok(&finseed(&["verify", "-p", "small", "--database-url", &url]));
 }
 
 /// Loaded frozen, the pages are all-visible without a vacuum: ANALYZE alone (which only reads

@@ -34,10 +34,15 @@ use tokio_postgres::Client;
 /// finseed's partitioned tables, in load order.
 pub const PARTITIONED: [&str; 2] = ["transactions", "transaction_splits"];
 
-/// Bytes of one partition's rows gathered before they are sent as one COPY. A month's rows of one
-/// chunk of transactions (about 0.5 MB on 36 months) go as they are, without a copy; the smaller
-/// runs (splits, short windows, small profiles) gather into fewer, larger statements.
-const FLUSH: usize = 256 << 10;
+/// Bytes of rows gathered for all partitions together before the largest partition's are sent
+/// as one COPY. Each COPY statement costs the server about 1.1 ms beyond its rows (measured:
+/// 2,000 COPY statements of 1,300 rows took 5.3 s, one COPY of the same 2.6M rows 3.1 s), so
+/// the statements must be large: gathering each month's rows up to a fixed 256 KB made about
+/// 7,600 statements on `transaction-flow` and the load 1.6x the server's own frozen ceiling.
+/// Sending the largest gathered run whenever the total passes this budget gives the largest
+/// statements a fixed amount of memory allows. On `transaction-flow` (load of transactions
+/// alone): 16 MB 11.0 s, 32 MB 10.0-10.5 s and 251 MB resident, 64 MB 10.3 s and 350 MB.
+const BUDGET: usize = 32 << 20;
 
 /// One month of the window.
 #[derive(Clone, Debug)]
@@ -423,7 +428,9 @@ pub async fn load_frozen(
     let mut senders = Vec::new();
     let mut tasks = Vec::new();
     for j in 0..conns {
-        let (s, r) = tokio::sync::mpsc::channel(4);
+        // Two runs waiting per connection: runs are large (megabytes), so a deeper queue would
+        // only hold memory (measured: 1 or 2 made no difference beyond noise).
+        let (s, r) = tokio::sync::mpsc::channel(2);
         senders.push(s);
         let mine: Vec<(usize, Vec<usize>)> = todo
             .iter()
@@ -453,11 +460,15 @@ pub async fn load_frozen(
     };
     let window = Arc::new(Window::new(months[0].first_day, months.len()));
     // Bytes to reserve per month and chunk: a chunk's rows spread over the months, at about
-    // 200 bytes a transaction and 60 a split (splits are rarer), with room to spare.
+    // 200 bytes a transaction and 60 a split (splits are rarer), with room to spare, but at
+    // most 256 KB: the months are far from even (the last of `volume`'s window holds 150 times
+    // the first's rows), and reserving a full share for every month of every chunk in flight
+    // cost 40 MB of resident memory for nothing (the growth of the large runs costs no time
+    // that could be measured).
     let per_chunk = group.chunk_rows() as usize;
     let per_month = [
-        per_chunk * 240 / months.len(),
-        per_chunk * 20 / months.len(),
+        (per_chunk * 240 / months.len()).min(256 << 10),
+        (per_chunk * 20 / months.len()).min(64 << 10),
     ];
     let dispatch = tokio::task::spawn_blocking(move || -> Result<()> {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -467,6 +478,8 @@ pub async fn load_frozen(
         let world = w2;
         // Gathered rows per (slot, table): a COPY stream without its trailer.
         let mut acc: Vec<Vec<Vec<u8>>> = vec![vec![Vec::new(); tables.len()]; months.len()];
+        // Bytes in `acc`, all partitions together.
+        let mut gathered = 0usize;
         let send = |slot: usize, table: usize, buf: &mut Vec<u8>| -> Result<()> {
             if buf.is_empty() {
                 return Ok(());
@@ -516,14 +529,29 @@ pub async fn load_frozen(
                         }
                         let buf = &mut acc[slot][t];
                         if buf.is_empty() {
+                            gathered += run.len();
                             *buf = run;
                         } else {
+                            gathered += run.len() - HEADER.len();
                             buf.extend_from_slice(&run[HEADER.len()..]);
                         }
-                        if buf.len() >= FLUSH {
-                            send(slot, t, buf)?;
-                        }
                     }
+                }
+                // Over the budget: send the largest runs, the longest COPY statements there are.
+                while gathered > BUDGET {
+                    // The largest run of a connection with room in its queue, so that
+                    // waiting on a busy connection never starves the other; if every queue is
+                    // full, the largest run waits for its connection.
+                    let runs =
+                        || (0..acc.len()).flat_map(|s| (0..tables.len()).map(move |t| (s, t)));
+                    let (slot, t) = runs()
+                        .filter(|&(s, _)| owner[s].is_some_and(|o| senders[o].capacity() > 0))
+                        .max_by_key(|&(s, t)| acc[s][t].len())
+                        .filter(|&(s, t)| !acc[s][t].is_empty())
+                        .or_else(|| runs().max_by_key(|&(s, t)| acc[s][t].len()))
+                        .expect("a partition");
+                    gathered -= acc[slot][t].len();
+                    send(slot, t, &mut acc[slot][t])?;
                 }
                 let ids = group.chunk_ids(&world, chunk);
                 bar2.inc(ids.end - ids.start);

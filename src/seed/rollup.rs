@@ -9,9 +9,13 @@
 
 use super::stall::{watch, LoadError, Probe};
 use super::{connect, own, wanted_name, SeedConfig};
+use crate::error::Error;
 use crate::error::Result;
 use crate::schema::{rollup_statements, DERIVED_TABLES};
+use crate::table::Layout;
+use std::sync::{Arc, Mutex};
 use tokio_postgres::types::Type;
+use tokio_postgres::Client;
 
 /// The comment a derived table carries: what it was built from.
 fn comment(transactions: i64) -> String {
@@ -19,6 +23,328 @@ fn comment(transactions: i64) -> String {
         "{}: rollup of {transactions} transactions, built by finseed's rollups step",
         own::MARKER
     )
+}
+
+/// The comment of a partitioned derived table whose months are still being built.
+fn building(transactions: i64) -> String {
+    format!(
+        "{}: rollup of {transactions} transactions, being built by finseed's rollups step",
+        own::MARKER
+    )
+}
+
+/// The ledger's transactions now: what the rollups are built from.
+async fn ledger_transactions<C: tokio_postgres::GenericClient>(
+    c: &C,
+    target: &crate::db::Target,
+    q: &str,
+) -> Result<i64> {
+    Ok(target
+        .ask(
+            q,
+            c.query_typed_one(
+                "SELECT coalesce(sum(rows), 0)::bigint FROM finseed_ledger WHERE table_name = 'transactions'",
+                &[],
+            ),
+        )
+        .await?
+        .get(0))
+}
+
+/// The partitioned layout's build (`schemas/partitioned_rollups.sql`): the parent first (in
+/// one transaction with its `finseed_owned` record and a "being built" comment), then each
+/// month not yet attached, largest first, over `--jobs` connections, each in one transaction
+/// that creates, fills, indexes and attaches it, followed by its `VACUUM (ANALYZE)`; last,
+/// the parent's index (adopting the months') and the comment that marks the build complete.
+/// A kill leaves whole months attached; the rerun builds the others. A parent built from other
+/// transactions (its comment says how many) is dropped and built again.
+async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result<String> {
+    let target = &cfg.target;
+    let q = "cannot build the rollups";
+    let Some(sql) = crate::schema::partitioned_rollup(name) else {
+        return Err(Error::Failed(format!(
+            "no partitioned build of {name} in partitioned_rollups.sql"
+        )));
+    };
+    let months = super::partition::months(&cfg.profile);
+    let tx = target.ask(q, c.transaction()).await?;
+    target
+        .ask(q, tx.batch_execute("SET LOCAL lock_timeout = '60s'"))
+        .await?;
+    let ins = own::inspect(&tx, target).await?;
+    own::refuse_blockers(&ins, target)?;
+    let transactions = ledger_transactions(&tx, target, q).await?;
+    let want = comment(transactions);
+    let mut fresh = true;
+    if ins.owned.contains_key(name) {
+        let have: Option<String> = target
+            .ask(
+                q,
+                tx.query_typed_one(
+                    "SELECT obj_description($1::text::regclass, 'pg_class')",
+                    &[(&name, Type::TEXT)],
+                ),
+            )
+            .await?
+            .get(0);
+        if have.as_deref() == Some(want.as_str()) {
+            target.ask(q, tx.rollback()).await?;
+            return Ok(format!(
+                "{name} already built from {transactions} transactions"
+            ));
+        }
+        if have.as_deref() == Some(building(transactions).as_str()) {
+            fresh = false;
+        } else {
+            // finseed's own, built from other rows (a resumed or extended load), or not
+            // partitioned: rebuilt.
+            target
+                .ask(q, tx.batch_execute(&format!("DROP TABLE {name}")))
+                .await?;
+        }
+    }
+    // Names of the months' tables held by something that is not this table's partition.
+    let names: Vec<String> = months
+        .iter()
+        .map(|m| format!("{name}_{}", m.suffix))
+        .collect();
+    let found = target
+        .ask(
+            q,
+            tx.query_typed(
+                "SELECT c.relname::text, coalesce((SELECT i.inhparent = to_regclass($2) FROM pg_inherits i WHERE i.inhrelid = c.oid), false)
+                 FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)",
+                &[(&names, Type::TEXT_ARRAY), (&name, Type::TEXT)],
+            ),
+        )
+        .await?;
+    let strangers: Vec<String> = found
+        .iter()
+        .filter(|r| !r.get::<_, bool>(1) || fresh)
+        .map(|r| r.get(0))
+        .collect();
+    if !strangers.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: finseed needs the names {} for the months of its table {name}, but they hold relations that are not its partitions, so it will not touch them\n  fix: seed into another database or schema, or drop them yourself if you no longer need them: {}",
+            target.shown,
+            strangers.join(", "),
+            strangers.iter().map(|s| format!("DROP TABLE {s};")).collect::<Vec<_>>().join(" ")
+        )));
+    }
+    let attached: std::collections::HashSet<String> = found.iter().map(|r| r.get(0)).collect();
+    if fresh {
+        for s in &sql.parent {
+            target.ask(q, tx.batch_execute(s)).await?;
+        }
+        target
+            .ask(
+                q,
+                tx.batch_execute(&format!(
+                    "COMMENT ON TABLE {name} IS '{}'",
+                    building(transactions).replace('\'', "''")
+                )),
+            )
+            .await?;
+        target
+            .ask(
+                q,
+                tx.execute(
+                    "INSERT INTO finseed_owned (rel_name, relid, kind) VALUES ($1::text, $1::text::regclass, 'table')
+                     ON CONFLICT (rel_name) DO UPDATE SET relid = excluded.relid, kind = excluded.kind, created_at = now()",
+                    &[&name],
+                ),
+            )
+            .await?;
+    }
+    // The months to build, largest first by their transactions partition (the last months of
+    // the window hold the most), so the connections finish together.
+    let sizes = target
+        .ask(
+            q,
+            tx.query_typed(
+                "SELECT n, coalesce(pg_relation_size(to_regclass(n)), 0) FROM unnest($1::text[]) AS n",
+                &[(
+                    &months.iter().map(|m| m.partition("transactions")).collect::<Vec<_>>(),
+                    Type::TEXT_ARRAY,
+                )],
+            ),
+        )
+        .await?;
+    target.ask(q, tx.commit()).await?;
+    let mut todo: Vec<(i64, usize)> = months
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| !attached.contains(&names[*k]))
+        .map(|(k, _)| (sizes[k].get::<_, i64>(1), k))
+        .collect();
+    todo.sort();
+    let built = todo.len();
+    let todo = Arc::new(Mutex::new(todo));
+    let months = Arc::new(months);
+    let month_sql = Arc::new(sql.month);
+    let mut tasks = Vec::new();
+    for _ in 0..cfg.jobs.clamp(1, built.max(1)) {
+        let (todo, months, month_sql, target) = (
+            todo.clone(),
+            months.clone(),
+            month_sql.clone(),
+            target.clone(),
+        );
+        let limit = cfg.stall;
+        tasks.push(tokio::spawn(async move {
+            let mut c = connect(&target).await?;
+            let mut rows = 0i64;
+            loop {
+                let next = todo.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let Some((_, k)) = next else { break };
+                rows += build_month(&mut c, &target, limit, name, &months[k], &month_sql).await?;
+            }
+            Ok::<i64, Error>(rows)
+        }));
+    }
+    let mut rows = 0;
+    let mut first_error = None;
+    for t in tasks {
+        match t.await {
+            Ok(Ok(n)) => rows += n,
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                first_error.get_or_insert(Error::Failed(format!("rollup task failed: {e}")));
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let tx = target.ask(q, c.transaction()).await?;
+    target
+        .ask(q, tx.batch_execute("SET LOCAL lock_timeout = '60s'"))
+        .await?;
+    for s in &sql.index {
+        let exists: bool = target
+            .ask(
+                q,
+                tx.query_typed_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[(&index_name(s), Type::TEXT)],
+                ),
+            )
+            .await?
+            .get(0);
+        if !exists {
+            target.ask(q, tx.batch_execute(s)).await?;
+        }
+    }
+    // Still the same transactions (a load cannot run beside this step: the seed lock).
+    let now = ledger_transactions(&tx, target, q).await?;
+    if now != transactions {
+        return Err(Error::Failed(format!(
+            "the transactions changed while {name} was built ({transactions} then {now} rows); run the rollups step again"
+        )));
+    }
+    target
+        .ask(
+            q,
+            tx.batch_execute(&format!(
+                "COMMENT ON TABLE {name} IS '{}'",
+                want.replace('\'', "''")
+            )),
+        )
+        .await?;
+    let total: i64 = target
+        .ask(
+            q,
+            tx.query_typed_one(
+                "SELECT coalesce(sum(c.reltuples), 0)::bigint FROM pg_partition_tree($1::text::regclass) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf",
+                &[(&name, Type::TEXT)],
+            ),
+        )
+        .await?
+        .get(0);
+    target.ask(q, tx.commit()).await?;
+    // The parent's own statistics (each month analyzed its own after its build).
+    let sql = format!("ANALYZE {name}");
+    watch(
+        target,
+        cfg.stall,
+        &Probe::Statement(sql.clone()),
+        || format!("waiting for the server to finish: {sql}"),
+        async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
+    )
+    .await
+    .map_err(|e| e.into_error(target, "cannot analyze"))?;
+    let _ = rows;
+    Ok(format!(
+        "{name}: {total} rows from {transactions} transactions, by month ({built} of {} months built now)",
+        names.len()
+    ))
+}
+
+/// The index a `CREATE INDEX name ON …` statement makes.
+fn index_name(stmt: &str) -> String {
+    stmt.split_whitespace()
+        .nth(2)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// One month of a partitioned derived table, in one transaction, then its `VACUUM (ANALYZE)`.
+/// Returns its rows.
+async fn build_month(
+    c: &mut Client,
+    target: &crate::db::Target,
+    limit: std::time::Duration,
+    name: &str,
+    m: &super::partition::Month,
+    sql: &[String],
+) -> Result<i64> {
+    let part = format!("{name}_{}", m.suffix);
+    let q = format!("cannot build {part}");
+    let fill = |s: &str| {
+        s.replace("{month}", &m.suffix)
+            .replace("{from}", &crate::civil::date_string(m.first_day))
+            .replace("{to}", &crate::civil::date_string(m.next_day))
+    };
+    let tx = target.ask(&q, c.transaction()).await?;
+    // See `step`: sorting, not hashing, for a rollup with nearly a group per row. The attach
+    // waits for another month's attach to commit (both lock the parent), never longer.
+    target
+        .ask(
+            &q,
+            tx.batch_execute("SET LOCAL enable_hashagg = off; SET LOCAL lock_timeout = '60s'"),
+        )
+        .await?;
+    let probe = Probe::for_connection(&tx, target, &q).await?;
+    let mut rows = 0;
+    for (k, s) in sql.iter().enumerate() {
+        let s = fill(s);
+        let n = watch(
+            target,
+            limit,
+            &probe,
+            || format!("building {part}: {}", first_line(&s)),
+            async { tx.execute(s.as_str(), &[]).await.map_err(LoadError::Pg) },
+        )
+        .await
+        .map_err(|e| e.into_error(target, &q))?;
+        if k == 0 {
+            rows = n as i64;
+        }
+    }
+    target.ask(&q, tx.commit()).await?;
+    let sql = format!("VACUUM (ANALYZE) {part}");
+    watch(
+        target,
+        limit,
+        &Probe::Statement(sql.clone()),
+        || format!("waiting for the server to finish: {sql}"),
+        async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
+    )
+    .await
+    .map_err(|e| e.into_error(target, "cannot analyze"))?;
+    Ok(rows)
 }
 
 pub async fn step(cfg: &SeedConfig) -> Result<String> {
@@ -29,6 +355,12 @@ pub async fn step(cfg: &SeedConfig) -> Result<String> {
     let mut c = connect(target).await?;
     let q = "cannot build the rollups";
     let mut done = Vec::new();
+    if super::partition::layout_of(&c, target).await? == Layout::Partitioned {
+        for name in DERIVED_TABLES {
+            done.push(monthly(cfg, &mut c, name).await?);
+        }
+        return Ok(done.join("; "));
+    }
     for name in DERIVED_TABLES {
         let tx = target.ask(q, c.transaction()).await?;
         target
