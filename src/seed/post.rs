@@ -235,6 +235,7 @@ enum Applied {
 /// killed finishes, or rolls back, before the check), then the constraint or index is looked
 /// up on finseed's table. The outer error is the server's (worth retrying when transient), the
 /// inner one a refusal.
+#[allow(clippy::too_many_arguments)]
 async fn apply(
     c: &mut Client,
     target: &Target,
