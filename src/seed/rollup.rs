@@ -51,6 +51,76 @@ async fn ledger_transactions<C: tokio_postgres::GenericClient>(
         .get(0))
 }
 
+/// The comment on finseed's derived table `name`.
+async fn comment_of(
+    tx: &tokio_postgres::Transaction<'_>,
+    target: &crate::db::Target,
+    q: &str,
+    name: &str,
+) -> Result<Option<String>> {
+    Ok(target
+        .ask(
+            q,
+            tx.query_typed_one(
+                "SELECT obj_description($1::text::regclass, 'pg_class')",
+                &[(&name, Type::TEXT)],
+            ),
+        )
+        .await?
+        .get(0))
+}
+
+/// Set the comment on `name` and record it as finseed's in `finseed_owned`.
+async fn mark(
+    tx: &tokio_postgres::Transaction<'_>,
+    target: &crate::db::Target,
+    q: &str,
+    name: &str,
+    comment: &str,
+    record: bool,
+) -> Result<()> {
+    target
+        .ask(
+            q,
+            tx.batch_execute(&format!(
+                "COMMENT ON TABLE {name} IS '{}'",
+                comment.replace('\'', "''")
+            )),
+        )
+        .await?;
+    if record {
+        target
+            .ask(
+                q,
+                tx.execute(
+                    "INSERT INTO finseed_owned (rel_name, relid, kind) VALUES ($1::text, $1::text::regclass, 'table')
+                     ON CONFLICT (rel_name) DO UPDATE SET relid = excluded.relid, kind = excluded.kind, created_at = now()",
+                    &[&name],
+                ),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// `sql` (a VACUUM or ANALYZE, outside any transaction) under the stall watchdog.
+async fn maintain(
+    c: &Client,
+    target: &crate::db::Target,
+    limit: std::time::Duration,
+    sql: String,
+) -> Result<()> {
+    watch(
+        target,
+        limit,
+        &Probe::Statement(sql.clone()),
+        || format!("waiting for the server to finish: {sql}"),
+        async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
+    )
+    .await
+    .map_err(|e| e.into_error(target, "cannot analyze"))
+}
+
 /// The partitioned layout's build (`schemas/partitioned_rollups.sql`): the parent first (in
 /// one transaction with its `finseed_owned` record and a "being built" comment), then each
 /// month not yet attached, largest first, over `--jobs` connections, each in one transaction
@@ -77,16 +147,7 @@ async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result
     let want = comment(transactions);
     let mut fresh = true;
     if ins.owned.contains_key(name) {
-        let have: Option<String> = target
-            .ask(
-                q,
-                tx.query_typed_one(
-                    "SELECT obj_description($1::text::regclass, 'pg_class')",
-                    &[(&name, Type::TEXT)],
-                ),
-            )
-            .await?
-            .get(0);
+        let have = comment_of(&tx, target, q, name).await?;
         if have.as_deref() == Some(want.as_str()) {
             target.ask(q, tx.rollback()).await?;
             return Ok(format!(
@@ -136,25 +197,7 @@ async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result
         for s in &sql.parent {
             target.ask(q, tx.batch_execute(s)).await?;
         }
-        target
-            .ask(
-                q,
-                tx.batch_execute(&format!(
-                    "COMMENT ON TABLE {name} IS '{}'",
-                    building(transactions).replace('\'', "''")
-                )),
-            )
-            .await?;
-        target
-            .ask(
-                q,
-                tx.execute(
-                    "INSERT INTO finseed_owned (rel_name, relid, kind) VALUES ($1::text, $1::text::regclass, 'table')
-                     ON CONFLICT (rel_name) DO UPDATE SET relid = excluded.relid, kind = excluded.kind, created_at = now()",
-                    &[&name],
-                ),
-            )
-            .await?;
+        mark(&tx, target, q, name, &building(transactions), true).await?;
     }
     // The months to build, largest first by their transactions partition (the last months of
     // the window hold the most), so the connections finish together.
@@ -244,15 +287,7 @@ async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result
             "the transactions changed while {name} was built ({transactions} then {now} rows); run the rollups step again"
         )));
     }
-    target
-        .ask(
-            q,
-            tx.batch_execute(&format!(
-                "COMMENT ON TABLE {name} IS '{}'",
-                want.replace('\'', "''")
-            )),
-        )
-        .await?;
+    mark(&tx, target, q, name, &want, false).await?;
     // The rows: those built now, counted where months were built by an earlier run.
     let total: i64 = if built == names.len() {
         rows
@@ -267,16 +302,7 @@ async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result
     };
     target.ask(q, tx.commit()).await?;
     // The parent's own statistics (each month analyzed its own after its build).
-    let sql = format!("ANALYZE {name}");
-    watch(
-        target,
-        cfg.stall,
-        &Probe::Statement(sql.clone()),
-        || format!("waiting for the server to finish: {sql}"),
-        async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
-    )
-    .await
-    .map_err(|e| e.into_error(target, "cannot analyze"))?;
+    maintain(c, target, cfg.stall, format!("ANALYZE {name}")).await?;
     Ok(format!(
         "{name}: {total} rows from {transactions} transactions, by month ({built} of {} months built now)",
         names.len()
@@ -335,16 +361,7 @@ async fn build_month(
         }
     }
     target.ask(&q, tx.commit()).await?;
-    let sql = format!("VACUUM (ANALYZE) {part}");
-    watch(
-        target,
-        limit,
-        &Probe::Statement(sql.clone()),
-        || format!("waiting for the server to finish: {sql}"),
-        async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
-    )
-    .await
-    .map_err(|e| e.into_error(target, "cannot analyze"))?;
+    maintain(c, target, limit, format!("VACUUM (ANALYZE) {part}")).await?;
     Ok(rows)
 }
 
@@ -369,28 +386,10 @@ pub async fn step(cfg: &SeedConfig) -> Result<String> {
             .await?;
         let ins = own::inspect(&tx, target).await?;
         own::refuse_blockers(&ins, target)?;
-        let transactions: i64 = target
-            .ask(
-                q,
-                tx.query_typed_one(
-                    "SELECT coalesce(sum(rows), 0)::bigint FROM finseed_ledger WHERE table_name = 'transactions'",
-                    &[],
-                ),
-            )
-            .await?
-            .get(0);
+        let transactions = ledger_transactions(&tx, target, q).await?;
         let want = comment(transactions);
         if ins.owned.contains_key(name) {
-            let have: Option<String> = target
-                .ask(
-                    q,
-                    tx.query_typed_one(
-                        "SELECT obj_description($1::text::regclass, 'pg_class')",
-                        &[(&name, Type::TEXT)],
-                    ),
-                )
-                .await?
-                .get(0);
+            let have = comment_of(&tx, target, q, name).await?;
             if have.as_deref() == Some(want.as_str()) {
                 target.ask(q, tx.rollback()).await?;
                 done.push(format!(
@@ -426,25 +425,7 @@ pub async fn step(cfg: &SeedConfig) -> Result<String> {
             .await
             .map_err(|e| e.into_error(target, &format!("cannot build {name}")))?;
         }
-        target
-            .ask(
-                q,
-                tx.batch_execute(&format!(
-                    "COMMENT ON TABLE {name} IS '{}'",
-                    want.replace('\'', "''")
-                )),
-            )
-            .await?;
-        target
-            .ask(
-                q,
-                tx.execute(
-                    "INSERT INTO finseed_owned (rel_name, relid, kind) VALUES ($1::text, $1::text::regclass, 'table')
-                     ON CONFLICT (rel_name) DO UPDATE SET relid = excluded.relid, kind = excluded.kind, created_at = now()",
-                    &[&name],
-                ),
-            )
-            .await?;
+        mark(&tx, target, q, name, &want, true).await?;
         let rows: i64 = target
             .ask(
                 q,
@@ -455,16 +436,7 @@ pub async fn step(cfg: &SeedConfig) -> Result<String> {
         target.ask(q, tx.commit()).await?;
         // Statistics and the visibility map for the dashboard's index-only reads; outside the
         // build's transaction (VACUUM cannot run in one), so a kill here costs only this.
-        let sql = format!("VACUUM (ANALYZE) {name}");
-        watch(
-            target,
-            cfg.stall,
-            &Probe::Statement(sql.clone()),
-            || format!("waiting for the server to finish: {sql}"),
-            async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
-        )
-        .await
-        .map_err(|e| e.into_error(target, "cannot analyze"))?;
+        maintain(&c, target, cfg.stall, format!("VACUUM (ANALYZE) {name}")).await?;
         done.push(format!(
             "{name}: {rows} rows from {transactions} transactions"
         ));
