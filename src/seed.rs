@@ -438,9 +438,9 @@ async fn load_chunk(
     Ok(rows)
 }
 
-/// Wait for every load task (so none is left running), then the rows they loaded, or the first
-/// error any of them met.
-async fn join_loads(tasks: Vec<tokio::task::JoinHandle<Result<u64>>>) -> Result<u64> {
+/// Wait for every task (so none is left running), then the rows they wrote, or the first error
+/// any of them met; `what` names the tasks ("load", "rollup") in a panic's message.
+async fn join_tasks(tasks: Vec<tokio::task::JoinHandle<Result<u64>>>, what: &str) -> Result<u64> {
     let mut loaded = 0;
     let mut first_err = None;
     for t in tasks {
@@ -450,7 +450,7 @@ async fn join_loads(tasks: Vec<tokio::task::JoinHandle<Result<u64>>>) -> Result<
                 first_err.get_or_insert(e);
             }
             Err(e) => {
-                first_err.get_or_insert(Error::Failed(format!("load task failed: {e}")));
+                first_err.get_or_insert(Error::Failed(format!("{what} task failed: {e}")));
             }
         }
     }
@@ -625,7 +625,7 @@ async fn step_load(
                 Ok::<u64, Error>(rows)
             }));
         }
-        let joined = join_loads(tasks).await;
+        let joined = join_tasks(tasks, "load").await;
         bar.finish_and_clear();
         loaded += joined?;
     }

@@ -572,7 +572,7 @@ pub async fn load_frozen(
     let dispatched = dispatch
         .await
         .map_err(|e| Error::Failed(format!("generator task failed: {e}")))?;
-    let joined = super::join_loads(tasks).await;
+    let joined = super::join_tasks(tasks, "load").await;
     bar.finish_and_clear();
     // A connection's own error explains a dispatcher's "ended early".
     let loaded = joined?;

@@ -201,7 +201,7 @@ async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result
     }
     // The months to build, largest first by their transactions partition (the last months of
     // the window hold the most), so the connections finish together.
-    let sizes = target
+    let sizes: std::collections::HashMap<String, i64> = target
         .ask(
             q,
             tx.query_typed(
@@ -212,13 +212,19 @@ async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result
                 )],
             ),
         )
-        .await?;
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     target.ask(q, tx.commit()).await?;
     let mut todo: Vec<(i64, usize)> = months
         .iter()
         .enumerate()
         .filter(|(k, _)| !attached.contains(&names[*k]))
-        .map(|(k, _)| (sizes[k].get::<_, i64>(1), k))
+        .map(|(k, m)| {
+            let size = sizes.get(&m.partition("transactions")).copied();
+            (size.unwrap_or(0), k)
+        })
         .collect();
     todo.sort();
     let built = todo.len();
@@ -236,31 +242,16 @@ async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result
         let limit = cfg.stall;
         tasks.push(tokio::spawn(async move {
             let mut c = connect(&target).await?;
-            let mut rows = 0i64;
+            let mut rows = 0;
             loop {
                 let next = todo.lock().unwrap_or_else(|e| e.into_inner()).pop();
                 let Some((_, k)) = next else { break };
                 rows += build_month(&mut c, &target, limit, name, &months[k], &month_sql).await?;
             }
-            Ok::<i64, Error>(rows)
+            Ok::<u64, Error>(rows)
         }));
     }
-    let mut rows = 0;
-    let mut first_error = None;
-    for t in tasks {
-        match t.await {
-            Ok(Ok(n)) => rows += n,
-            Ok(Err(e)) => {
-                first_error.get_or_insert(e);
-            }
-            Err(e) => {
-                first_error.get_or_insert(Error::Failed(format!("rollup task failed: {e}")));
-            }
-        }
-    }
-    if let Some(e) = first_error {
-        return Err(e);
-    }
+    let rows = super::join_tasks(tasks, "rollup").await?;
     let tx = target.ask(q, c.transaction()).await?;
     target
         .ask(q, tx.batch_execute("SET LOCAL lock_timeout = '60s'"))
@@ -290,7 +281,7 @@ async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result
     mark(&tx, target, q, name, &want, false).await?;
     // The rows: those built now, counted where months were built by an earlier run.
     let total: i64 = if built == names.len() {
-        rows
+        rows as i64
     } else {
         target
             .ask(
@@ -326,7 +317,7 @@ async fn build_month(
     name: &str,
     m: &super::partition::Month,
     sql: &[String],
-) -> Result<i64> {
+) -> Result<u64> {
     let part = format!("{name}_{}", m.suffix);
     let q = format!("cannot build {part}");
     let fill = |s: &str| {
@@ -357,7 +348,7 @@ async fn build_month(
         .await
         .map_err(|e| e.into_error(target, &q))?;
         if k == 0 {
-            rows = n as i64;
+            rows = n;
         }
     }
     target.ask(&q, tx.commit()).await?;
