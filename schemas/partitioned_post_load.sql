@@ -15,4 +15,17 @@ ALTER TABLE transaction_splits ADD CONSTRAINT transaction_splits_pkey PRIMARY KE
 -- once per referencing partition by probing every transactions partition: 53 s on
 -- transaction-flow against under 2 s for these (and they build in parallel).
 ALTER TABLE transaction_splits_{month} ADD CONSTRAINT transaction_splits_tx_fk_{month} FOREIGN KEY (transaction_id, transaction_date) REFERENCES transactions_{month} (id, transaction_date);
+-- The keys of `transactions` itself, checked month by month in parallel: a key added to the
+-- partitioned parent is validated partition after partition by one server process (one core;
+-- both keys lock `transactions`, so they also ran one after the other: the foreign_keys step of
+-- `volume` kept the machine 57% busy). Each month's key is added NOT VALID (a moment's lock),
+-- then validated on its own (VALIDATE CONSTRAINT locks only that partition, and the referenced
+-- table in ROW SHARE, so months validate side by side over --jobs connections). The parent's
+-- key comes last: PostgreSQL adopts each partition's validated key of the same definition
+-- instead of checking the rows again, so the parent ends with the same key as if it had been
+-- added whole, which every future partition inherits.
+ALTER TABLE transactions_{month} ADD CONSTRAINT transactions_member_fk_{month} FOREIGN KEY (context_id, user_id) REFERENCES context_members (context_id, user_id) NOT VALID;
+ALTER TABLE transactions       ADD CONSTRAINT transactions_member_fk       FOREIGN KEY (context_id, user_id) REFERENCES context_members (context_id, user_id);
+ALTER TABLE transactions_{month} ADD CONSTRAINT transactions_category_fk_{month} FOREIGN KEY (category_id) REFERENCES categories (id) NOT VALID;
+ALTER TABLE transactions       ADD CONSTRAINT transactions_category_fk     FOREIGN KEY (category_id) REFERENCES categories (id);
 ALTER TABLE ai_insights        ADD CONSTRAINT ai_insights_transaction_fk   FOREIGN KEY (related_transaction_id, related_transaction_date) REFERENCES transactions (id, transaction_date);

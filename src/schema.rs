@@ -25,21 +25,29 @@ fn made_by(stmt: &str) -> Option<&str> {
     }
 }
 
-/// `base`'s statements, each replaced by the statements of `over` that make the same object: one,
-/// or one per month for a statement with `{month}` (made for each of `months`).
+/// `base`'s statements, each replaced by the statements of `over` that make the same object, in
+/// `over`'s order: each once, or once per month for a statement with `{month}` (made for each
+/// of `months`). A key can so be replaced by its months' keys followed by the parent's.
 fn overlay(base: Vec<String>, over: &[String], months: &[String]) -> Vec<String> {
     base.into_iter()
         .flat_map(|b| {
             let same = |o: &&String| {
                 made_by(o).map(|m| m.replace("_{month}", "")) == made_by(&b).map(str::to_string)
             };
-            match over.iter().find(same) {
-                None => vec![b],
-                Some(o) if o.contains("{month}") => {
-                    months.iter().map(|m| o.replace("{month}", m)).collect()
-                }
-                Some(o) => vec![o.clone()],
+            let found: Vec<&String> = over.iter().filter(same).collect();
+            if found.is_empty() {
+                return vec![b];
             }
+            found
+                .into_iter()
+                .flat_map(|o| {
+                    if o.contains("{month}") {
+                        months.iter().map(|m| o.replace("{month}", m)).collect()
+                    } else {
+                        vec![o.clone()]
+                    }
+                })
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -208,18 +216,36 @@ mod tests {
     #[test]
     fn the_partitioned_keys_replace_the_plain_ones() {
         let months = ["p2024_01".to_string(), "p2024_02".to_string()];
-        let per_month = statements(PARTITIONED_POST_LOAD)
+        let over = statements(PARTITIONED_POST_LOAD);
+        let per_month = over.iter().filter(|s| s.contains("{month}")).count();
+        // Keys declared only month by month (the splits' key); the others' parents stay.
+        let months_only = over
             .iter()
-            .filter(|s| s.contains("{month}"))
+            .filter_map(|s| made_by(s).filter(|m| m.ends_with("_{month}")))
+            .filter(|m| {
+                let parent = m.trim_end_matches("_{month}");
+                !over.iter().any(|o| made_by(o) == Some(parent))
+            })
             .count();
+        assert_eq!((per_month, months_only), (3, 1));
         for step in ["primary_keys", "foreign_keys", "indexes"] {
             let (plain, parted) = (
                 post_load_step_in(step, Layout::Plain, &months),
                 post_load_step_in(step, Layout::Partitioned, &months),
             );
-            let extra = if step == "foreign_keys" { per_month } else { 0 };
-            assert_eq!(plain.len() + extra, parted.len(), "{step}");
+            let monthly = parted.iter().filter(|s| s.contains("_p2024_0")).count();
+            let (want_monthly, replaced) = if step == "foreign_keys" {
+                (per_month * months.len(), months_only)
+            } else {
+                (0, 0)
+            };
+            assert_eq!(monthly, want_monthly, "{step}");
+            assert_eq!(parted.len() - monthly, plain.len() - replaced, "{step}");
         }
+        // A parent's key after its months' keys.
+        let fks = post_load_step_in("foreign_keys", Layout::Partitioned, &months);
+        let at = |name: &str| fks.iter().position(|s| made_by(s) == Some(name)).unwrap();
+        assert!(at("transactions_member_fk_p2024_02") < at("transactions_member_fk"));
         let all: Vec<String> = ["primary_keys", "foreign_keys"]
             .iter()
             .flat_map(|s| post_load_step_in(s, Layout::Partitioned, &months))

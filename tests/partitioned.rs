@@ -205,6 +205,69 @@ fn monthly_rollups_resume_after_a_kill() {
     ok(&finseed(&["verify", "-p", "small", "--database-url", &url]));
 }
 
+/// The keys of `transactions` are added month by month (NOT VALID, then validated) and adopted
+/// by the parent's key. What an interrupted run leaves (a month's key added NOT VALID and not
+/// yet validated) is validated by the rerun, and a table keyed whole by an earlier finseed
+/// (the parent's key with PostgreSQL's own keys on the partitions) gets no second key.
+#[test]
+fn transactions_keys_by_month_resume_and_are_adopted_by_the_parent() {
+    let url = fresh_database("parted_keys");
+    let mut args = seed_small(&url).to_vec();
+    args.extend(["--steps", "create,load,primary_keys"]);
+    ok(&finseed(&args));
+    let months: Vec<String> = psql(
+        &url,
+        "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'transactions'::regclass ORDER BY 1",
+    )
+    .lines()
+    .map(str::to_string)
+    .collect();
+    assert_eq!(months.len(), 24);
+    // As a kill between a month's ADD ... NOT VALID and its VALIDATE leaves it.
+    let (a, b) = (&months[0], &months[5]);
+    let sa = a.trim_start_matches("transactions_");
+    let sb = b.trim_start_matches("transactions_");
+    psql(
+        &url,
+        &format!(
+            "ALTER TABLE {a} ADD CONSTRAINT transactions_member_fk_{sa} FOREIGN KEY (context_id, user_id) REFERENCES context_members (context_id, user_id) NOT VALID; \
+             ALTER TABLE {b} ADD CONSTRAINT transactions_category_fk_{sb} FOREIGN KEY (category_id) REFERENCES categories (id) NOT VALID"
+        ),
+    );
+    let mut args = seed_small(&url).to_vec();
+    args.extend(["--steps", "foreign_keys"]);
+    let out = ok(&finseed(&args));
+    assert!(out.contains("2 NOT VALID validated"), "{out}");
+    let keys = |url: &str| {
+        psql(
+            url,
+            "SELECT count(*) FILTER (WHERE c.conrelid = 'transactions'::regclass), \
+                    count(*) FILTER (WHERE c.conrelid <> 'transactions'::regclass AND p.conrelid = 'transactions'::regclass), \
+                    count(*) FILTER (WHERE NOT c.convalidated), \
+                    count(*) FILTER (WHERE c.conrelid <> 'transactions'::regclass AND c.conparentid = 0) \
+             FROM pg_constraint c LEFT JOIN pg_constraint p ON p.oid = c.conparentid \
+             WHERE c.contype = 'f' AND c.conrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'transactions'::regclass UNION SELECT 'transactions'::regclass)",
+        )
+        .trim()
+        .to_string()
+    };
+    // The parent's two keys; each month's two, adopted; none NOT VALID; none on its own.
+    assert_eq!(keys(&url), "2|48|0|0");
+    // Keyed whole the old way: the rerun adds nothing beside PostgreSQL's own month keys.
+    psql(
+        &url,
+        "ALTER TABLE transactions DROP CONSTRAINT transactions_member_fk; \
+         ALTER TABLE transactions ADD CONSTRAINT transactions_member_fk FOREIGN KEY (context_id, user_id) REFERENCES context_members (context_id, user_id)",
+    );
+    let out = ok(&finseed(&args));
+    assert!(out.contains("0 statements,"), "{out}");
+    assert_eq!(keys(&url), "2|48|0|0");
+    let mut args = seed_small(&url).to_vec();
+    args.extend(["--steps", "indexes,rollups,analyze"]);
+    ok(&finseed(&args));
+    ok(&finseed(&["verify", "-p", "small", "--database-url", &url]));
+}
+
 /// Loaded frozen, the pages are all-visible without a vacuum: ANALYZE alone (which only reads
 /// the visibility map) finds every page all-visible.
 #[test]

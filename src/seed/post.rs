@@ -21,6 +21,9 @@ enum Item {
         name: String,
         referenced: Option<String>,
         primary: bool,
+        /// Added `NOT VALID`, then validated in a transaction of its own (a month's key of a
+        /// partitioned table, see partitioned_post_load.sql).
+        not_valid: bool,
     },
     Index {
         table: String,
@@ -49,6 +52,7 @@ impl Item {
             name: w.get(pos + 1)?.to_string(),
             primary: referenced.is_none(),
             referenced,
+            not_valid: stmt.trim_end().ends_with("NOT VALID"),
         })
     }
 
@@ -60,6 +64,15 @@ impl Item {
                 primary: true,
                 ..
             } => vec![(table, Mode::AccessExclusive)],
+            // What the long part takes: VALIDATE CONSTRAINT locks its table SHARE UPDATE
+            // EXCLUSIVE and the referenced one ROW SHARE. (Adding it NOT VALID takes SHARE ROW
+            // EXCLUSIVE on both, for a moment: at worst a short wait, never a cycle.)
+            Item::Constraint {
+                table,
+                referenced: Some(r),
+                not_valid: true,
+                ..
+            } => vec![(table, Mode::ShareUpdateExclusive), (r, Mode::RowShare)],
             Item::Constraint {
                 table, referenced, ..
             } => std::iter::once(table.as_str())
@@ -70,11 +83,31 @@ impl Item {
         }
     }
 
-    /// Whether the two statements would wait for each other's table locks.
+    /// Whether the two statements would wait for each other's table locks. A lock on a
+    /// partitioned table reaches its partitions (`transactions` and `transactions_p2024_01`).
     fn conflicts(&self, other: &Item) -> bool {
-        self.locks()
-            .iter()
-            .any(|(t, m)| other.locks().iter().any(|(u, n)| t == u && m.conflicts(*n)))
+        self.locks().iter().any(|(t, m)| {
+            other
+                .locks()
+                .iter()
+                .any(|(u, n)| same_tree(t, u) && m.conflicts(*n))
+        })
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Item::Constraint { name, .. } | Item::Index { name, .. } => name,
+        }
+    }
+
+    /// Whether this statement must wait for `other` to finish: a partitioned table's key comes
+    /// after its months' keys (`transactions_member_fk` after `transactions_member_fk_p2024_01`),
+    /// which it adopts.
+    fn after(&self, other: &Item) -> bool {
+        other
+            .name()
+            .strip_prefix(self.name())
+            .is_some_and(|rest| rest.starts_with("_p"))
     }
 
     fn tables(&self) -> Vec<&str> {
@@ -89,22 +122,39 @@ impl Item {
     }
 }
 
+/// Whether two table names are one table or a partitioned table and one of its month
+/// partitions (`<table>_pYYYY_MM`).
+fn same_tree(a: &str, b: &str) -> bool {
+    let part_of = |x: &str, y: &str| x.strip_prefix(y).is_some_and(|r| r.starts_with("_p"));
+    a == b || part_of(a, b) || part_of(b, a)
+}
+
 /// PostgreSQL's table lock modes, as far as the post-load statements take them: ADD PRIMARY
 /// KEY / UNIQUE takes ACCESS EXCLUSIVE on its table, ADD FOREIGN KEY SHARE ROW EXCLUSIVE on
-/// both tables (while it validates every row), CREATE INDEX SHARE on its table.
+/// both tables (while it validates every row), CREATE INDEX SHARE on its table, VALIDATE
+/// CONSTRAINT SHARE UPDATE EXCLUSIVE on its table and ROW SHARE on the referenced one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
+    RowShare,
+    ShareUpdateExclusive,
     Share,
     ShareRowExclusive,
     AccessExclusive,
 }
 
 impl Mode {
-    /// PostgreSQL's conflict table for these three: SHARE admits SHARE (two index builds on
-    /// one table run together), everything else conflicts (SHARE ROW EXCLUSIVE with itself:
-    /// two foreign keys touching one table validate one after the other).
+    /// PostgreSQL's conflict table for these five (the documentation's "Conflicting Lock
+    /// Modes"): SHARE admits SHARE (two index builds on one table run together), SHARE ROW
+    /// EXCLUSIVE and SHARE UPDATE EXCLUSIVE conflict with themselves (two foreign keys touching
+    /// one table validate one after the other), ROW SHARE only with ACCESS EXCLUSIVE here.
     fn conflicts(self, other: Mode) -> bool {
-        !(self == Mode::Share && other == Mode::Share)
+        use Mode::*;
+        match (self, other) {
+            (AccessExclusive, _) | (_, AccessExclusive) => true,
+            (RowShare, _) | (_, RowShare) => false,
+            (Share, Share) => false,
+            _ => true,
+        }
     }
 }
 
@@ -156,6 +206,11 @@ impl Queue {
             self.running
                 .iter()
                 .all(|&r| !self.items[i].conflicts(&self.items[r]))
+                && !self
+                    .pending
+                    .iter()
+                    .chain(&self.running)
+                    .any(|&o| self.items[i].after(&self.items[o]))
         });
         match free {
             Some(k) => {
@@ -246,6 +301,39 @@ async fn apply(
     settings: &str,
     backend: &std::sync::atomic::AtomicI32,
 ) -> std::result::Result<Result<Applied>, tokio_postgres::Error> {
+    // A key added NOT VALID first, in a transaction of its own: adding it locks the referenced
+    // table SHARE ROW EXCLUSIVE, which the other months' keys to that table would wait for if
+    // it were held through the validation below.
+    let mut added = false;
+    if let Item::Constraint {
+        table,
+        name,
+        not_valid: true,
+        ..
+    } = item
+    {
+        let tx = c.transaction().await?;
+        tx.batch_execute(&format!(
+            "LOCK TABLE ONLY {table} IN SHARE ROW EXCLUSIVE MODE"
+        ))
+        .await?;
+        // Present: this month's key, or (a table keyed whole by an earlier finseed) a key of
+        // this partition that belongs to the parent's key of the same name.
+        let parent = name.rsplit_once("_p").map_or(name.as_str(), |(p, _)| p);
+        let present = tx
+            .query_opt(
+                "SELECT 1 FROM pg_constraint c LEFT JOIN pg_constraint p ON p.oid = c.conparentid
+                 WHERE c.conrelid = $1::text::regclass AND (c.conname = $2 OR p.conname = $3)",
+                &[table, name, &parent],
+            )
+            .await?
+            .is_some();
+        if !present {
+            tx.batch_execute(stmt).await?;
+            added = true;
+        }
+        tx.commit().await?;
+    }
     let tx = c.transaction().await?;
     // For the stall watchdog: the server process to look at while the statement runs.
     let pid: i32 = tx.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
@@ -267,19 +355,32 @@ async fn apply(
             table,
             name,
             primary,
+            not_valid,
             ..
         } => {
             let mode = if *primary {
                 "ACCESS EXCLUSIVE"
+            } else if *not_valid {
+                // VALIDATE CONSTRAINT's own lock: other months validate beside it.
+                "SHARE UPDATE EXCLUSIVE"
             } else {
                 "SHARE ROW EXCLUSIVE"
             };
             tx.batch_execute(&format!("LOCK TABLE ONLY {table} IN {mode} MODE"))
                 .await?;
+            // A month's key also counts as present when the parent's key of its name covers
+            // the partition under PostgreSQL's own name (see above).
+            let parent = if *not_valid {
+                name.rsplit_once("_p").map_or(name.as_str(), |(p, _)| p)
+            } else {
+                name.as_str()
+            };
             let valid: Option<bool> = tx
                 .query_opt(
-                    "SELECT convalidated FROM pg_constraint WHERE conrelid = $1::text::regclass AND conname = $2",
-                    &[table, name],
+                    "SELECT c.convalidated FROM pg_constraint c LEFT JOIN pg_constraint p ON p.oid = c.conparentid
+                     WHERE c.conrelid = $1::text::regclass AND (c.conname = $2 OR p.conname = $3)
+                     ORDER BY c.conname = $2 DESC LIMIT 1",
+                    &[table, name, &parent],
                 )
                 .await?
                 .map(|r| r.get(0));
@@ -288,7 +389,11 @@ async fn apply(
                 Some(false) => {
                     tx.batch_execute(&format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"))
                         .await?;
-                    Applied::Validated
+                    if added {
+                        Applied::Created
+                    } else {
+                        Applied::Validated
+                    }
                 }
                 None => {
                     tx.batch_execute(stmt).await?;
@@ -605,80 +710,134 @@ pub async fn step_post_load(cfg: &SeedConfig, name: &str) -> Result<String> {
 }
 
 pub async fn step_analyze(cfg: &SeedConfig) -> Result<String> {
-    let target = &cfg.target;
-    let c = connect(target).await?;
-    let (mut n, mut vacuumed) = (0, 0);
-    let limit = cfg.stall;
-    // Each statement runs while a watchdog checks that the server is still working on it.
-    let run = |sql: String, what: &'static str| {
-        let c = &c;
-        async move {
-            let probe = stall::Probe::Statement(sql.clone());
-            stall::watch(
-                target,
-                limit,
-                &probe,
-                || format!("waiting for the server to finish: {sql}"),
-                async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
-            )
-            .await
-            .map_err(|e| e.into_error(target, what))
+    // Over `--jobs` connections, a table each, the largest first: `transactions` (whose ANALYZE
+    // also analyzes every partition, one after the other, in one server process) takes most of
+    // the step, and the other tables are analyzed beside it instead of after it.
+    let mut tables: Vec<&'static str> = all_tables()
+        .filter(|t| wanted(cfg, t))
+        .map(|t| t.name)
+        .collect();
+    let n = tables.len();
+    // Tables loaded UNLOGGED are set LOGGED first, one after the other in foreign-key order
+    // (all_tables()'s): a logged table cannot reference an unlogged one.
+    {
+        let c = connect(&cfg.target).await?;
+        for table in &tables {
+            set_logged(&c, &cfg.target, cfg.stall, table).await?;
         }
-    };
-    for t in all_tables().filter(|t| wanted(cfg, t)) {
-        let unlogged: bool = within(
-            limit,
-            || "inspecting tables".into(),
-            c.query_typed_one(
-                "SELECT relpersistence = 'u' FROM pg_class WHERE oid = $1::text::regclass",
-                &[(&t.name, Type::TEXT)],
-            ),
-        )
-        .await
-        .map_err(|e| e.into_error(target, "cannot inspect tables"))?
-        .get(0);
-        if unlogged {
-            run(
-                format!("ALTER TABLE {} SET LOGGED", t.name),
-                "cannot set the table LOGGED",
-            )
-            .await?;
-        }
-        // Statistics first: ANALYZE also refreshes pg_class.relpages and relallvisible (the
-        // pages the visibility map marks all-visible), whatever ran before it. A VACUUM then
-        // only where pages are not all-visible: it sets the visibility map, which index-only
-        // scans need, and the hint bits. A table loaded with COPY FREEZE into a partition
-        // created in the same transaction (the lead's fast path) has every page all-visible and
-        // frozen already, and so does one this step vacuumed before (a rerun): ANALYZE alone.
-        // Without pg_visibility (an extension finseed cannot assume) this count is what the
-        // server offers; an all-visible page with rows inserted later is not counted, so a
-        // table extended after its vacuum is vacuumed again.
-        run(format!("ANALYZE {}", t.name), "cannot analyze").await?;
-        let (pages, visible): (i32, i32) = within(
-            limit,
-            || "inspecting tables".into(),
-            c.query_typed_one(
-                // A partitioned table's pages are its partitions'.
-                "SELECT coalesce(sum(relpages), 0)::int, coalesce(sum(relallvisible), 0)::int FROM pg_class
-                 WHERE relkind = 'r' AND (oid = $1::text::regclass
-                    OR oid IN (SELECT relid FROM pg_partition_tree($1::text::regclass)))",
-                &[(&t.name, Type::TEXT)],
-            ),
-        )
-        .await
-        .map(|r| (r.get(0), r.get(1)))
-        .map_err(|e| e.into_error(target, "cannot inspect tables"))?;
-        if needs_vacuum(pages, visible) {
-            run(format!("VACUUM {}", t.name), "cannot vacuum").await?;
-            vacuumed += 1;
-        }
-        n += 1;
     }
+    // all_tables() is in foreign-key order; the big ones are the last: start from the end.
+    if let Some(k) = tables.iter().position(|t| *t == "transactions") {
+        let t = tables.remove(k);
+        tables.push(t);
+    }
+    let todo = Arc::new(std::sync::Mutex::new(tables));
+    let mut tasks = Vec::new();
+    for _ in 0..cfg.jobs.clamp(1, n.max(1)) {
+        let (todo, target) = (todo.clone(), cfg.target.clone());
+        let limit = cfg.stall;
+        tasks.push(tokio::spawn(async move {
+            let c = connect(&target).await?;
+            let mut vacuumed = 0;
+            loop {
+                let next = todo.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let Some(table) = next else { break };
+                vacuumed += analyze_table(&c, &target, limit, table).await? as u64;
+            }
+            Ok::<u64, Error>(vacuumed)
+        }));
+    }
+    let vacuumed = super::join_tasks(tasks, "analyze").await? as usize;
     Ok(format!(
         "{n} tables analyzed, {vacuumed} vacuumed ({} all-visible already){}",
         n - vacuumed,
         if cfg.unlogged { ", set LOGGED" } else { "" }
     ))
+}
+
+/// A statement run while a watchdog checks that the server is still working on it.
+async fn watched(
+    c: &Client,
+    target: &Target,
+    limit: std::time::Duration,
+    sql: String,
+    what: &'static str,
+) -> Result<()> {
+    let probe = stall::Probe::Statement(sql.clone());
+    stall::watch(
+        target,
+        limit,
+        &probe,
+        || format!("waiting for the server to finish: {sql}"),
+        async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
+    )
+    .await
+    .map_err(|e| e.into_error(target, what))
+}
+
+/// `ALTER TABLE … SET LOGGED` when the table was loaded UNLOGGED.
+async fn set_logged(
+    c: &Client,
+    target: &Target,
+    limit: std::time::Duration,
+    table: &str,
+) -> Result<()> {
+    let unlogged: bool = within(
+        limit,
+        || "inspecting tables".into(),
+        c.query_typed_one(
+            "SELECT relpersistence = 'u' FROM pg_class WHERE oid = $1::text::regclass",
+            &[(&table, Type::TEXT)],
+        ),
+    )
+    .await
+    .map_err(|e| e.into_error(target, "cannot inspect tables"))?
+    .get(0);
+    if unlogged {
+        let sql = format!("ALTER TABLE {table} SET LOGGED");
+        watched(c, target, limit, sql, "cannot set the table LOGGED").await?;
+    }
+    Ok(())
+}
+
+/// One table of the analyze step: ANALYZE, and a VACUUM where pages are not all-visible.
+/// Returns whether it vacuumed.
+async fn analyze_table(
+    c: &Client,
+    target: &Target,
+    limit: std::time::Duration,
+    table: &str,
+) -> Result<bool> {
+    let run = |sql: String, what: &'static str| watched(c, target, limit, sql, what);
+    // Statistics first: ANALYZE also refreshes pg_class.relpages and relallvisible (the
+    // pages the visibility map marks all-visible), whatever ran before it. A VACUUM then
+    // only where pages are not all-visible: it sets the visibility map, which index-only
+    // scans need, and the hint bits. A table loaded with COPY FREEZE into a partition
+    // created in the same transaction (the frozen path) has every page all-visible and
+    // frozen already, and so does one this step vacuumed before (a rerun): ANALYZE alone.
+    // Without pg_visibility (an extension finseed cannot assume) this count is what the
+    // server offers; an all-visible page with rows inserted later is not counted, so a
+    // table extended after its vacuum is vacuumed again.
+    run(format!("ANALYZE {table}"), "cannot analyze").await?;
+    let (pages, visible): (i32, i32) = within(
+        limit,
+        || "inspecting tables".into(),
+        c.query_typed_one(
+            // A partitioned table's pages are its partitions'.
+            "SELECT coalesce(sum(relpages), 0)::int, coalesce(sum(relallvisible), 0)::int FROM pg_class
+             WHERE relkind = 'r' AND (oid = $1::text::regclass
+                OR oid IN (SELECT relid FROM pg_partition_tree($1::text::regclass)))",
+            &[(&table, Type::TEXT)],
+        ),
+    )
+    .await
+    .map(|r| (r.get(0), r.get(1)))
+    .map_err(|e| e.into_error(target, "cannot inspect tables"))?;
+    let vacuum = needs_vacuum(pages, visible);
+    if vacuum {
+        run(format!("VACUUM {table}"), "cannot vacuum").await?;
+    }
+    Ok(vacuum)
 }
 
 /// Whether a table whose pg_class (just refreshed by ANALYZE) says `pages` pages, `visible`
@@ -749,6 +908,67 @@ mod tests {
         assert_eq!(run(q.next()), 2);
         q.finish(2);
         q.finish(0);
+        assert!(matches!(q.next(), Next::Done));
+    }
+
+    #[test]
+    fn months_keys_validate_side_by_side_and_the_parents_key_comes_last() {
+        let items: Vec<Item> = [
+            "ALTER TABLE transactions_p2024_01 ADD CONSTRAINT transactions_member_fk_p2024_01 FOREIGN KEY (context_id, user_id) REFERENCES context_members (context_id, user_id) NOT VALID",
+            "ALTER TABLE transactions_p2024_02 ADD CONSTRAINT transactions_member_fk_p2024_02 FOREIGN KEY (context_id, user_id) REFERENCES context_members (context_id, user_id) NOT VALID",
+            "ALTER TABLE transactions ADD CONSTRAINT transactions_member_fk FOREIGN KEY (context_id, user_id) REFERENCES context_members (context_id, user_id)",
+            "ALTER TABLE transactions_p2024_01 ADD CONSTRAINT transactions_category_fk_p2024_01 FOREIGN KEY (category_id) REFERENCES categories (id) NOT VALID",
+            "ALTER TABLE ai_insights ADD CONSTRAINT ai_insights_transaction_fk FOREIGN KEY (related_transaction_id, related_transaction_date) REFERENCES transactions (id, transaction_date)",
+            "ALTER TABLE context_members ADD CONSTRAINT context_members_user_fk FOREIGN KEY (user_id) REFERENCES users (id)",
+        ]
+        .iter()
+        .map(|s| parse(s))
+        .collect();
+        assert!(matches!(
+            items[0],
+            Item::Constraint {
+                not_valid: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            items[2],
+            Item::Constraint {
+                not_valid: false,
+                ..
+            }
+        ));
+        // Two months validate together; one month's two keys do not; the parent's key and a key
+        // to the parent conflict with any month's; a key of the referenced table does not.
+        assert!(!items[0].conflicts(&items[1]));
+        assert!(items[0].conflicts(&items[3]));
+        assert!(items[2].conflicts(&items[0]) && items[4].conflicts(&items[1]));
+        assert!(!items[5].conflicts(&items[0]));
+        assert!(items[2].after(&items[0]) && !items[0].after(&items[2]));
+        assert!(!items[4].after(&items[0]));
+        // The parent's key is the largest, yet waits for its months.
+        let mut q = Queue::new(items, &[500, 400, 1000, 300, 200, 100]);
+        let run = |n: Next| match n {
+            Next::Run(i) => i,
+            _ => panic!("expected a statement"),
+        };
+        assert_eq!(run(q.next()), 0);
+        assert_eq!(run(q.next()), 1);
+        assert_eq!(run(q.next()), 5);
+        assert!(matches!(q.next(), Next::Wait));
+        q.finish(0);
+        assert_eq!(run(q.next()), 3);
+        q.finish(1);
+        q.finish(3);
+        // Its months are done, but context_members' own key holds that table: the key to
+        // transactions goes first, which the parent's key then waits for too.
+        assert_eq!(run(q.next()), 4);
+        assert!(matches!(q.next(), Next::Wait));
+        q.finish(5);
+        assert!(matches!(q.next(), Next::Wait));
+        q.finish(4);
+        assert_eq!(run(q.next()), 2);
+        q.finish(2);
         assert!(matches!(q.next(), Next::Done));
     }
 
