@@ -121,6 +121,13 @@ fn seed_small(url: &str) -> [&str; 9] {
     ]
 }
 
+/// `seed_small` running only `steps`.
+fn small_steps<'a>(url: &'a str, steps: &'a str) -> Vec<&'a str> {
+    let mut args = seed_small(url).to_vec();
+    args.extend(["--steps", steps]);
+    args
+}
+
 /// Whether the server loads frozen (wal_level minimal); says so when a test is skipped.
 fn minimal_wal(url: &str) -> bool {
     let minimal = psql(url, "SHOW wal_level").trim() == "minimal";
@@ -180,11 +187,9 @@ fn frozen_load_resumes_by_partition_and_verifies() {
 #[test]
 fn monthly_rollups_resume_after_a_kill() {
     let url = fresh_database("parted_rollups");
-    let mut args = seed_small(&url).to_vec();
-    args.extend(["--steps", "create,load,primary_keys,foreign_keys,indexes"]);
+    let args = small_steps(&url, "create,load,primary_keys,foreign_keys,indexes");
     ok(&finseed(&args));
-    let mut args = seed_small(&url).to_vec();
-    args.extend(["--steps", "rollups"]);
+    let args = small_steps(&url, "rollups");
     kill_during(&url, &args, "CREATE TABLE aggregated_analytics_p%");
     let attached = partitions(&url, "aggregated_analytics");
     assert!(attached < 24, "{attached} months attached before the kill");
@@ -199,8 +204,7 @@ fn monthly_rollups_resume_after_a_kill() {
         ),
         0
     );
-    let mut args = seed_small(&url).to_vec();
-    args.extend(["--steps", "analyze"]);
+    let args = small_steps(&url, "analyze");
     ok(&finseed(&args));
     ok(&finseed(&["verify", "-p", "small", "--database-url", &url]));
 }
@@ -212,8 +216,7 @@ fn monthly_rollups_resume_after_a_kill() {
 #[test]
 fn transactions_keys_by_month_resume_and_are_adopted_by_the_parent() {
     let url = fresh_database("parted_keys");
-    let mut args = seed_small(&url).to_vec();
-    args.extend(["--steps", "create,load,primary_keys"]);
+    let args = small_steps(&url, "create,load,primary_keys");
     ok(&finseed(&args));
     let months: Vec<String> = psql(
         &url,
@@ -234,8 +237,7 @@ fn transactions_keys_by_month_resume_and_are_adopted_by_the_parent() {
              ALTER TABLE {b} ADD CONSTRAINT transactions_category_fk_{sb} FOREIGN KEY (category_id) REFERENCES categories (id) NOT VALID"
         ),
     );
-    let mut args = seed_small(&url).to_vec();
-    args.extend(["--steps", "foreign_keys"]);
+    let args = small_steps(&url, "foreign_keys");
     let out = ok(&finseed(&args));
     assert!(out.contains("2 NOT VALID validated"), "{out}");
     let keys = |url: &str| {
@@ -262,8 +264,7 @@ fn transactions_keys_by_month_resume_and_are_adopted_by_the_parent() {
     let out = ok(&finseed(&args));
     assert!(out.contains("0 statements,"), "{out}");
     assert_eq!(keys(&url), "2|48|0|0");
-    let mut args = seed_small(&url).to_vec();
-    args.extend(["--steps", "indexes,rollups,analyze"]);
+    let args = small_steps(&url, "indexes,rollups,analyze");
     ok(&finseed(&args));
     ok(&finseed(&["verify", "-p", "small", "--database-url", &url]));
 }

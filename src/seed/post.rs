@@ -854,6 +854,15 @@ mod tests {
         Item::parse(stmt).expect(stmt)
     }
 
+    /// The statement the queue starts; a test fails where it would wait or be done.
+    fn run(n: Next) -> usize {
+        match n {
+            Next::Run(i) => i,
+            Next::Wait => panic!("waits"),
+            Next::Done => panic!("done"),
+        }
+    }
+
     #[test]
     fn lock_conflicts_follow_postgresql() {
         let pk =
@@ -887,11 +896,6 @@ mod tests {
         .map(|s| parse(s))
         .collect();
         let mut q = Queue::new(items, &[1, 1000, 900, 950, 10]);
-        let run = |n: Next| match n {
-            Next::Run(i) => i,
-            Next::Wait => panic!("waits"),
-            Next::Done => panic!("done"),
-        };
         // The member key (largest) first; the next two lock transactions too, so the second
         // connection takes the budgets key, then users.
         assert_eq!(run(q.next()), 1);
@@ -948,10 +952,6 @@ mod tests {
         assert!(!items[4].after(&items[0]));
         // The parent's key is the largest, yet waits for its months.
         let mut q = Queue::new(items, &[500, 400, 1000, 300, 200, 100]);
-        let run = |n: Next| match n {
-            Next::Run(i) => i,
-            _ => panic!("expected a statement"),
-        };
         assert_eq!(run(q.next()), 0);
         assert_eq!(run(q.next()), 1);
         assert_eq!(run(q.next()), 5);
