@@ -755,8 +755,9 @@ pub async fn step_analyze(cfg: &SeedConfig) -> Result<String> {
     ))
 }
 
-/// A statement run while a watchdog checks that the server is still working on it.
-async fn watched(
+/// A statement run while a watchdog checks that the server is still working on it (also the
+/// rollups' VACUUM and ANALYZE).
+pub(super) async fn watched(
     c: &Client,
     target: &Target,
     limit: std::time::Duration,

@@ -110,15 +110,7 @@ async fn maintain(
     limit: std::time::Duration,
     sql: String,
 ) -> Result<()> {
-    watch(
-        target,
-        limit,
-        &Probe::Statement(sql.clone()),
-        || format!("waiting for the server to finish: {sql}"),
-        async { c.batch_execute(&sql).await.map_err(LoadError::Pg) },
-    )
-    .await
-    .map_err(|e| e.into_error(target, "cannot analyze"))
+    super::post::watched(c, target, limit, sql, "cannot analyze").await
 }
 
 /// The partitioned layout's build (`schemas/partitioned_rollups.sql`): the parent first (in
