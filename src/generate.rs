@@ -10,7 +10,7 @@ use crate::encode::Encoder;
 use crate::error::{Error, Result};
 use crate::gen::{all_tables, Group, Out};
 use crate::model::World;
-use crate::pipeline::{ordered, produce, shard_chunks, Buffers, Produced};
+use crate::pipeline::{ordered, produce_fill, shard_chunks, Buffers, Produced};
 use crate::profile::Profile;
 use crate::progress::Progress;
 use crate::sink::file::{FileSink, FileSummary, Format, ParquetSink, Target};
@@ -184,12 +184,33 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Manifest> {
         .map_err(|e| Error::Failed(format!("cannot start {} worker threads: {e}", cfg.threads)))?;
     let progress = Progress::new(cfg.quiet);
     let mut entries = Vec::new();
-    for group in Group::ALL {
-        let wanted: Vec<bool> = group
+    let wanted_of = |group: Group| -> Vec<bool> {
+        group
             .tables()
             .iter()
             .map(|t| cfg.tables.as_ref().is_none_or(|l| l.contains(&t.name)))
-            .collect();
+            .collect()
+    };
+    // Text formats write the insights in the transactions' pass when both are wanted: a
+    // context's transactions are then generated once, not again for its insights (the bytes
+    // are the same). Parquet keeps the insights group's chunks, which are its row groups.
+    let fuse = cfg.format != Format::Parquet
+        && wanted_of(Group::Insights).contains(&true)
+        && wanted_of(Group::Transactions).contains(&true);
+    let layout = world.profile.layout;
+    for group in Group::ALL {
+        if fuse && group == Group::Insights {
+            continue;
+        }
+        let mut wanted = wanted_of(group);
+        let mut tables = group.tables().to_vec();
+        let mut stored = group.tables_in(layout).to_vec();
+        let fused = fuse && group == Group::Transactions;
+        if fused {
+            wanted.push(true);
+            tables.extend(Group::Insights.tables());
+            stored.extend(Group::Insights.tables_in(layout));
+        }
         if !wanted.iter().any(|&w| w) {
             continue;
         }
@@ -199,6 +220,9 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Manifest> {
             pool: &pool,
             progress: &progress,
             group,
+            tables: &tables,
+            stored: &stored,
+            fused,
             wanted: &wanted,
         };
         let got = match cfg.format {
@@ -248,6 +272,12 @@ struct Run<'a> {
     pool: &'a rayon::ThreadPool,
     progress: &'a Progress,
     group: Group,
+    /// The files' tables: the group's, and the insights when they are told in the
+    /// transactions' pass (`fused`).
+    tables: &'a [&'static TableSpec],
+    /// The same tables as the layout stores them (the rows' columns).
+    stored: &'a [&'static TableSpec],
+    fused: bool,
     wanted: &'a [bool],
 }
 
@@ -299,7 +329,7 @@ impl Run<'_> {
     /// CSV and JSON: text chunks, compressed on the workers when asked.
     fn text<E: Encoder>(&self) -> Result<Vec<TableEntry>> {
         let (cfg, world, group, wanted) = (self.cfg, self.world, self.group, self.wanted);
-        let tables = group.tables();
+        let tables = self.tables;
         let mut sinks: Vec<Option<FileSink>> = Vec::new();
         for (t, &want) in tables.iter().zip(wanted) {
             sinks.push(if want {
@@ -316,7 +346,14 @@ impl Run<'_> {
         let bufs = Buffers::default();
         self.pipeline(
             |c| -> Result<Produced> {
-                let mut p = produce::<E>(world, group, c, wanted, &bufs);
+                let fill = |w: &World, c: u64, outs: &mut [Out<E>]| {
+                    if self.fused {
+                        crate::gen::fill_with_insights(w, c, outs)
+                    } else {
+                        group.fill(w, c, outs)
+                    }
+                };
+                let mut p = produce_fill(world, self.stored, c, wanted, &bufs, E::new, fill);
                 for (t, (bytes, _)) in tables.iter().zip(p.tables.iter_mut()) {
                     if let Some(z) = compress(cfg.compression, bytes)? {
                         bufs.put(t.name, std::mem::replace(bytes, z));
@@ -332,7 +369,7 @@ impl Run<'_> {
                     }
                 }
                 if cfg.compression == Compression::None {
-                    bufs.put_all(group, p);
+                    bufs.put_tables(tables, p);
                 }
                 Ok(())
             },
@@ -355,6 +392,7 @@ impl Run<'_> {
     /// them into the files in chunk order.
     fn parquet(&self) -> Result<Vec<TableEntry>> {
         let (cfg, world, group, wanted) = (self.cfg, self.world, self.group, self.wanted);
+        debug_assert!(!self.fused, "Parquet keeps the insights group's row groups");
         let opts = ParquetOptions {
             compression: cfg.compression,
             row_group_rows: cfg.row_group_rows,

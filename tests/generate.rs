@@ -95,6 +95,61 @@ fn larger_profile_is_thread_independent_across_many_chunks() {
 }
 
 #[test]
+fn insights_told_in_the_transactions_pass_are_the_insights_groups_rows() {
+    // With transactions also wanted, CSV and JSONL tell each context's insights from the
+    // transactions the transactions' chunk generates (contexts cross its 100K-id boundaries
+    // here); alone, ai_insights regenerates them per context. Same bytes either way, and the
+    // shards of the fused pass still concatenate to the whole.
+    for format in ["csv", "jsonl"] {
+        let (fused, alone, shards) = (tmp(), tmp(), tmp());
+        let base = ["-p", "small", "--scale", "0.3", "--format", format];
+        generate(
+            fused.path(),
+            &[&base[..], &["--tables", "transactions,ai_insights"]].concat(),
+        );
+        generate(
+            alone.path(),
+            &[&base[..], &["--tables", "ai_insights"]].concat(),
+        );
+        for k in 1..=2 {
+            let shard = format!("{k}/2");
+            generate(
+                shards.path(),
+                &[
+                    &base[..],
+                    &["--tables", "transactions,ai_insights", "--shard", &shard],
+                ]
+                .concat(),
+            );
+        }
+        let (f, a, s) = (
+            files(fused.path()),
+            files(alone.path()),
+            files(shards.path()),
+        );
+        let name = format!("ai_insights.{format}");
+        assert!(
+            f[&name].len() > 100_000,
+            "{format}: too few insights to compare"
+        );
+        assert_eq!(f[&name], a[&name], "{format}: fused insights differ");
+        // CSV files each start with the header line; JSONL has none.
+        let head = match format {
+            "csv" => a[&name].iter().position(|&b| b == b'\n').unwrap() + 1,
+            _ => 0,
+        };
+        let mut joined = a[&name][..head].to_vec();
+        for k in 1..=2 {
+            joined.extend_from_slice(&s[&format!("ai_insights.shard-{k}-of-2.{format}")][head..]);
+        }
+        assert_eq!(
+            joined, a[&name],
+            "{format}: fused shards differ from the whole"
+        );
+    }
+}
+
+#[test]
 fn shards_concatenate_to_the_whole() {
     let whole = tmp();
     generate(whole.path(), &["-p", "small", "--scale", "0.25"]);

@@ -1,13 +1,14 @@
 //! `ai_insights`: what the assistant told each user about a context, in pt_BR, pointing at the
 //! transaction or category it is about. Every claim is computed from the context's own
-//! transactions (regenerated here from their keyed cores) by the rules in the README
+//! transactions (regenerated here from their keyed cores, or, in `generate`'s transactions
+//! pass, taken from the cores that pass generates: [`Companion`]) by the rules in the README
 //! ("AI insights"), and an insight is only written when its evidence exists. A context's
 //! share of the profile's insight target is proportional to its transactions; it is a
 //! target, not a quota, so a context with less evidence gets fewer insights.
 
 use super::{Out, TableSpec};
 use crate::civil;
-use crate::model::{vocab_sub, Ctx, Status, World, SECS_PER_DAY};
+use crate::model::{vocab_sub, Ctx, Status, TxCore, World, SECS_PER_DAY};
 use crate::rng::{cdf, Domain, Draw};
 use crate::table::{append, col, null_col, ColType::*, Column, Encoder};
 use crate::vocab::{self, Kind, TREE};
@@ -344,7 +345,35 @@ impl Ranks {
     }
 }
 
+/// A transaction as the insights see it, from its core: `None` for a cancelled one.
+#[inline]
+fn seen(w: &World, core: &TxCore) -> Option<T> {
+    if core.status == Status::Cancelled {
+        return None;
+    }
+    Some(T {
+        id: core.id,
+        member: core.member,
+        day: core.day,
+        month: w.month_of(core.day),
+        cat: core.category_id,
+        mkey: (core.sub as u32) << 16 | core.merchant as u32,
+        amount: core.amount_cents.abs(),
+        created: core.created_at,
+        kind: w.subs[core.sub].kind,
+    })
+}
+
+/// Append what the insights see of context `c`'s transactions `ids`, generated again from
+/// their keyed cores.
+fn collect(w: &World, c: &Ctx, ids: std::ops::Range<u64>, txs: &mut Vec<T>) {
+    txs.reserve(ids.end.saturating_sub(ids.start) as usize);
+    txs.extend(ids.filter_map(|id| seen(w, &w.tx_core(c, id))));
+}
+
 /// Every true claim about context `c`, by type (indices of `vocab::INSIGHT_TYPES`).
+/// `scratch.txs` holds the context's transactions as the insights see them ([`seen`]), in id
+/// order.
 fn candidates(w: &World, c: &Ctx, scratch: &mut Scratch, out: &mut [Vec<Cand>; 6]) {
     for list in out.iter_mut() {
         list.clear();
@@ -378,27 +407,6 @@ fn candidates(w: &World, c: &Ctx, scratch: &mut Scratch, out: &mut [Vec<Cand>; 6
             + jitter(salt, 6 * 3600);
         (t <= end).then_some(t)
     };
-
-    txs.clear();
-    txs.reserve(c.tx_count as usize);
-    for id in c.tx_first..c.tx_first + c.tx_count {
-        let core = w.tx_core(c, id);
-        if core.status == Status::Cancelled {
-            continue;
-        }
-        let info = &w.subs[core.sub];
-        txs.push(T {
-            id,
-            member: core.member,
-            day: core.day,
-            month: w.month_of(core.day),
-            cat: core.category_id,
-            mkey: (core.sub as u32) << 16 | core.merchant as u32,
-            amount: core.amount_cents.abs(),
-            created: core.created_at,
-            kind: info.kind,
-        });
-    }
 
     // Categorised expenses by (category, date, id): runs of one (category, month) are the
     // groups every category rule reads.
@@ -876,30 +884,52 @@ fn render(w: &World, c: &Ctx, claim: &Claim, title: &mut String, body: &mut Stri
     }
 }
 
-pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
-    let type_cdf = cdf(&vocab::INSIGHT_TYPES.iter().map(|t| t.1).collect::<Vec<_>>());
-    let version_starts = [
-        civil::days_from_civil(2024, 11, 1),
-        civil::days_from_civil(2025, 6, 1),
-    ];
-    let end = (w.end_day as i64 + 1) * SECS_PER_DAY - 1;
-    let (mut title, mut body) = (String::new(), String::new());
-    let mut scratch = Scratch::default();
-    let mut lists: [Vec<Cand>; 6] = Default::default();
-    for ctx_id in super::Group::Insights.chunk_ids(w, chunk) {
-        let (first_id, target) = w.insight_range(ctx_id);
-        if target == 0 {
-            continue;
+/// Tells contexts' insights: a context's true claims, the ones chosen, their rows. Buffers are
+/// reused from one context to the next.
+struct Teller {
+    type_cdf: Vec<u32>,
+    version_starts: [i32; 2],
+    end: i64,
+    title: String,
+    body: String,
+    scratch: Scratch,
+    lists: [Vec<Cand>; 6],
+    chosen: Vec<(i64, usize, usize)>,
+}
+
+impl Teller {
+    fn new(w: &World) -> Self {
+        Teller {
+            type_cdf: cdf(&vocab::INSIGHT_TYPES.iter().map(|t| t.1).collect::<Vec<_>>()),
+            version_starts: [
+                civil::days_from_civil(2024, 11, 1),
+                civil::days_from_civil(2025, 6, 1),
+            ],
+            end: (w.end_day as i64 + 1) * SECS_PER_DAY - 1,
+            title: String::new(),
+            body: String::new(),
+            scratch: Scratch::default(),
+            lists: Default::default(),
+            chosen: Vec::new(),
         }
-        let c = w.context(ctx_id);
-        candidates(w, &c, &mut scratch, &mut lists);
+    }
+
+    /// Write context `c`'s insights, told from its transactions in `self.scratch.txs`.
+    fn tell<E: Encoder>(&mut self, w: &World, c: &Ctx, out: &mut Out<E>) {
+        let (first_id, target) = w.insight_range(c.id);
+        if target == 0 {
+            return;
+        }
+        let lists = &mut self.lists;
+        candidates(w, c, &mut self.scratch, lists);
         // Which true claims to tell: types drawn by weight, a claim of the type drawn uniformly;
         // a type without claims left yields to the next one.
-        let mut r = w.keyed.stream(Domain::Insight, ctx_id | 1 << 61);
+        let mut r = w.keyed.stream(Domain::Insight, c.id | 1 << 61);
         let mut next = [0usize; 6];
-        let mut chosen: Vec<(i64, usize, usize)> = Vec::new();
+        let chosen = &mut self.chosen;
+        chosen.clear();
         for _ in 0..target {
-            let t0 = r.pick_cdf(&type_cdf);
+            let t0 = r.pick_cdf(&self.type_cdf);
             let Some(ty) = (0..6)
                 .map(|k| (t0 + k) % 6)
                 .find(|&t| next[t] < lists[t].len())
@@ -914,29 +944,30 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
             next[ty] += 1;
         }
         chosen.sort_unstable();
+        let (title, body) = (&mut self.title, &mut self.body);
         for (k, &(created, ty, idx)) in chosen.iter().enumerate() {
             let cand = &lists[ty][idx];
             let id = first_id + k as u64;
             let mut r = w.keyed.stream(Domain::Insight, id);
             let day = created.div_euclid(SECS_PER_DAY) as i32;
-            let version = version_starts.iter().filter(|&&s| day >= s).count();
+            let version = self.version_starts.iter().filter(|&&s| day >= s).count();
             let read = r.chance(600);
-            let read_at =
-                read.then(|| (created + 60 + r.below(5 * SECS_PER_DAY as u64) as i64).min(end));
+            let read_at = read
+                .then(|| (created + 60 + r.below(5 * SECS_PER_DAY as u64) as i64).min(self.end));
             let dismissed = r.chance(150);
             let confidence = 600 + r.below(391) as i64;
-            let dated = outs[0].dated;
-            let Some(e) = outs[0].row() else { continue };
+            let dated = out.dated;
+            let Some(e) = out.row() else { continue };
             title.clear();
             body.clear();
-            render(w, &c, &cand.claim, &mut title, &mut body);
+            render(w, c, &cand.claim, title, body);
             e.begin();
             e.int(id as i64);
             e.int(c.members[cand.member].user_id as i64);
             e.int(c.id as i64);
             e.text(vocab::INSIGHT_TYPES[ty].0);
-            e.text(&title);
-            e.text(&body);
+            e.text(title);
+            e.text(body);
             e.decimal(confidence, 3);
             e.text(vocab::MODEL_VERSIONS[version]);
             e.opt_int(cand.cat.map(|v| v as i64));
@@ -947,12 +978,78 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
             e.boolean(dismissed);
             if dated {
                 match cand.tx {
-                    Some(tx) => e.date(w.tx_core(&c, tx).day),
+                    Some(tx) => e.date(w.tx_core(c, tx).day),
                     None => e.null(),
                 }
             }
             e.end();
         }
+    }
+}
+
+/// The insights group's chunk: contexts' insights, each told from its transactions generated
+/// again.
+pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
+    let mut teller = Teller::new(w);
+    for ctx_id in super::Group::Insights.chunk_ids(w, chunk) {
+        if w.insight_range(ctx_id).1 == 0 {
+            continue;
+        }
+        let c = w.context(ctx_id);
+        let txs = &mut teller.scratch.txs;
+        txs.clear();
+        collect(w, &c, c.tx_first..c.tx_first + c.tx_count, txs);
+        teller.tell(w, &c, &mut outs[0]);
+    }
+}
+
+/// The insights of the contexts whose transactions start in a transactions chunk, told from
+/// the transactions that chunk generates rather than generating them again (see
+/// [`super::fill_with_insights`]). A context that runs past the chunk's end has the rest of
+/// its transactions generated again here. Rows and order are those of the insights group:
+/// contexts in id order, and a context without transactions has no insights in either.
+pub struct Companion<'a, E> {
+    teller: Teller,
+    out: &'a mut Out<E>,
+    /// The context whose transactions are being collected.
+    collecting: Option<u64>,
+}
+
+impl<'a, E: Encoder> Companion<'a, E> {
+    pub fn new(w: &World, out: &'a mut Out<E>) -> Self {
+        Companion {
+            teller: Teller::new(w),
+            out,
+            collecting: None,
+        }
+    }
+}
+
+impl<E: Encoder> super::transactions::Watch for Companion<'_, E> {
+    #[inline]
+    fn tx(&mut self, w: &World, c: &Ctx, core: &TxCore) {
+        if core.id == c.tx_first {
+            self.collecting = (w.insight_range(c.id).1 > 0).then_some(c.id);
+            self.teller.scratch.txs.clear();
+        }
+        if self.collecting == Some(c.id) {
+            if let Some(t) = seen(w, core) {
+                self.teller.scratch.txs.push(t);
+            }
+        }
+    }
+
+    fn done(&mut self, w: &World, c: &Ctx, next: u64) {
+        if self.collecting.take() != Some(c.id) {
+            return;
+        }
+        collect(
+            w,
+            c,
+            next..c.tx_first + c.tx_count,
+            &mut self.teller.scratch.txs,
+        );
+        self.teller.tell(w, c, self.out);
     }
 }
 

@@ -148,6 +148,17 @@ impl Group {
     }
 }
 
+/// The transactions group's chunk with a third output: the insights of the contexts whose
+/// transactions start in the chunk, told from the transactions it generates (`outs`:
+/// transactions, transaction_splits, ai_insights). Over consecutive chunks these are the
+/// insights group's rows in its order, so `generate`, writing both, generates each context's
+/// transactions once instead of twice.
+pub fn fill_with_insights<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
+    let (txs, ins) = outs.split_at_mut(2);
+    let mut companion = insights::Companion::new(w, &mut ins[0]);
+    transactions::fill_watched(w, chunk, txs, &mut companion);
+}
+
 pub fn all_tables() -> impl Iterator<Item = &'static TableSpec> {
     Group::ALL.iter().flat_map(|g| g.tables().iter().copied())
 }

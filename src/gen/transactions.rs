@@ -525,7 +525,35 @@ fn splits<E: Encoder, R: Draw>(
     }
 }
 
+/// What a transactions chunk shows of its work to a companion that needs the same
+/// transactions (the insights told in the same pass: [`super::fill_with_insights`]).
+pub trait Watch {
+    /// Transaction `core` of context `c`, in id order.
+    fn tx(&mut self, w: &World, c: &Ctx, core: &TxCore);
+    /// The chunk has no more transactions of context `c`: `next` is the id after the last one
+    /// it generated (the context's end, or the chunk's when the context runs past it).
+    fn done(&mut self, w: &World, c: &Ctx, next: u64);
+}
+
+/// No companion.
+impl Watch for () {
+    #[inline]
+    fn tx(&mut self, _: &World, _: &Ctx, _: &TxCore) {}
+    #[inline]
+    fn done(&mut self, _: &World, _: &Ctx, _: u64) {}
+}
+
 pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
+    fill_watched(w, chunk, outs, &mut ());
+}
+
+/// [`fill`], showing every transaction to `watch`.
+pub fn fill_watched<E: Encoder>(
+    w: &World,
+    chunk: u64,
+    outs: &mut [Out<E>],
+    watch: &mut impl Watch,
+) {
     let ids = super::Group::Transactions.chunk_ids(w, chunk);
     if ids.is_empty() {
         return;
@@ -537,12 +565,15 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
     let (tx_out, rest) = outs.split_at_mut(1);
     let split_out = &mut rest[0];
     let (mut desc_buf, mut name_buf) = (String::new(), String::new());
+    let end = ids.end;
     for id in ids {
         while id >= c.tx_first + c.tx_count {
+            watch.done(w, &c, c.tx_first + c.tx_count);
             ctx_id += 1;
             c = w.context(ctx_id);
         }
         let core = w.tx_core(&c, id);
+        watch.tx(w, &c, &core);
         let x = extra(&mut r, &core);
         let user = c.members[core.member].user_id;
         if let Some(e) = tx_out[0].row() {
@@ -575,6 +606,7 @@ pub fn fill<E: Encoder>(w: &World, chunk: u64, outs: &mut [Out<E>]) {
             splits(w, &mut r, &c, &core, x.created_at, split_out);
         }
     }
+    watch.done(w, &c, end);
 }
 
 #[cfg(test)]
