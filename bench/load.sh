@@ -22,6 +22,7 @@
 #   LAYOUT=plain FULL_ONLY=1 bash bench/load.sh     # the full seed's layout (partitioned by default)
 #   MAP=1 bash bench/load.sh                 # then also mapped vs native (below)
 #   MAP_ONLY=1 bash bench/load.sh            # only mapped vs native, per step
+#   MAP_SCHEMA=app.sql MAP_FILE=app.map.toml MAP_ONLY=1 bash bench/load.sh   # another target
 #   FINSEED_BIN=/path/to/finseed bash bench/load.sh   # measure another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,14 @@ now() { date +%s.%N; }
 # finseed's own schema (the tables the example map loads: all but ai_insights) and into
 # schemas/examples/financy_app.sql through its map with --defer-constraints (UUID keys, enums,
 # cents, jsonb; the team's keys, indexes and trigger dropped and recreated). REPS alternating
-# runs; target: mapped <= 1.15 x native.
+# runs; target: mapped <= 1.15 x native. The native seed leaves out the rollups step: a map
+# builds no derived tables, so both do the same work (load, keys, foreign keys, indexes,
+# analyze). Then the server's own share: the same transactions as binary COPY files, native
+# rows and the example's ledger_entries rows, loaded from files by 2 psql sessions into bare
+# tables (no keys, indexes or triggers, as --defer-constraints loads), alternating.
+# MAP_SCHEMA and MAP_FILE: another target schema and its map (default: the example's).
+MAP_SCHEMA=${MAP_SCHEMA:-$ROOT/schemas/examples/financy_app.sql}
+MAP_FILE=${MAP_FILE:-$ROOT/schemas/examples/financy_app.map.toml}
 total() { python3 -c 'import json, sys; print(round(json.load(open(sys.argv[1]))["total_seconds"], 2))' "$1"; }
 map_compare() {
     local tables=users,contexts,context_members,categories,budgets,transactions,transaction_splits
@@ -56,7 +64,7 @@ map_compare() {
     for rep in $(seq 1 "${REPS:-3}"); do
         psql -q "$URL" -c "DROP DATABASE IF EXISTS native" -c "CREATE DATABASE native" \
             -c "DROP DATABASE IF EXISTS mapped" -c "CREATE DATABASE mapped" -c "CHECKPOINT"
-        psql -q "$base/mapped" -f "$ROOT/schemas/examples/financy_app.sql"
+        psql -q "$base/mapped" -f "$MAP_SCHEMA"
         # Alternate which goes first, so a drift in the machine's load hits both alike.
         local order="native mapped"
         [ $((rep % 2)) = 0 ] && order="mapped native"
@@ -64,10 +72,11 @@ map_compare() {
             psql -q "$URL" -c "CHECKPOINT"
             if [ "$kind" = native ]; then
                 "$FINSEED" seed --profile "$PROFILE" --database-url "$base/native" --tables "$tables" \
+                    --steps create,load,primary_keys,foreign_keys,indexes,analyze \
                     --jobs "$JOBS" --quiet --json "$WORK/mapruns/native.$rep.json" >/dev/null
             else
                 "$FINSEED" seed --profile "$PROFILE" --database-url "$base/mapped" --jobs "$JOBS" --quiet \
-                    --map "$ROOT/schemas/examples/financy_app.map.toml" --defer-constraints \
+                    --map "$MAP_FILE" --defer-constraints \
                     --json "$WORK/mapruns/mapped.$rep.json" >/dev/null
             fi
         done
@@ -96,6 +105,52 @@ print(f"  {'total':<14} {n:>9.2f} {m:>9.2f} {m / n:>14.2f}")
 print(f"  mapped / native = {m / n:.2f} (target <= 1.15)")
 for kind in ("native", "mapped"):
     print(f"  {kind} totals: " + " ".join(f"{r['total_seconds']:.2f}" for r in runs[kind]))
+PY
+    map_ceiling "$base"
+}
+# The server's own cost of each kind of row: transactions from the native database and
+# ledger_entries from the mapped one as binary COPY files (two halves each), then REPS
+# alternating loads of each into a bare copy of its table (LIKE … INCLUDING DEFAULTS: no keys,
+# checks, indexes or triggers), 2 psql sessions at once, as finseed's load sends them.
+map_ceiling() {
+    local base=$1 kind db table half
+    for kind in native mapped; do
+        db="$base/$kind"; table=transactions; [ "$kind" = mapped ] && table=ledger_entries
+        psql -q "$db" -c "DROP TABLE IF EXISTS bare" -c "CREATE TABLE bare (LIKE $table INCLUDING DEFAULTS)"
+        half=$(psql -At "$db" -c "SELECT count(*) / 2 FROM $table")
+        psql -q "$db" -c "\\copy (SELECT * FROM $table ORDER BY ctid LIMIT $half) TO '$WORK/$kind.a.bin' (FORMAT binary)"
+        psql -q "$db" -c "\\copy (SELECT * FROM $table ORDER BY ctid OFFSET $half) TO '$WORK/$kind.b.bin' (FORMAT binary)"
+    done
+    : > "$WORK/ceil"
+    for rep in $(seq 1 "${REPS:-3}"); do
+        for kind in native mapped; do
+            db="$base/$kind"
+            psql -q "$db" -c "TRUNCATE bare" -c "CHECKPOINT"
+            local t0; t0=$(now)
+            psql -q "$db" -c "\\copy bare FROM '$WORK/$kind.a.bin' (FORMAT binary)" &
+            psql -q "$db" -c "\\copy bare FROM '$WORK/$kind.b.bin' (FORMAT binary)"
+            wait
+            echo "$kind $(awk -v a="$t0" -v b="$(now)" 'BEGIN {print b - a}')" >> "$WORK/ceil"
+        done
+    done
+    for kind in native mapped; do
+        psql -q "$base/$kind" -c "DROP TABLE bare"
+    done
+    local sizes
+    sizes=$(stat -c %s "$WORK"/native.a.bin "$WORK"/native.b.bin "$WORK"/mapped.a.bin "$WORK"/mapped.b.bin | paste -sd" ")
+    python3 - "$WORK/ceil" $sizes <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    runs.setdefault(k, []).append(float(v))
+n, m = statistics.median(runs["native"]), statistics.median(runs["mapped"])
+nb = (int(sys.argv[2]) + int(sys.argv[3])) / 1e6
+mb = (int(sys.argv[4]) + int(sys.argv[5])) / 1e6
+print("\nserver alone: the transactions as binary COPY files, 2 psql into a bare table, alternating")
+print(f"  native transactions     {n:8.2f} s  {nb:8.1f} MB  runs " + " ".join(f"{x:.2f}" for x in runs["native"]))
+print(f"  mapped ledger_entries   {m:8.2f} s  {mb:8.1f} MB  runs " + " ".join(f"{x:.2f}" for x in runs["mapped"]))
+print(f"  server ceiling mapped / native = {m / n:.2f}")
 PY
 }
 # A full seed (all tables, all steps) of $PROFILE in $LAYOUT, with each step's time and the peak

@@ -188,6 +188,9 @@ pub(super) async fn defer(cfg: &SeedConfig, plans: &Compiled, drop: bool) -> Res
     ))
 }
 
+/// `maintenance_work_mem` while recreating the team's definitions (1 GB).
+const MAINTENANCE_KB: i64 = 1024 * 1024;
+
 /// One saved definition: (table, kind, name, def, comment).
 type Item = (String, String, String, String, Option<String>);
 
@@ -290,12 +293,32 @@ async fn restore_one(
 ) -> std::result::Result<(), tokio_postgres::Error> {
     let (table, kind, name, _, _) = item;
     let tx = c.transaction().await?;
-    tx.batch_execute("SET LOCAL maintenance_work_mem = '1GB'")
-        .await?;
+    tx.batch_execute(&format!(
+        "SET LOCAL maintenance_work_mem = '{MAINTENANCE_KB}kB'"
+    ))
+    .await?;
     match state(&tx, item).await? {
         State::Present => {}
         State::Missing => create(&tx, item, false).await?,
         State::NotValid => {
+            // A foreign key's check joins the two tables: the same strategy and memory as
+            // finseed's own keys get (probe the referenced index when it is the far larger
+            // side, else hash in memory rather than in 4 MB batches spilled to disk).
+            if let Some(r) = tx
+                .query_opt(
+                    "SELECT pg_relation_size(conrelid), pg_relation_size(confrelid),
+                            pg_size_bytes(current_setting('work_mem')) / 1024,
+                            coalesce(current_setting('max_parallel_workers_per_gather', true), '0')::bigint
+                     FROM pg_constraint
+                     WHERE conrelid = $1::text::regclass AND conname = $2::text AND contype = 'f'",
+                    &[table, name],
+                )
+                .await?
+            {
+                let work = super::post::fk_work_kb(MAINTENANCE_KB, r.get(2), r.get(3));
+                tx.batch_execute(&super::post::fk_settings(r.get(0), r.get(1), work))
+                    .await?;
+            }
             tx.batch_execute(&format!(
                 "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
                 crate::map::ident(name)
