@@ -41,6 +41,28 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// The shard files `{table}.shard-K-of-{n}.{ext}` of `files` joined into one: a CSV's header
+/// once (each shard starts with the same header as `whole`), then every shard's rows.
+fn join_shards(
+    files: &BTreeMap<String, Vec<u8>>,
+    table: &str,
+    ext: &str,
+    n: u64,
+    whole: &[u8],
+) -> Vec<u8> {
+    let head = match ext {
+        "csv" => whole.iter().position(|&b| b == b'\n').unwrap() + 1,
+        _ => 0,
+    };
+    let mut joined = whole[..head].to_vec();
+    for k in 1..=n {
+        let part = &files[&format!("{table}.shard-{k}-of-{n}.{ext}")];
+        assert_eq!(&part[..head], &whole[..head], "{table}: shard {k}'s header");
+        joined.extend_from_slice(&part[head..]);
+    }
+    joined
+}
+
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
@@ -137,15 +159,7 @@ fn insights_told_in_the_transactions_pass_are_the_insights_groups_rows() {
         if format == "json" {
             continue;
         }
-        // CSV files each start with the header line; JSONL has none.
-        let head = match format {
-            "csv" => a[&name].iter().position(|&b| b == b'\n').unwrap() + 1,
-            _ => 0,
-        };
-        let mut joined = a[&name][..head].to_vec();
-        for k in 1..=2 {
-            joined.extend_from_slice(&s[&format!("ai_insights.shard-{k}-of-2.{format}")][head..]);
-        }
+        let joined = join_shards(&s, "ai_insights", format, 2, &a[&name]);
         assert_eq!(
             joined, a[&name],
             "{format}: fused shards differ from the whole"
@@ -175,13 +189,7 @@ fn shards_concatenate_to_the_whole() {
     let s = files(shards.path());
     for table in TABLES {
         let full = &w[&format!("{table}.csv")];
-        let header_len = full.iter().position(|&b| b == b'\n').unwrap() + 1;
-        let mut joined = full[..header_len].to_vec();
-        for k in 1..=3 {
-            let part = &s[&format!("{table}.shard-{k}-of-3.csv")];
-            assert_eq!(&part[..header_len], &full[..header_len]);
-            joined.extend_from_slice(&part[header_len..]);
-        }
+        let joined = join_shards(&s, table, "csv", 3, full);
         assert_eq!(&joined, full, "{table}: shards differ from the whole");
     }
     // Each shard has its own manifest beside the others.

@@ -230,17 +230,20 @@ async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result
     // the other connections use: on transaction-flow, the 12 largest months' CREATE TABLE AS
     // over 2 connections on 2 cores took 17.87 and 15.93 s with 2 workers per build, 13.67 and
     // 9.16 s without (alternating). One connection keeps the server's workers.
-    let settings = if connections > 1 {
-        "SET LOCAL enable_hashagg = off; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL lock_timeout = '60s'"
+    let workers = if connections > 1 {
+        " SET LOCAL max_parallel_workers_per_gather = 0;"
     } else {
-        "SET LOCAL enable_hashagg = off; SET LOCAL lock_timeout = '60s'"
+        ""
     };
+    let settings =
+        format!("SET LOCAL enable_hashagg = off;{workers} SET LOCAL lock_timeout = '60s'");
     for _ in 0..connections {
-        let (todo, months, month_sql, target) = (
+        let (todo, months, month_sql, target, settings) = (
             todo.clone(),
             months.clone(),
             month_sql.clone(),
             target.clone(),
+            settings.clone(),
         );
         let limit = cfg.stall;
         tasks.push(tokio::spawn(async move {
@@ -250,7 +253,7 @@ async fn monthly(cfg: &SeedConfig, c: &mut Client, name: &'static str) -> Result
                 let next = todo.lock().unwrap_or_else(|e| e.into_inner()).pop();
                 let Some((_, k)) = next else { break };
                 rows += build_month(
-                    &mut c, &target, limit, name, &months[k], &month_sql, settings,
+                    &mut c, &target, limit, name, &months[k], &month_sql, &settings,
                 )
                 .await?;
             }
