@@ -11,6 +11,10 @@
 //! bigint INT64, integer INT32, boolean BOOLEAN, text and char(n) STRING; NOT NULL columns are
 //! REQUIRED and the others OPTIONAL. Money never passes through a float.
 
+mod chunk;
+mod dict;
+mod rle;
+
 use super::compress::{Compression, DEFAULT_ZSTD_LEVEL};
 use super::{ColType, Column, Encoder};
 use crate::error::{Error, Result};
@@ -19,12 +23,10 @@ use bytes::Bytes;
 use parquet::basic::{
     Compression as PqCompression, LogicalType, Repetition, TimeUnit, Type as Physical, ZstdLevel,
 };
-use parquet::column::writer::{get_column_writer, ColumnCloseResult, ColumnWriter};
-use parquet::data_type::{AsBytes, ByteArray};
+use parquet::column::writer::ColumnCloseResult;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr};
-use parquet::file::statistics::{Statistics, ValueStatistics};
-use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
-use parquet::schema::types::{ColumnPath, SchemaDescriptor, Type, TypePtr};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::{SchemaDescriptor, Type, TypePtr};
 use std::cell::RefCell;
 use std::io::Write;
 use std::sync::Arc;
@@ -164,18 +166,12 @@ pub fn table_schema(table: &TableSpec, opts: &ParquetOptions) -> Result<TableSch
             ))
         }
     };
-    let mut b = WriterProperties::builder()
+    // Only the file's own settings: finseed writes the column chunks itself (`chunk`), with
+    // dictionaries for text other than UNIQUE_TEXT, chunk statistics and page indexes.
+    let b = WriterProperties::builder()
         .set_created_by(CREATED_BY.to_string())
         .set_compression(compression)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_dictionary_enabled(false)
-        .set_max_row_group_row_count(None);
-    for c in table.columns {
-        let text = matches!(c.ty, ColType::Text | ColType::Char(_));
-        if text && !UNIQUE_TEXT.contains(&c.name) {
-            b = b.set_column_dictionary_enabled(ColumnPath::from(c.name), true);
-        }
-    }
+        .set_statistics_enabled(EnabledStatistics::Page);
     Ok(TableSchema {
         schema,
         descr,
@@ -188,14 +184,16 @@ enum Values {
     I64(Vec<i64>),
     I32(Vec<i32>),
     Bool(Vec<bool>),
-    /// Strings as one byte buffer and the end offset of each value.
+    /// Strings written PLAIN, as one byte buffer and the end offset of each value.
     Text(Vec<u8>, Vec<u32>),
+    /// Dictionary-encoded strings: the chunk's distinct values and each row's key.
+    Dict(Box<dict::Dict>, Vec<u32>),
 }
 
 struct ColBuf {
     col: Column,
     values: Values,
-    defs: Vec<i16>,
+    defs: Vec<u8>,
 }
 
 /// A chunk's column chunks, encoded and compressed: one entry per row group, holding the bytes
@@ -216,8 +214,9 @@ thread_local! {
     /// touched, instead of buffers that grow by doubling (copying what they hold each time)
     /// into fresh pages. One set per table and thread, so memory stays flat.
     static SPARE: RefCell<Vec<(&'static TableSpec, Vec<ColBuf>)>> = const { RefCell::new(Vec::new()) };
-    /// Likewise the (emptied) vector of text values a column writer is handed.
-    static SPARE_VALUES: RefCell<Vec<ByteArray>> = const { RefCell::new(Vec::new()) };
+    /// The page compressor (for the compression it was made for) and the column writer's
+    /// buffers, kept from chunk to chunk: a zstd context is costly to set up.
+    static WORK: RefCell<Option<(Compression, chunk::Codec, chunk::Scratch)>> = const { RefCell::new(None) };
 }
 
 impl Parquet {
@@ -240,7 +239,12 @@ impl Parquet {
                             Values::I32(Vec::new())
                         }
                         ColType::Bool => Values::Bool(Vec::new()),
-                        ColType::Text | ColType::Char(_) => Values::Text(Vec::new(), Vec::new()),
+                        ColType::Text | ColType::Char(_) if UNIQUE_TEXT.contains(&c.name) => {
+                            Values::Text(Vec::new(), Vec::new())
+                        }
+                        ColType::Text | ColType::Char(_) => {
+                            Values::Dict(Box::default(), Vec::new())
+                        }
                     },
                     defs: Vec::new(),
                 })
@@ -301,7 +305,7 @@ impl Parquet {
                 Values::I64(_) => 8,
                 Values::I32(_) => 4,
                 Values::Bool(_) => 1,
-                Values::Text(..) => 4,
+                Values::Text(..) | Values::Dict(..) => 4,
             };
             let mut v = 0usize;
             for (row, size) in sizes.iter_mut().enumerate() {
@@ -309,9 +313,13 @@ impl Parquet {
                     continue;
                 }
                 *size += fixed;
-                if let Values::Text(_, ends) = &c.values {
-                    let a = if v == 0 { 0 } else { ends[v - 1] };
-                    *size += (ends[v] - a) as u64;
+                match &c.values {
+                    Values::Text(_, ends) => {
+                        let a = if v == 0 { 0 } else { ends[v - 1] };
+                        *size += (ends[v] - a) as u64;
+                    }
+                    Values::Dict(d, keys) => *size += d.get(keys[v]).len() as u64,
+                    _ => {}
                 }
                 v += 1;
             }
@@ -324,76 +332,64 @@ impl Parquet {
         let err = |e: parquet::errors::ParquetError| {
             Error::Failed(format!("parquet encoding of {}: {e}", self.table.name))
         };
+        let (mut codec, mut scratch) = WORK
+            .with(|w| w.borrow_mut().take())
+            .filter(|(c, ..)| *c == self.opts.compression)
+            .map(|(_, codec, scratch)| (codec, scratch))
+            .map_or_else(
+                || {
+                    Ok((
+                        chunk::Codec::new(self.opts.compression).map_err(err)?,
+                        Default::default(),
+                    ))
+                },
+                Ok,
+            )?;
         let mut groups = Vec::new();
-        // The text values handed to the column writers, in memory kept from the last chunk.
-        let mut vals = SPARE_VALUES.with(|v| std::mem::take(&mut *v.borrow_mut()));
         // Per column: the next value index (values skip null rows).
         let mut next_value = vec![0usize; self.cols.len()];
         let mut start = 0;
         for end in self.group_ends() {
             let mut group = Vec::with_capacity(self.cols.len());
-            for (i, c) in self.cols.iter_mut().enumerate() {
-                let defs = if c.col.nullable {
-                    Some(&c.defs[start..end])
-                } else {
-                    None
-                };
+            for (i, c) in self.cols.iter().enumerate() {
+                let defs = c.col.nullable.then(|| &c.defs[start..end]);
                 let n = defs.map_or(end - start, |d| d.iter().filter(|&&x| x == 1).count());
                 let v0 = next_value[i];
                 next_value[i] += n;
-                let mut sink = TrackedWrite::new(Vec::new());
-                let close = {
-                    let page_writer = Box::new(SerializedPageWriter::new(&mut sink));
-                    let mut w = get_column_writer(
-                        schema.descr.column(i),
-                        schema.props.clone(),
-                        page_writer,
-                    );
-                    match (&mut w, &mut c.values) {
-                        (ColumnWriter::Int64ColumnWriter(w), Values::I64(v)) => {
-                            w.write_batch(&v[v0..v0 + n], defs, None).map_err(err)?;
-                        }
-                        (ColumnWriter::Int32ColumnWriter(w), Values::I32(v)) => {
-                            w.write_batch(&v[v0..v0 + n], defs, None).map_err(err)?;
-                        }
-                        (ColumnWriter::BoolColumnWriter(w), Values::Bool(v)) => {
-                            w.write_batch(&v[v0..v0 + n], defs, None).map_err(err)?;
-                        }
-                        (ColumnWriter::ByteArrayColumnWriter(w), Values::Text(data, ends)) => {
-                            // Each value is a slice of the column's buffer, lent to the writer
-                            // without a reference count: `Bytes::from_static` clones and drops
-                            // for free, where a shared `Bytes` pays two atomic operations per
-                            // value (about a tenth of the encoding time).
-                            //
-                            // SAFETY: `data` is neither changed nor freed until this function
-                            // returns, and no slice of it outlives the call: `vals` is emptied
-                            // right after `write_batch`, the column writer (dictionary, page
-                            // statistics) is consumed by `close` below, and the one thing the
-                            // writer hands back that holds values, the chunk statistics, is
-                            // copied into owned bytes by `own_statistics` before it leaves.
-                            // The parquet version is pinned (`=` in Cargo.toml): re-check this
-                            // when it changes.
-                            let all: &'static [u8] =
-                                unsafe { std::mem::transmute::<&[u8], &'static [u8]>(data) };
-                            vals.clear();
-                            vals.extend((v0..v0 + n).map(|k| {
-                                let a = if k == 0 { 0 } else { ends[k - 1] as usize };
-                                ByteArray::from(Bytes::from_static(&all[a..ends[k] as usize]))
-                            }));
-                            w.write_batch(&vals, defs, None).map_err(err)?;
-                            vals.clear();
-                        }
-                        _ => unreachable!("column buffer matches its physical type"),
-                    }
-                    own_statistics(w.close().map_err(err)?).map_err(err)?
+                let values = match &c.values {
+                    Values::I64(v) => chunk::Values::I64(&v[v0..v0 + n]),
+                    Values::I32(v) => chunk::Values::I32(&v[v0..v0 + n]),
+                    Values::Bool(v) => chunk::Values::Bool(&v[v0..v0 + n]),
+                    Values::Text(data, ends) => chunk::Values::Text {
+                        data,
+                        ends,
+                        first: v0,
+                        n,
+                    },
+                    Values::Dict(dict, keys) => chunk::Values::Dict {
+                        dict,
+                        keys: &keys[v0..v0 + n],
+                    },
                 };
-                let bytes = sink.into_inner().map_err(err)?;
-                group.push((Bytes::from(bytes), close));
+                let descr = schema.descr.column(i);
+                let kind = schema.props.compression(descr.path());
+                group.push(
+                    chunk::write(
+                        &descr,
+                        end - start,
+                        defs,
+                        values,
+                        &mut codec,
+                        kind,
+                        &mut scratch,
+                    )
+                    .map_err(err)?,
+                );
             }
             groups.push(group);
             start = end;
         }
-        let _ = SPARE_VALUES.try_with(|v| *v.borrow_mut() = vals);
+        let _ = WORK.try_with(|w| *w.borrow_mut() = Some((self.opts.compression, codec, scratch)));
         Ok(groups)
     }
 }
@@ -412,6 +408,10 @@ impl Drop for Parquet {
                     data.clear();
                     ends.clear();
                 }
+                Values::Dict(dict, keys) => {
+                    dict.clear();
+                    keys.clear();
+                }
             }
         }
         let table = self.table;
@@ -422,34 +422,6 @@ impl Drop for Parquet {
             s.push((table, cols));
         });
     }
-}
-
-/// The closing metadata of a column chunk with its byte-array statistics (min and max) copied
-/// into bytes of their own, so they no longer point into the chunk's text buffer.
-fn own_statistics(close: ColumnCloseResult) -> parquet::errors::Result<ColumnCloseResult> {
-    let Some(stats @ Statistics::ByteArray(s)) = close.metadata.statistics() else {
-        return Ok(close);
-    };
-    let own = |v: Option<&ByteArray>| v.map(|b| ByteArray::from(b.as_bytes().to_vec()));
-    let owned = ValueStatistics::new(
-        own(s.min_opt()),
-        own(s.max_opt()),
-        s.distinct_count(),
-        s.null_count_opt(),
-        stats.is_min_max_deprecated(),
-    )
-    .with_min_is_exact(s.min_is_exact())
-    .with_max_is_exact(s.max_is_exact())
-    .with_backwards_compatible_min_max(s.is_min_max_backwards_compatible())
-    .with_nan_count(s.nan_count_opt());
-    debug_assert!(owned.min_bytes_opt() == s.min_bytes_opt());
-    debug_assert!(owned.max_bytes_opt() == s.max_bytes_opt());
-    let metadata = close
-        .metadata
-        .into_builder()
-        .set_statistics(Statistics::ByteArray(owned))
-        .build()?;
-    Ok(ColumnCloseResult { metadata, ..close })
 }
 
 /// Splice encoded row groups into a file writer, in order.
@@ -486,6 +458,7 @@ impl Encoder for Parquet {
     #[inline]
     fn text(&mut self, s: &str) {
         match &mut self.next().values {
+            Values::Dict(dict, keys) => keys.push(dict.key(s.as_bytes())),
             Values::Text(data, ends) => {
                 data.extend_from_slice(s.as_bytes());
                 ends.push(data.len() as u32);
