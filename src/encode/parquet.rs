@@ -1,7 +1,9 @@
-//! Apache Parquet, through the `parquet` crate's low-level column writers (no Arrow arrays).
+//! Apache Parquet: finseed encodes the pages ([`chunk`]), the `parquet` crate writes page
+//! headers, metadata and the file (no Arrow arrays).
 //!
-//! The encoder gathers one chunk's values column by column, then encodes and compresses each
-//! column chunk on the worker thread that generated it ([`Parquet::row_groups`]). The file sink
+//! The encoder gathers one chunk's values column by column (repeated text as keys into the
+//! chunk's [`dict::Dict`]), then encodes and compresses each column chunk on the worker thread
+//! that generated it ([`Parquet::row_groups`]). The file sink
 //! only splices the finished column chunks into the file in chunk order
 //! ([`append_row_groups`]), as tpchgen-cli does with Arrow's column writers: encoding runs in
 //! parallel, and the file is the same whatever the thread count.
