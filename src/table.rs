@@ -72,6 +72,14 @@ pub trait Encoder: Send {
     fn begin(&mut self);
     fn int(&mut self, v: i64);
     fn text(&mut self, s: &str);
+    /// A text that lives for the whole run (vocabulary, a pooled text): the same as [`text`],
+    /// but an encoder may remember it by address, since such a text never changes.
+    ///
+    /// [`text`]: Encoder::text
+    #[inline]
+    fn text_static(&mut self, s: &'static str) {
+        self.text(s)
+    }
     fn null(&mut self);
     /// A decimal with `scale` places given as an integer (cents for scale 2).
     fn decimal(&mut self, units: i64, scale: u32);

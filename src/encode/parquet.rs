@@ -469,6 +469,17 @@ impl Encoder for Parquet {
         }
     }
     #[inline]
+    fn text_static(&mut self, s: &'static str) {
+        match &mut self.next().values {
+            Values::Dict(dict, keys) => keys.push(dict.key_static(s.as_bytes())),
+            Values::Text(data, ends) => {
+                data.extend_from_slice(s.as_bytes());
+                ends.push(data.len() as u32);
+            }
+            _ => unreachable!("text into a non-text column"),
+        }
+    }
+    #[inline]
     fn null(&mut self) {
         let c = &mut self.cols[self.field];
         debug_assert!(

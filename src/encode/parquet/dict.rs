@@ -24,9 +24,14 @@ pub struct Dict {
     /// Keys, found by the hash of their value.
     table: HashTable<u32>,
     hasher: hashbrown::DefaultHashBuilder,
-    /// (address, length, key) of recently interned texts.
-    cache: Box<[(usize, usize, u32)]>,
+    /// (address, length, key, stamp) of recently interned texts. The stamp is the dictionary's
+    /// generation (bumped by [`Dict::clear`]) with [`STATIC`] set for a `'static` text.
+    cache: Box<[(usize, usize, u32, u32)]>,
+    generation: u32,
 }
+
+/// A cache entry's mark of a `'static` text, whose address alone names its bytes.
+const STATIC: u32 = 1 << 31;
 
 impl Default for Dict {
     fn default() -> Self {
@@ -35,7 +40,8 @@ impl Default for Dict {
             ends: Vec::new(),
             table: HashTable::new(),
             hasher: hashbrown::DefaultHashBuilder::default(),
-            cache: vec![(0, usize::MAX, 0); 1 << CACHE_BITS].into_boxed_slice(),
+            cache: vec![(0, usize::MAX, 0, 0); 1 << CACHE_BITS].into_boxed_slice(),
+            generation: 0,
         }
     }
 }
@@ -44,16 +50,39 @@ impl Dict {
     /// The key of `s`, added if new.
     #[inline]
     pub fn key(&mut self, s: &[u8]) -> u32 {
-        let addr = s.as_ptr() as usize;
-        let slot =
-            (addr ^ s.len()).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - CACHE_BITS);
-        let (a, len, k) = self.cache[slot];
-        if a == addr && len == s.len() && (k as usize) < self.ends.len() && self.get(k) == s {
+        let slot = Self::slot(s);
+        let (a, len, k, _) = self.cache[slot];
+        if a == s.as_ptr() as usize
+            && len == s.len()
+            && (k as usize) < self.ends.len()
+            && self.get(k) == s
+        {
             return k;
         }
         let k = self.lookup(s);
-        self.cache[slot] = (addr, s.len(), k);
+        self.cache[slot] = (s.as_ptr() as usize, s.len(), k, self.generation);
         k
+    }
+
+    /// The key of a text that lives (unchanged) for the whole run: a cache entry made for the
+    /// same address and length in this generation is its key, without comparing the bytes.
+    #[inline]
+    pub fn key_static(&mut self, s: &'static [u8]) -> u32 {
+        let slot = Self::slot(s);
+        let (a, len, k, stamp) = self.cache[slot];
+        if a == s.as_ptr() as usize && len == s.len() && stamp == self.generation | STATIC {
+            debug_assert_eq!(self.get(k), s);
+            return k;
+        }
+        let k = self.lookup(s);
+        self.cache[slot] = (s.as_ptr() as usize, s.len(), k, self.generation | STATIC);
+        k
+    }
+
+    #[inline]
+    fn slot(s: &[u8]) -> usize {
+        ((s.as_ptr() as usize) ^ s.len()).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            >> (usize::BITS - CACHE_BITS)
     }
 
     fn lookup(&mut self, s: &[u8]) -> u32 {
@@ -104,6 +133,7 @@ impl Dict {
         self.bytes.clear();
         self.ends.clear();
         self.table.clear();
+        self.generation = (self.generation + 1) & !STATIC;
     }
 }
 
@@ -130,5 +160,13 @@ mod tests {
         assert_eq!(d.key(b"c"), 0);
         assert_eq!(d.key(b"b"), 1);
         assert_eq!(d.len(), 2);
+        // A 'static text's cached key is trusted in its generation only.
+        let t: &'static [u8] = b"t";
+        assert_eq!(d.key_static(t), 2);
+        assert_eq!(d.key_static(t), 2);
+        d.clear();
+        assert_eq!(d.key(b"x"), 0);
+        assert_eq!(d.key_static(t), 1);
+        assert_eq!(d.key(b"t"), 1);
     }
 }
