@@ -100,8 +100,8 @@ fn ddl() -> BTreeMap<String, Vec<(String, String, bool)>> {
     out
 }
 
-/// Exact sums of every decimal column, and row counts, from our CSV: decimal text parsed as
-/// integer units. table → (rows, column → sum as decimal text).
+/// Exact sums of every decimal and integer column, and row counts, from our CSV: decimal text
+/// parsed as integer units. table → (rows, column → sum as decimal text).
 fn csv_truth(dir: &Path) -> BTreeMap<String, (u64, BTreeMap<String, String>)> {
     let mut out = BTreeMap::new();
     for (table, cols) in ddl() {
@@ -114,7 +114,12 @@ fn csv_truth(dir: &Path) -> BTreeMap<String, (u64, BTreeMap<String, String>)> {
             rows += 1;
             for (h, v) in headers.iter().zip(rec.iter()) {
                 let ty = &cols.iter().find(|c| c.0 == h).unwrap().1;
-                if let Some(spec) = ty.strip_prefix("numeric(") {
+                if ty == "bigint" || ty == "integer" {
+                    let e = sums.entry(h.to_string()).or_insert((0, 0));
+                    if !v.is_empty() {
+                        e.0 += v.parse::<i128>().unwrap();
+                    }
+                } else if let Some(spec) = ty.strip_prefix("numeric(") {
                     let scale: u32 = spec
                         .trim_end_matches(')')
                         .split(',')
@@ -138,6 +143,9 @@ fn csv_truth(dir: &Path) -> BTreeMap<String, (u64, BTreeMap<String, String>)> {
         let sums = sums
             .into_iter()
             .map(|(c, (u, s))| {
+                if s == 0 {
+                    return (c, u.to_string()); // an integer column
+                }
                 let p = 10i128.pow(s);
                 let sign = if u < 0 { "-" } else { "" };
                 let a = u.abs();
@@ -173,11 +181,30 @@ for f in sorted(os.listdir(d)):
             sums[field.name] = str(s)
             q = f"select sum({field.name})::varchar, typeof(sum({field.name})) from read_parquet('{os.path.join(d, f)}')"
             duck[field.name] = list(con.execute(q).fetchone())
+        elif str(field.type) in ('int64', 'int32'):
+            sums[field.name] = str(pc.sum(tab.column(field.name)).as_py())
+            q = f"select sum({field.name})::varchar, typeof(sum({field.name})) from read_parquet('{os.path.join(d, f)}')"
+            duck[field.name] = list(con.execute(q).fetchone())
+        elif str(field.type).startswith(('date', 'timestamp')):
+            # Days or microseconds since the epoch, summed by each reader from its own decoding.
+            unit = 'int32' if str(field.type).startswith('date') else 'int64'
+            a = tab.column(field.name).cast(unit)
+            sums[field.name] = str(sum(x for x in a.cast('int64').to_pylist() if x is not None))
+            e = f"{field.name} - DATE '1970-01-01'" if unit == 'int32' else f"epoch_us({field.name})"
+            q = f"select sum({e})::varchar, 'epoch' from read_parquet('{os.path.join(d, f)}')"
+            duck[field.name] = list(con.execute(q).fetchone())
+    encodings = {}
+    for c in range(md.num_columns):
+        e = set()
+        for g in range(md.num_row_groups):
+            e.update(md.row_group(g).column(c).encodings)
+        encodings[md.schema.column(c).name] = sorted(e)
     stats = all(md.row_group(g).column(c).is_stats_set
                 for g in range(md.num_row_groups) for c in range(md.num_columns))
     out[t] = {'rows': tab.num_rows, 'duck_rows': con.execute(f"select count(*) from read_parquet('{os.path.join(d, f)}')").fetchone()[0],
               'cols': cols, 'sums': sums, 'duck': duck, 'stats': stats,
-              'created_by': md.created_by, 'row_groups': md.num_row_groups}
+              'created_by': md.created_by, 'row_groups': md.num_row_groups,
+              'encodings': encodings}
 print(json.dumps(out))
 "#;
 
@@ -230,9 +257,32 @@ fn parquet_has_exact_types_and_the_csvs_counts_and_sums_in_pyarrow_and_duckdb() 
             .map(|(n, t, null)| (n.clone(), arrow_type(t), *null))
             .collect();
         assert_eq!(cols, want, "{table}: types and nullability");
+        // Integer, date and timestamp columns are DELTA_BINARY_PACKED: two independent
+        // decoders must agree on them (and, for integers, with the CSV).
+        for (name, ty, _) in &ddl[table] {
+            let enc = &g["encodings"][name];
+            let delta = matches!(ty.as_str(), "bigint" | "integer" | "date" | "timestamptz")
+                || ty.starts_with("numeric(");
+            if delta {
+                assert!(
+                    enc.as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|e| e == "DELTA_BINARY_PACKED"),
+                    "{table}.{name}: {enc}"
+                );
+                assert_eq!(
+                    g["sums"][name], g["duck"][name][0],
+                    "{table}.{name}: pyarrow vs DuckDB"
+                );
+            }
+        }
         for (col, sum) in sums {
             assert_eq!(g["sums"][col], sum.as_str(), "{table}.{col} in pyarrow");
             assert_eq!(g["duck"][col][0], sum.as_str(), "{table}.{col} in DuckDB");
+            if !sum.contains('.') {
+                continue; // an integer column
+            }
             assert!(
                 g["duck"][col][1].as_str().unwrap().starts_with("DECIMAL"),
                 "{table}.{col}: {}",
@@ -285,7 +335,8 @@ fn load_sql_gives_exact_decimals_in_duckdb_for_every_format_and_compression() {
     for (table, (rows, sums)) in &truth {
         let r = &reference[table];
         assert_eq!(r["rows"], *rows, "csv {table}");
-        for (col, sum) in sums {
+        // The decimal columns (integer columns' sums have no point).
+        for (col, sum) in sums.iter().filter(|(_, s)| s.contains('.')) {
             assert_eq!(r["sums"][col][0], sum.as_str(), "csv {table}.{col}");
             assert!(r["sums"][col][1].as_str().unwrap().starts_with("DECIMAL"));
         }

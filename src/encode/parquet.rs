@@ -14,6 +14,7 @@
 //! REQUIRED and the others OPTIONAL. Money never passes through a float.
 
 mod chunk;
+mod delta;
 mod dict;
 mod rle;
 

@@ -4,13 +4,14 @@
 //! budget, a dictionary probe that hashes and compares the text), which made it the largest cost
 //! of writing Parquet. Here the work per value is what the encoding itself needs: text columns
 //! arrive already as dictionary keys ([`super::dict::Dict`]), so their statistics come from the
-//! dictionary entries rather than from the rows; numbers are copied as they are (PLAIN) with
-//! their min/max in one tight loop. parquet-rs still writes the page headers, the column chunk
-//! metadata and the file around them, so the layout is the format's and readers see a file like
-//! any other: data pages v1 with RLE definition levels, a PLAIN dictionary page and
-//! RLE_DICTIONARY data pages for dictionary text, PLAIN otherwise; chunk statistics; column and
-//! offset indexes.
+//! dictionary entries rather than from the rows; numbers are delta-encoded
+//! ([`super::delta`]) with their min/max in one tight loop. parquet-rs still writes the page
+//! headers, the column chunk metadata and the file around them, so the layout is the format's
+//! and readers see a file like any other: data pages v1 with RLE definition levels, a PLAIN
+//! dictionary page and RLE_DICTIONARY data pages for dictionary text, PLAIN text and booleans
+//! otherwise, DELTA_BINARY_PACKED numbers; chunk statistics; column and offset indexes.
 
+use super::delta::{self, Delta};
 use super::dict::Dict;
 use super::rle;
 use crate::encode::compress::Compression;
@@ -121,7 +122,8 @@ pub struct Scratch {
 struct Written {
     stats: Statistics,
     order: BoundaryOrder,
-    dictionary: bool,
+    /// The data pages' encoding.
+    encoding: Encoding,
 }
 
 /// Write one column chunk: `rows` rows whose definition levels are `defs` (1 = a value; `None`
@@ -401,8 +403,8 @@ impl Chunk<'_, '_> {
         self.written += spec.bytes_written;
     }
 
-    /// INT64 or INT32 values, PLAIN.
-    fn fixed<T: Plain>(
+    /// INT64 or INT32 values, DELTA_BINARY_PACKED (see [`delta`] for why).
+    fn fixed<T: Plain + Delta>(
         &mut self,
         rows: usize,
         v: &[T],
@@ -414,15 +416,12 @@ impl Chunk<'_, '_> {
         for (r1, v1) in page_ends(rows, self.defs, None) {
             let nulls = self.levels(r0, r1, s);
             let vals = &v[v0..v1];
-            s.page.reserve(vals.len() * T::SIZE);
-            for &x in vals {
-                x.put(&mut s.page);
-            }
+            delta::encode(vals, &mut s.page);
             let b = vals.iter().copied().min().zip(vals.iter().copied().max());
             self.data_page(
                 r1 - r0,
                 nulls,
-                Encoding::PLAIN,
+                Encoding::DELTA_BINARY_PACKED,
                 b.map(|(lo, hi)| (le(lo), le(hi))),
                 s,
             )?;
@@ -441,7 +440,7 @@ impl Chunk<'_, '_> {
         Ok(Written {
             stats: stats(st),
             order: boundary_order(&bounds),
-            dictionary: false,
+            encoding: Encoding::DELTA_BINARY_PACKED,
         })
     }
 
@@ -483,7 +482,7 @@ impl Chunk<'_, '_> {
         Ok(Written {
             stats: Statistics::Boolean(st),
             order: boundary_order(&bounds),
-            dictionary: false,
+            encoding: Encoding::PLAIN,
         })
     }
 
@@ -541,7 +540,7 @@ impl Chunk<'_, '_> {
         Ok(Written {
             stats: self.text_statistics(fold(&bounds)),
             order: boundary_order(&bounds),
-            dictionary: false,
+            encoding: Encoding::PLAIN,
         })
     }
 
@@ -625,20 +624,19 @@ impl Chunk<'_, '_> {
         Ok(Written {
             stats: self.text_statistics(fold(&bounds)),
             order: boundary_order(&bounds),
-            dictionary: true,
+            encoding: Encoding::RLE_DICTIONARY,
         })
     }
 
     fn finish(mut self, rows: usize, kind: PqCompression, w: Written) -> Result<ColumnCloseResult> {
-        let data = if w.dictionary {
-            Encoding::RLE_DICTIONARY
-        } else {
-            Encoding::PLAIN
-        };
-        let mut encodings = vec![Encoding::PLAIN, Encoding::RLE, data];
-        encodings.dedup();
+        let data = w.encoding;
+        let dictionary = data == Encoding::RLE_DICTIONARY;
+        let mut encodings = vec![Encoding::RLE, data];
+        if dictionary {
+            encodings.push(Encoding::PLAIN);
+        }
         let mut stats = Vec::new();
-        if w.dictionary {
+        if dictionary {
             stats.push(PageEncodingStats {
                 page_type: PageType::DICTIONARY_PAGE,
                 encoding: Encoding::PLAIN,

@@ -54,7 +54,7 @@ pub fn encode<T: Copy + Eq + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u
     }
 }
 
-fn varint(mut x: u64, out: &mut Vec<u8>) {
+pub(super) fn varint(mut x: u64, out: &mut Vec<u8>) {
     while x >= 0x80 {
         out.push((x as u8) | 0x80);
         x >>= 7;
