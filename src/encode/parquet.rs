@@ -352,7 +352,9 @@ impl Parquet {
         // Per column: the next value index (values skip null rows).
         let mut next_value = vec![0usize; self.cols.len()];
         let mut start = 0;
-        for end in self.group_ends() {
+        let ends = self.group_ends();
+        let one_group = ends.len() == 1;
+        for end in ends {
             let mut group = Vec::with_capacity(self.cols.len());
             for (i, c) in self.cols.iter().enumerate() {
                 let defs = c.col.nullable.then(|| &c.defs[start..end]);
@@ -372,6 +374,7 @@ impl Parquet {
                     Values::Dict(dict, keys) => chunk::Values::Dict {
                         dict,
                         keys: &keys[v0..v0 + n],
+                        whole: one_group,
                     },
                 };
                 let descr = schema.descr.column(i);

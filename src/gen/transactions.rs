@@ -357,17 +357,45 @@ fn local_name(w: &World, sub: usize, merchant: usize) -> Parts {
     Parts([&trades[t], &f.parts[p], &f.endings[e]])
 }
 
+/// A text of a row: one that lives for the run (vocabulary, pooled brand texts), which an
+/// encoder may remember by address ([`Encoder::text_static`]), or one built into a buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Text<'a> {
+    Static(&'static str),
+    Built(&'a str),
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match *self {
+            Text::Static(s) => s,
+            Text::Built(s) => s,
+        }
+    }
+}
+
+impl Text<'_> {
+    #[inline]
+    fn put<E: Encoder>(self, e: &mut E) {
+        match self {
+            Text::Static(s) => e.text_static(s),
+            Text::Built(s) => e.text(s),
+        }
+    }
+}
+
 /// The merchant's name: a brand's from the vocabulary, a local business's put together in
 /// `buf` from its parts (31,000 local names would not stay in cache; their parts do).
 #[inline]
-fn merchant_name<'a>(w: &World, core: &TxCore, buf: &'a mut String) -> &'a str {
+fn merchant_name<'a>(w: &World, core: &TxCore, buf: &'a mut String) -> Text<'a> {
     let info = &w.subs[core.sub];
     if core.merchant < info.brands {
-        w.merchant_name(core.sub, core.merchant)
+        Text::Static(w.merchant_name(core.sub, core.merchant))
     } else {
         buf.clear();
         local_name(w, core.sub, core.merchant).plain(buf);
-        buf
+        Text::Built(buf)
     }
 }
 
@@ -420,13 +448,13 @@ fn extra<R: Draw>(r: &mut R, core: &TxCore) -> Extra {
 /// receipt or the merchant's name, by entry method; local businesses' texts are put together
 /// in `buf`.
 #[inline]
-fn description<'a>(core: &TxCore, w: &World, x: &Extra, buf: &'a mut String) -> &'a str {
+fn description<'a>(core: &TxCore, w: &World, x: &Extra, buf: &'a mut String) -> Text<'a> {
     let info = &w.subs[core.sub];
     let v = x.variant as usize;
     let method = x.method;
     if method == 0 {
         let phrases = TREE[info.top].subs[info.sub].phrases;
-        return phrases[v % phrases.len()];
+        return Text::Static(phrases[v % phrases.len()]);
     }
     if method >= 4 {
         return merchant_name(w, core, buf);
@@ -434,11 +462,11 @@ fn description<'a>(core: &TxCore, w: &World, x: &Extra, buf: &'a mut String) -> 
     if core.merchant < info.brands {
         let b = &*BRAND_TEXTS;
         let t = &b.texts[b.base[core.sub] + core.merchant];
-        return match method {
+        return Text::Static(match method {
             1 => t.open_finance[v % t.open_finance_n],
             2 => t.csv_import[v % t.csv_import_n],
             _ => t.receipt_ocr,
-        };
+        });
     }
     let recur = TREE[info.top].subs[info.sub].recur;
     let n = text_count(info.kind, recur, method);
@@ -451,7 +479,7 @@ fn description<'a>(core: &TxCore, w: &World, x: &Extra, buf: &'a mut String) -> 
         &local_name(w, core.sub, core.merchant),
         buf,
     );
-    buf
+    Text::Built(buf)
 }
 
 fn kind_str(core: &TxCore, w: &World) -> &'static str {
@@ -584,8 +612,8 @@ pub fn fill_watched<E: Encoder>(
             e.opt_int(core.category_id.map(|v| v as i64));
             e.money(core.amount_cents);
             e.text_static(c.currency);
-            e.text(description(&core, w, &x, &mut desc_buf));
-            e.text(merchant_name(w, &core, &mut name_buf));
+            description(&core, w, &x, &mut desc_buf).put(e);
+            merchant_name(w, &core, &mut name_buf).put(e);
             e.date(core.day);
             e.timestamp(x.created_at);
             e.text_static(kind_str(&core, w));
@@ -656,11 +684,14 @@ mod tests {
                             confidence: None,
                             variant,
                         };
-                        assert_eq!(description(&core, &w, &x, &mut buf), want(method));
+                        assert_eq!(&*description(&core, &w, &x, &mut buf), want(method));
                         checked += 1;
                     }
                 }
-                assert_eq!(merchant_name(&w, &core, &mut buf), w.merchant_name(sub, m));
+                assert_eq!(
+                    &*merchant_name(&w, &core, &mut buf),
+                    w.merchant_name(sub, m)
+                );
             }
         }
         assert!(checked > 100_000, "{checked}");

@@ -96,10 +96,13 @@ pub enum Values<'a> {
         first: usize,
         n: usize,
     },
-    /// Text as keys into the chunk's dictionary.
+    /// Text as keys into the chunk's dictionary; `whole` when the keys are all of the chunk's
+    /// (the row group is the chunk), which are then numbered by first appearance and use
+    /// every entry.
     Dict {
         dict: &'a Dict,
         keys: &'a [u32],
+        whole: bool,
     },
 }
 
@@ -172,9 +175,9 @@ pub fn write(
                 };
                 w.plain_text(rows, n, value, s)?
             }
-            Values::Dict { dict, keys } => {
+            Values::Dict { dict, keys, whole } => {
                 // The group's own dictionary: the chunk's, unless the chunk has several groups.
-                let whole = is_whole(dict, keys);
+                debug_assert!(!whole || is_whole(dict, keys));
                 let mut own = std::mem::take(&mut s.keys);
                 let mut order = std::mem::take(&mut s.order);
                 if !whole {
@@ -195,8 +198,8 @@ pub fn write(
     Ok((Bytes::from(sink.into_inner()?), close))
 }
 
-/// Whether `keys` are already numbered by first appearance and use every key of `dict` (the
-/// chunk is one row group): then they are the group's keys as they stand.
+/// Whether `keys` are already numbered by first appearance and use every key of `dict`: then
+/// they are the group's keys as they stand (what [`Values::Dict`]'s `whole` promises).
 fn is_whole(dict: &Dict, keys: &[u32]) -> bool {
     let mut next = 0u32;
     for &k in keys {
@@ -416,8 +419,7 @@ impl Chunk<'_, '_> {
         for (r1, v1) in page_ends(rows, self.defs, None) {
             let nulls = self.levels(r0, r1, s);
             let vals = &v[v0..v1];
-            delta::encode(vals, &mut s.page);
-            let b = vals.iter().copied().min().zip(vals.iter().copied().max());
+            let b = delta::encode(vals, &mut s.page);
             self.data_page(
                 r1 - r0,
                 nulls,

@@ -63,23 +63,24 @@ fn zigzag(x: i64, out: &mut Vec<u8>) {
     varint(((x << 1) ^ (x >> 63)) as u64, out);
 }
 
-/// Append the encoding of `values` to `out`.
-pub fn encode<T: Delta>(values: &[T], out: &mut Vec<u8>) {
+/// Append the encoding of `values` to `out`; returns their smallest and largest (the page's
+/// statistics), found in the same pass.
+pub fn encode<T: Delta + Ord>(values: &[T], out: &mut Vec<u8>) -> Option<(T, T)> {
     varint(BLOCK as u64, out);
     varint(MINIBLOCKS as u64, out);
     varint(values.len() as u64, out);
     zigzag(values.first().map_or(0, |v| v.widen()), out);
     let mut deltas = [0i64; BLOCK];
     let mut bits = [0u64; BLOCK];
-    let mut prev = match values.first() {
-        Some(&v) => v,
-        None => return,
-    };
+    let mut prev = *values.first()?;
+    let (mut lo, mut hi) = (prev, prev);
     for block in values[1..].chunks(BLOCK) {
         let n = block.len();
         for (d, &v) in deltas.iter_mut().zip(block) {
             *d = v.delta(prev);
             prev = v;
+            lo = lo.min(v);
+            hi = hi.max(v);
         }
         let min = deltas[..n].iter().copied().min().unwrap_or(0);
         zigzag(min, out);
@@ -99,6 +100,7 @@ pub fn encode<T: Delta>(values: &[T], out: &mut Vec<u8>) {
             pack(mini, w, out);
         }
     }
+    Some((lo, hi))
 }
 
 /// 32 values of `w` bits each, LSB first: exactly `4 * w` bytes.
@@ -190,13 +192,17 @@ mod tests {
 
     fn roundtrip64(v: &[i64]) {
         let mut out = Vec::new();
-        encode(v, &mut out);
+        let b = encode(v, &mut out);
         assert_eq!(decode(&out, false), v);
+        let want = v.iter().copied().min().zip(v.iter().copied().max());
+        assert_eq!(b, want);
     }
 
     fn roundtrip32(v: &[i32]) {
         let mut out = Vec::new();
-        encode(v, &mut out);
+        let b = encode(v, &mut out);
+        let want = v.iter().copied().min().zip(v.iter().copied().max());
+        assert_eq!(b, want);
         let back: Vec<i32> = decode(&out, true).into_iter().map(|x| x as i32).collect();
         assert_eq!(back, v);
     }
