@@ -445,6 +445,21 @@ pub fn append_row_groups<W: Write + Send>(
     Ok(())
 }
 
+impl Parquet {
+    /// A text into the next column: as its dictionary key (found by `key`), or its bytes.
+    #[inline]
+    fn push_text(&mut self, s: &str, key: impl FnOnce(&mut dict::Dict) -> u32) {
+        match &mut self.next().values {
+            Values::Dict(dict, keys) => keys.push(key(dict)),
+            Values::Text(data, ends) => {
+                data.extend_from_slice(s.as_bytes());
+                ends.push(data.len() as u32);
+            }
+            _ => unreachable!("text into a non-text column"),
+        }
+    }
+}
+
 impl Encoder for Parquet {
     fn new(table: &'static TableSpec, _buf: Vec<u8>) -> Self {
         Parquet::with_options(table, ParquetOptions::default())
@@ -463,25 +478,11 @@ impl Encoder for Parquet {
     }
     #[inline]
     fn text(&mut self, s: &str) {
-        match &mut self.next().values {
-            Values::Dict(dict, keys) => keys.push(dict.key(s.as_bytes())),
-            Values::Text(data, ends) => {
-                data.extend_from_slice(s.as_bytes());
-                ends.push(data.len() as u32);
-            }
-            _ => unreachable!("text into a non-text column"),
-        }
+        self.push_text(s, |d| d.key(s.as_bytes()))
     }
     #[inline]
     fn text_static(&mut self, s: &'static str) {
-        match &mut self.next().values {
-            Values::Dict(dict, keys) => keys.push(dict.key_static(s.as_bytes())),
-            Values::Text(data, ends) => {
-                data.extend_from_slice(s.as_bytes());
-                ends.push(data.len() as u32);
-            }
-            _ => unreachable!("text into a non-text column"),
-        }
+        self.push_text(s, |d| d.key_static(s.as_bytes()))
     }
     #[inline]
     fn null(&mut self) {

@@ -414,19 +414,61 @@ impl Chunk<'_, '_> {
         s: &mut Scratch,
         stats: fn(ValueStatistics<T>) -> Statistics,
     ) -> Result<Written> {
+        self.numbers(
+            rows,
+            v,
+            s,
+            Encoding::DELTA_BINARY_PACKED,
+            delta::encode,
+            le,
+            stats,
+        )
+    }
+
+    /// BOOLEAN values, PLAIN: bit-packed, least significant bit first.
+    fn booleans(&mut self, rows: usize, v: &[bool], s: &mut Scratch) -> Result<Written> {
+        let pack = |vals: &[bool], page: &mut Vec<u8>| {
+            for eight in vals.chunks(8) {
+                let mut byte = 0u8;
+                for (i, &b) in eight.iter().enumerate() {
+                    byte |= (b as u8) << i;
+                }
+                page.push(byte);
+            }
+            vals.iter().copied().min().zip(vals.iter().copied().max())
+        };
+        let bytes = |x: bool| vec![x as u8];
+        self.numbers(
+            rows,
+            v,
+            s,
+            Encoding::PLAIN,
+            pack,
+            bytes,
+            Statistics::Boolean,
+        )
+    }
+
+    /// Fixed-width values in pages: `encode` appends a page's values to the page and returns
+    /// their bounds, `bytes` gives a bound as the column index holds it.
+    #[allow(clippy::too_many_arguments)]
+    fn numbers<T: Copy + Ord>(
+        &mut self,
+        rows: usize,
+        v: &[T],
+        s: &mut Scratch,
+        encoding: Encoding,
+        mut encode: impl FnMut(&[T], &mut Vec<u8>) -> Option<(T, T)>,
+        bytes: impl Fn(T) -> Vec<u8>,
+        stats: fn(ValueStatistics<T>) -> Statistics,
+    ) -> Result<Written> {
         let mut bounds = Vec::new();
         let (mut r0, mut v0) = (0, 0);
         for (r1, v1) in page_ends(rows, self.defs, None) {
             let nulls = self.levels(r0, r1, s);
-            let vals = &v[v0..v1];
-            let b = delta::encode(vals, &mut s.page);
-            self.data_page(
-                r1 - r0,
-                nulls,
-                Encoding::DELTA_BINARY_PACKED,
-                b.map(|(lo, hi)| (le(lo), le(hi))),
-                s,
-            )?;
+            let b = encode(&v[v0..v1], &mut s.page);
+            let page_bounds = b.map(|(lo, hi)| (bytes(lo), bytes(hi)));
+            self.data_page(r1 - r0, nulls, encoding, page_bounds, s)?;
             bounds.push(b);
             (r0, v0) = (r1, v1);
         }
@@ -442,49 +484,7 @@ impl Chunk<'_, '_> {
         Ok(Written {
             stats: stats(st),
             order: boundary_order(&bounds),
-            encoding: Encoding::DELTA_BINARY_PACKED,
-        })
-    }
-
-    /// BOOLEAN values, PLAIN: bit-packed, least significant bit first.
-    fn booleans(&mut self, rows: usize, v: &[bool], s: &mut Scratch) -> Result<Written> {
-        let mut bounds = Vec::new();
-        let (mut r0, mut v0) = (0, 0);
-        for (r1, v1) in page_ends(rows, self.defs, None) {
-            let nulls = self.levels(r0, r1, s);
-            let vals = &v[v0..v1];
-            for eight in vals.chunks(8) {
-                let mut byte = 0u8;
-                for (i, &b) in eight.iter().enumerate() {
-                    byte |= (b as u8) << i;
-                }
-                s.page.push(byte);
-            }
-            let b = vals.iter().copied().min().zip(vals.iter().copied().max());
-            let bytes = |x: bool| vec![x as u8];
-            self.data_page(
-                r1 - r0,
-                nulls,
-                Encoding::PLAIN,
-                b.map(|(lo, hi)| (bytes(lo), bytes(hi))),
-                s,
-            )?;
-            bounds.push(b);
-            (r0, v0) = (r1, v1);
-        }
-        let b = fold(&bounds);
-        let st = ValueStatistics::new(
-            b.map(|b| b.0),
-            b.map(|b| b.1),
-            None,
-            Some(self.nulls),
-            false,
-        )
-        .with_backwards_compatible_min_max(self.descr.sort_order().is_signed());
-        Ok(Written {
-            stats: Statistics::Boolean(st),
-            order: boundary_order(&bounds),
-            encoding: Encoding::PLAIN,
+            encoding,
         })
     }
 
