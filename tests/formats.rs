@@ -176,12 +176,7 @@ for f in sorted(os.listdir(d)):
     sums = {}
     duck = {}
     for field in tab.schema:
-        if str(field.type).startswith('decimal'):
-            s = pc.sum(tab.column(field.name)).as_py()
-            sums[field.name] = str(s)
-            q = f"select sum({field.name})::varchar, typeof(sum({field.name})) from read_parquet('{os.path.join(d, f)}')"
-            duck[field.name] = list(con.execute(q).fetchone())
-        elif str(field.type) in ('int64', 'int32'):
+        if str(field.type).startswith('decimal') or str(field.type) in ('int64', 'int32'):
             sums[field.name] = str(pc.sum(tab.column(field.name)).as_py())
             q = f"select sum({field.name})::varchar, typeof(sum({field.name})) from read_parquet('{os.path.join(d, f)}')"
             duck[field.name] = list(con.execute(q).fetchone())

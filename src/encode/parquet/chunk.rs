@@ -62,11 +62,12 @@ impl Codec {
         })
     }
 
-    /// `input` compressed into `out` (emptied first); `false` when uncompressed (nothing written).
-    fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+    /// A page's bytes as they go into the file: `input` compressed (through `out`, a buffer
+    /// kept between pages), or as it is without a codec.
+    fn page(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<Bytes> {
         out.clear();
         match self {
-            Codec::None => return Ok(false),
+            Codec::None => return Ok(Bytes::copy_from_slice(input)),
             Codec::Snappy(e) => {
                 out.resize(snap::raw::max_compress_len(input.len()), 0);
                 let n = e
@@ -80,7 +81,7 @@ impl Codec {
                     .map_err(|e| ParquetError::External(Box::new(e)))?;
             }
         }
-        Ok(true)
+        Ok(Bytes::copy_from_slice(out))
     }
 }
 
@@ -125,8 +126,6 @@ pub struct Scratch {
 struct Written {
     stats: Statistics,
     order: BoundaryOrder,
-    /// The data pages' encoding.
-    encoding: Encoding,
 }
 
 /// Write one column chunk: `rows` rows whose definition levels are `defs` (1 = a value; `None`
@@ -157,6 +156,7 @@ pub fn write(
             dict_offset: None,
             data_offset: None,
             data_pages: 0,
+            data_encoding: None,
         };
         let written = match values {
             Values::I64(v) => w.fixed(rows, v, s, Statistics::Int64)?,
@@ -302,30 +302,19 @@ fn fold<T: Ord + Copy>(bounds: &[Option<(T, T)>]) -> Option<(T, T)> {
         .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
 }
 
-/// A number as PLAIN encodes it, and as statistics hold it.
+/// A number whose page bounds the column index holds as its PLAIN bytes (little-endian).
 trait Plain: Copy + Ord {
-    const SIZE: usize;
-    fn put(self, out: &mut Vec<u8>);
+    fn le_bytes(self) -> Vec<u8>;
 }
 impl Plain for i64 {
-    const SIZE: usize = 8;
-    #[inline]
-    fn put(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
+    fn le_bytes(self) -> Vec<u8> {
+        self.to_le_bytes().to_vec()
     }
 }
 impl Plain for i32 {
-    const SIZE: usize = 4;
-    #[inline]
-    fn put(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
+    fn le_bytes(self) -> Vec<u8> {
+        self.to_le_bytes().to_vec()
     }
-}
-
-fn le<T: Plain>(x: T) -> Vec<u8> {
-    let mut v = Vec::with_capacity(T::SIZE);
-    x.put(&mut v);
-    v
 }
 
 struct Chunk<'a, 'w> {
@@ -342,6 +331,8 @@ struct Chunk<'a, 'w> {
     dict_offset: Option<i64>,
     data_offset: Option<i64>,
     data_pages: i32,
+    /// The encoding of the data pages written (all of a chunk's pages share one).
+    data_encoding: Option<Encoding>,
 }
 
 impl Chunk<'_, '_> {
@@ -370,11 +361,7 @@ impl Chunk<'_, '_> {
         s: &mut Scratch,
     ) -> Result<()> {
         let page = &s.page;
-        let buf = if self.codec.compress(page, &mut s.compressed)? {
-            Bytes::copy_from_slice(&s.compressed)
-        } else {
-            Bytes::copy_from_slice(page)
-        };
+        let buf = self.codec.page(page, &mut s.compressed)?;
         let spec = self.pages.write_page(CompressedPage::new(
             Page::DataPage {
                 buf,
@@ -395,6 +382,8 @@ impl Chunk<'_, '_> {
         }
         self.data_offset.get_or_insert(spec.offset as i64);
         self.data_pages += 1;
+        debug_assert!(self.data_encoding.is_none_or(|e| e == encoding));
+        self.data_encoding = Some(encoding);
         self.nulls += nulls;
         self.count(&spec);
         Ok(())
@@ -420,7 +409,7 @@ impl Chunk<'_, '_> {
             s,
             Encoding::DELTA_BINARY_PACKED,
             delta::encode,
-            le,
+            T::le_bytes,
             stats,
         )
     }
@@ -484,7 +473,6 @@ impl Chunk<'_, '_> {
         Ok(Written {
             stats: stats(st),
             order: boundary_order(&bounds),
-            encoding,
         })
     }
 
@@ -542,7 +530,6 @@ impl Chunk<'_, '_> {
         Ok(Written {
             stats: self.text_statistics(fold(&bounds)),
             order: boundary_order(&bounds),
-            encoding: Encoding::PLAIN,
         })
     }
 
@@ -567,11 +554,7 @@ impl Chunk<'_, '_> {
             s.page.extend_from_slice(&(x.len() as u32).to_le_bytes());
             s.page.extend_from_slice(x);
         }
-        let buf = if self.codec.compress(&s.page, &mut s.compressed)? {
-            Bytes::copy_from_slice(&s.compressed)
-        } else {
-            Bytes::copy_from_slice(&s.page)
-        };
+        let buf = self.codec.page(&s.page, &mut s.compressed)?;
         let spec = self.pages.write_page(CompressedPage::new(
             Page::DictionaryPage {
                 buf,
@@ -626,30 +609,30 @@ impl Chunk<'_, '_> {
         Ok(Written {
             stats: self.text_statistics(fold(&bounds)),
             order: boundary_order(&bounds),
-            encoding: Encoding::RLE_DICTIONARY,
         })
     }
 
     fn finish(mut self, rows: usize, kind: PqCompression, w: Written) -> Result<ColumnCloseResult> {
-        let data = w.encoding;
-        let dictionary = data == Encoding::RLE_DICTIONARY;
-        let mut encodings = vec![Encoding::RLE, data];
-        if dictionary {
-            encodings.push(Encoding::PLAIN);
-        }
+        // What the metadata says of the encodings is what the pages were written with: a
+        // dictionary page if one was written, the data pages' encoding, RLE levels.
+        let mut encodings = vec![Encoding::RLE];
         let mut stats = Vec::new();
-        if dictionary {
+        if self.dict_offset.is_some() {
+            encodings.push(Encoding::PLAIN);
             stats.push(PageEncodingStats {
                 page_type: PageType::DICTIONARY_PAGE,
                 encoding: Encoding::PLAIN,
                 count: 1,
             });
         }
-        stats.push(PageEncodingStats {
-            page_type: PageType::DATA_PAGE,
-            encoding: data,
-            count: self.data_pages,
-        });
+        if let Some(data) = self.data_encoding {
+            encodings.push(data);
+            stats.push(PageEncodingStats {
+                page_type: PageType::DATA_PAGE,
+                encoding: data,
+                count: self.data_pages,
+            });
+        }
         let metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(kind)
             .set_encodings_mask(EncodingMask::new_from_encodings(encodings.iter()))

@@ -21,10 +21,11 @@ const MINI: usize = BLOCK / MINIBLOCKS;
 
 /// An integer of a physical type that DELTA_BINARY_PACKED encodes.
 pub trait Delta: Copy {
-    /// `self - prev`, wrapping in the type's width, as the type's unsigned bits.
+    /// `self - prev`, wrapping in the type's width.
     fn delta(self, prev: Self) -> i64;
-    /// `d - min`, wrapping in the type's width, as unsigned bits.
+    /// `d - min` of two deltas, wrapping in the type's width, as unsigned bits.
     fn offset(d: i64, min: i64) -> u64;
+    /// The value as the header's first value holds it.
     fn widen(self) -> i64;
 }
 
